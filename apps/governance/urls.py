@@ -1,0 +1,6 @@
+"""Browser pages, mounted under /p/<project>/governance/."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "governance"
+urlpatterns: list = []

@@ -1,0 +1,6 @@
+"""API endpoints, mounted under /api/v1/."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "reviews"
+urlpatterns: list = []

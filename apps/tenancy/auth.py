@@ -1,0 +1,83 @@
+"""API-key authentication for agent runtimes: `Authorization: Bearer wdn_<prefix>_<secret>`."""
+
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+
+from apps.tenancy.models import KEY_PREFIX, ApiKey, Project, hash_key
+
+# last_used_at is a hint for admins, not an audit trail: write it at most this often per key.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass
+class KeyPrincipal:
+    """The caller behind an API key. `project` scopes every query the request makes."""
+
+    key: ApiKey
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def project(self) -> Project:
+        return self.key.project
+
+    @property
+    def name(self) -> str:
+        return f"key:{self.key.name}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def key_lookup(raw: str) -> ApiKey:
+    """Returns the active key behind `raw` or raises AuthenticationFailed with the reason."""
+    parts = raw.split("_")
+    if not raw.startswith(KEY_PREFIX) or len(parts) < 3:
+        raise exceptions.AuthenticationFailed("Malformed API key.")
+    key = ApiKey.objects.select_related("project").filter(prefix=parts[1]).first()
+    if key is None or not hmac.compare_digest(key.hashed, hash_key(raw)):
+        raise exceptions.AuthenticationFailed("Unknown API key.")
+    now = timezone.now()
+    if key.revoked_at is not None:
+        raise exceptions.AuthenticationFailed("API key has been revoked.")
+    if key.expires_at is not None and key.expires_at <= now:
+        raise exceptions.AuthenticationFailed("API key has expired.")
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode(errors="replace")
+        if not header:
+            return None
+        scheme, _, raw = header.partition(" ")
+        if scheme != self.keyword or not raw.strip():
+            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.")
+        key = key_lookup(raw.strip())
+        return KeyPrincipal(key), key
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+def scope_required(scope: str) -> type[permissions.BasePermission]:
+    """A DRF permission class admitting API keys that carry `scope` (or `admin`)."""
+
+    class HasScope(permissions.BasePermission):
+        message = f"This API key lacks the '{scope}' scope."
+
+        def has_permission(self, request, view) -> bool:
+            return isinstance(request.auth, ApiKey) and request.auth.has_scope(scope)
+
+    HasScope.__name__ = f"HasScope_{scope}"
+    return HasScope

@@ -1,0 +1,11 @@
+from django.db.models import QuerySet
+
+from apps.tenancy.models import ApiKey, Membership, Project
+
+
+def membership_list(*, project: Project) -> QuerySet[Membership]:
+    return Membership.objects.filter(project=project).select_related("user")
+
+
+def api_key_list(*, project: Project) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(project=project).select_related("created_by")

@@ -1,0 +1,91 @@
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.governance.services import governance_log_append
+from apps.tenancy.models import ApiKey, Membership, Project, Role, Scope, generate_key, hash_key
+
+User = get_user_model()
+
+
+@transaction.atomic
+def project_create(*, slug: str, name: str, owner: User | None = None) -> Project:
+    if Project.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": [f"A project with slug '{slug}' already exists."]})
+    project = Project.objects.create(slug=slug, name=name)
+    if owner is not None:
+        Membership.objects.create(project=project, user=owner, role=Role.ADMIN)
+    return project
+
+
+@transaction.atomic
+def member_set(*, project: Project, username: str, role: str, actor: str) -> Membership:
+    """Adds `username` to the project or changes their role."""
+    if role not in Role.values:
+        raise ValidationError({"role": [f"Unknown role '{role}'; use one of {', '.join(Role.values)}."]})
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise ValidationError({"username": [f"No user named '{username}'."]})
+    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+    governance_log_append(
+        project=project, event="member.role_set", actor=actor, data={"user": username, "role": role}
+    )
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, membership: Membership, actor: str) -> None:
+    project = membership.project
+    admins = Membership.objects.filter(project=project, role=Role.ADMIN)
+    if membership.role == Role.ADMIN and admins.count() == 1:
+        raise ValidationError({"username": ["A project needs at least one admin."]})
+    username = membership.user.username
+    membership.delete()
+    governance_log_append(project=project, event="member.removed", actor=actor, data={"user": username})
+
+
+@transaction.atomic
+def api_key_create(
+    *, project: Project, name: str, scopes: list[str], expires_at: datetime | None = None, actor=None
+) -> tuple[ApiKey, str]:
+    """Creates a key and returns it with the raw secret, which is never stored and never shown again."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": ["Give the key a name."]})
+    scopes = sorted(set(scopes or []))
+    unknown = [s for s in scopes if s not in Scope.values]
+    if unknown or not scopes:
+        raise ValidationError({"scopes": [f"Choose scopes from {', '.join(Scope.values)}."]})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": ["Expiry must be in the future."]})
+    raw, prefix = generate_key()
+    key = ApiKey.objects.create(
+        project=project,
+        name=name,
+        prefix=prefix,
+        hashed=hash_key(raw),
+        scopes=scopes,
+        expires_at=expires_at,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    governance_log_append(
+        project=project,
+        event="api_key.created",
+        actor=str(actor or "system"),
+        data={"key": key.display, "name": name, "scopes": scopes},
+    )
+    return key, raw
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, actor) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        governance_log_append(
+            project=key.project, event="api_key.revoked", actor=str(actor), data={"key": key.display}
+        )
+    return key

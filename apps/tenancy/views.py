@@ -1,0 +1,88 @@
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.tenancy import selectors, services
+from apps.tenancy.decorators import project_member
+from apps.tenancy.forms import ApiKeyForm, MemberForm
+from apps.tenancy.models import ApiKey, Membership, Role
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    membership = Membership.objects.filter(user=request.user).select_related("project").first()
+    if membership is None:
+        return render(request, "tenancy/no_project.html")
+    return redirect("project", project=membership.project.slug)
+
+
+@require_GET
+@project_member()
+def project_detail(request: HttpRequest) -> HttpResponse:
+    return render(request, "tenancy/project_detail.html", {"project": request.project})
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    for field, messages in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages)
+
+
+@require_http_methods(["GET", "POST"])
+@project_member(Role.ADMIN)
+def member_list(request: HttpRequest) -> HttpResponse:
+    form = MemberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.member_set(project=request.project, actor=request.user.username, **form.cleaned_data)
+            form = MemberForm()
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+    context = {"members": selectors.membership_list(project=request.project), "form": form}
+    template = "tenancy/member_list.html"
+    if request.htmx:
+        template += "#members"
+    return render(request, template, context)
+
+
+@require_POST
+@project_member(Role.ADMIN)
+def member_remove(request: HttpRequest, member_id: int) -> HttpResponse:
+    membership = get_object_or_404(Membership, project=request.project, pk=member_id)
+    error = None
+    try:
+        services.member_remove(membership=membership, actor=request.user.username)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    context = {"members": selectors.membership_list(project=request.project), "form": MemberForm(), "error": error}
+    return render(request, "tenancy/member_list.html#members", context)
+
+
+@require_http_methods(["GET", "POST"])
+@project_member(Role.ADMIN)
+def api_key_list(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST or None)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            key, raw = services.api_key_create(project=request.project, actor=request.user, **form.cleaned_data)
+            created = {"key": key, "raw": raw}
+            form = ApiKeyForm()
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+    context = {"keys": selectors.api_key_list(project=request.project), "form": form, "created": created}
+    template = "tenancy/api_key_list.html"
+    if request.htmx:
+        template += "#keys"
+    return render(request, template, context)
+
+
+@require_POST
+@project_member(Role.ADMIN)
+def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+    key = get_object_or_404(ApiKey, project=request.project, pk=key_id)
+    services.api_key_revoke(key=key, actor=request.user.username)
+    context = {"keys": selectors.api_key_list(project=request.project), "form": ApiKeyForm()}
+    return render(request, "tenancy/api_key_list.html#keys", context)

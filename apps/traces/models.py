@@ -1,0 +1,131 @@
+"""Message-action traces: an Episode is an ordered list of Steps by one or more agents.
+
+Steps are the largest table. Plan for tens of millions of rows: writes go in bulk
+(`bulk_create` / COPY), reads go through the (episode, index) key or the narrow indexes below,
+and the table can later be range-partitioned by `created_at` (see README, "Trace store").
+"""
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.utils import timezone
+
+from apps.tenancy.models import Project
+
+
+class EpisodeStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    TERMINATED = "terminated", "Terminated by governance"
+
+
+class Episode(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="episodes")
+    external_id = models.CharField(max_length=200)
+    title = models.CharField(max_length=500, blank=True)
+    task = models.TextField(blank=True)
+    agents = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    environment = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=EpisodeStatus.choices, default=EpisodeStatus.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # outcome: {"success": bool, "termination_reason": str, "metrics": {...}}
+    outcome = models.JSONField(default=dict, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    # {"policy": digest, "contracts": [digest, ...], "graph": digest}
+    versions = models.JSONField(default=dict, blank=True)
+    tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    # Denormalised so lists and ingestion never count steps: the next free index.
+    step_count = models.PositiveIntegerField(default=0)
+    tools = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    violation_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"], name="episode_external_id_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "-started_at"], name="episode_project_time"),
+            models.Index(fields=["project", "status", "-started_at"], name="episode_project_status"),
+            models.Index(fields=["project", "environment"], name="episode_project_env"),
+            GinIndex(fields=["agents"], name="episode_agents_gin"),
+            GinIndex(fields=["tools"], name="episode_tools_gin"),
+            GinIndex(fields=["tags"], name="episode_tags_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.external_id
+
+
+class StepKind(models.TextChoices):
+    MESSAGE = "message", "Message"
+    ACTION = "action", "Action"
+    OBSERVATION = "observation", "Observation"
+    DECISION = "decision", "Decision"
+
+
+class Actor(models.TextChoices):
+    AGENT = "agent", "Agent"
+    USER = "user", "User"
+    TOOL = "tool", "Tool"
+    ENVIRONMENT = "environment", "Environment"
+    GOVERNANCE = "governance", "Governance"
+
+
+class Provenance(models.TextChoices):
+    TRUSTED = "trusted", "Trusted"
+    UNTRUSTED = "untrusted", "Untrusted"
+
+
+class Step(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="steps")
+    index = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=StepKind.choices)
+    actor = models.CharField(max_length=16, choices=Actor.choices, default=Actor.AGENT)
+    agent = models.CharField(max_length=200, blank=True)  # which agent (or user/tool name)
+    role = models.CharField(max_length=32, blank=True)  # chat role: system/user/assistant/tool
+    content = models.TextField(blank=True)
+    tool = models.CharField(max_length=200, blank=True)
+    arguments = models.JSONField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    provenance = models.CharField(max_length=16, choices=Provenance.choices, default=Provenance.TRUSTED)
+    source = models.CharField(max_length=100, blank=True)  # e.g. web, email, file
+    trace_id = models.CharField(max_length=32, blank=True)
+    span_id = models.CharField(max_length=16, blank=True)
+    parent_span_id = models.CharField(max_length=16, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    tokens_in = models.PositiveIntegerField(null=True, blank=True)
+    tokens_out = models.PositiveIntegerField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    # Content hash of the step as received; a re-sent index with another digest is a conflict.
+    digest = models.CharField(max_length=64)
+    # Full-text search over what a reviewer looks for: the words said and the tool used.
+    search = models.GeneratedField(
+        expression=SearchVector("content", "tool", "error", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["episode_id", "index"]
+        constraints = [models.UniqueConstraint(fields=["episode", "index"], name="step_episode_index_unique")]
+        indexes = [
+            models.Index(fields=["project", "tool"], name="step_project_tool"),
+            models.Index(fields=["project", "agent"], name="step_project_agent"),
+            models.Index(fields=["project", "-created_at"], name="step_project_time"),
+            GinIndex(fields=["search"], name="step_search_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.episode_id}#{self.index} {self.kind}"

@@ -1,0 +1,24 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from apps.core.health import healthz
+from apps.tenancy import views as tenancy_views
+
+DOMAINS = ["traces", "policies", "contracts", "governance", "reviews", "dashboard", "episodes"]
+
+api_patterns = [path("", include(f"apps.{d}.api_urls", namespace=d)) for d in DOMAINS]
+api_patterns.append(path("", include("apps.tenancy.api_urls", namespace="tenancy")))
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(template_name="tenancy/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", tenancy_views.home, name="home"),
+    path("p/<slug:project>/", include("apps.tenancy.urls")),
+    *[path(f"p/<slug:project>/{d}/", include(f"apps.{d}.urls")) for d in DOMAINS],
+    path("api/v1/", include((api_patterns, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+]
