@@ -1,0 +1,92 @@
+"""A real Warden server for benchmarks: gunicorn on a free loopback port over a bench database.
+
+    with live_server(workers=2) as server:
+        server.url           # http://127.0.0.1:PORT
+        server.manage("shell", "-c", "...")   # run management commands against the same DB
+
+The bench database (`warden_bench` unless WARDEN_BENCH_DB names another) is dropped and
+re-created, so figures start from empty tables every run.
+"""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_env(db: str | None = None) -> dict:
+    db = db or os.environ.get("WARDEN_BENCH_DB", "warden_bench")
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/warden").rsplit("/", 1)[0]
+    env = dict(os.environ, DATABASE_URL=f"{base}/{db}", DJANGO_SETTINGS_MODULE="apps.settings")
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    return env
+
+
+def recreate_database(env: dict) -> None:
+    import psycopg
+
+    url = env["DATABASE_URL"]
+    admin_url, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+class Server:
+    def __init__(self, url: str, env: dict):
+        self.url = url
+        self.env = env
+
+    def manage(self, *args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, capture_output=True, text=True
+        )
+        return out.stdout
+
+    def sql(self, query: str, params=()) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.env["DATABASE_URL"]) as conn:
+            return conn.execute(query, params).fetchall()
+
+
+@contextlib.contextmanager
+def live_server(workers: int = 2, threads: int = 1, extra_env: dict | None = None):
+    env = bench_env()
+    env.update(extra_env or {})
+    recreate_database(env)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "apps.wsgi:application", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(workers), "--threads", str(threads), "--log-level", "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.1)
+        yield Server(url, env)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
