@@ -1,0 +1,179 @@
+"""Step and episode shapes as plain Python: validation, normalisation and the content digest.
+
+No Django import: the batch API, OTLP ingestion, JSONL import and server-written steps (decisions)
+all pass through `step_normalize`, so one step has one digest whichever way it arrived. A
+hand-written validator rather than a DRF serializer because ingestion validates thousands of steps
+a second and serializers cost tens of microseconds per field.
+"""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+KINDS = ("message", "action", "observation", "decision")
+ACTORS = ("agent", "user", "tool", "environment", "governance")
+PROVENANCES = ("trusted", "untrusted")
+STATUSES = ("running", "completed", "failed", "terminated")
+END_STATUSES = ("completed", "failed", "terminated")
+
+# Limits. A request beyond them is refused whole with a message naming the field.
+MAX_BATCH_STEPS = 5_000
+MAX_CONTENT_CHARS = 200_000
+MAX_ERROR_CHARS = 20_000
+MAX_JSON_CHARS = 500_000  # arguments, result, attributes each, serialised
+MAX_INDEX = 2_000_000_000
+
+STR_LIMITS = {
+    "agent": 200, "role": 32, "tool": 200, "source": 100,
+    "trace_id": 32, "span_id": 16, "parent_span_id": 16,
+    "content": MAX_CONTENT_CHARS, "error": MAX_ERROR_CHARS,
+}
+JSON_FIELDS = ("arguments", "result", "attributes")
+TIME_FIELDS = ("started_at", "ended_at")
+INT_FIELDS = ("tokens_in", "tokens_out")
+STEP_FIELDS = (
+    "index", "kind", "actor", "agent", "role", "content", "tool", "arguments", "result", "error",
+    "provenance", "source", "trace_id", "span_id", "parent_span_id", "started_at", "ended_at",
+    "tokens_in", "tokens_out", "cost", "attributes",
+)
+# What the digest covers: everything a step says, not where or when the server stored it.
+DIGEST_FIELDS = STEP_FIELDS
+
+COST_QUANTUM = Decimal("0.000001")
+MAX_COST = Decimal("99999999")
+
+
+class InvalidInput(ValueError):
+    """Bad input; `field` is the path of the offending value, e.g. `steps[3].tool`."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def parse_time(value: Any, field: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput(field, "not an ISO 8601 date-time") from None
+    else:
+        raise InvalidInput(field, "must be an ISO 8601 date-time string")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def _str(value: Any, field: str, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be a string")
+    if len(value) > limit:
+        raise InvalidInput(field, f"longer than {limit} characters")
+    if "\x00" in value:
+        raise InvalidInput(field, "contains a NUL character")
+    return value
+
+
+def _json_size(value: Any, field: str) -> None:
+    try:
+        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError):
+        raise InvalidInput(field, "must be JSON (no NaN or infinity)") from None
+    if size > MAX_JSON_CHARS:
+        raise InvalidInput(field, f"larger than {MAX_JSON_CHARS} characters of JSON")
+    if "\\u0000" in json.dumps(value):
+        raise InvalidInput(field, "contains a NUL character")
+
+
+def step_normalize(data: Any, where: str = "step") -> dict:
+    """Returns the step with every field present, typed and bounded; raises InvalidInput.
+
+    `index` may be None (the server assigns the next free one). Unknown keys are refused so a
+    typo in a field name is not silently dropped; free data belongs in `attributes`.
+    """
+    if not isinstance(data, dict):
+        raise InvalidInput(where, "must be an object")
+    unknown = set(data) - set(STEP_FIELDS)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidInput(f"{where}.{name}", "unknown field; put free data in attributes")
+    out: dict[str, Any] = {}
+    index = data.get("index")
+    if index is not None and (isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= MAX_INDEX):
+        raise InvalidInput(f"{where}.index", "must be a non-negative integer")
+    out["index"] = index
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise InvalidInput(f"{where}.kind", f"must be one of {', '.join(KINDS)}")
+    out["kind"] = kind
+    actor = data.get("actor") or "agent"
+    if actor not in ACTORS:
+        raise InvalidInput(f"{where}.actor", f"must be one of {', '.join(ACTORS)}")
+    out["actor"] = actor
+    provenance = data.get("provenance") or "trusted"
+    if provenance not in PROVENANCES:
+        raise InvalidInput(f"{where}.provenance", f"must be one of {', '.join(PROVENANCES)}")
+    out["provenance"] = provenance
+    for name, limit in STR_LIMITS.items():
+        out[name] = _str(data.get(name), f"{where}.{name}", limit)
+    for name in JSON_FIELDS:
+        value = data.get(name)
+        if name == "attributes":
+            value = {} if value is None else value
+            if not isinstance(value, dict):
+                raise InvalidInput(f"{where}.attributes", "must be an object")
+        if value is not None:
+            _json_size(value, f"{where}.{name}")
+        out[name] = value
+    for name in TIME_FIELDS:
+        out[name] = parse_time(data.get(name), f"{where}.{name}")
+    for name in INT_FIELDS:
+        value = data.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31):
+            raise InvalidInput(f"{where}.{name}", "must be a non-negative integer")
+        out[name] = value
+    out["cost"] = _cost(data.get("cost"), f"{where}.cost")
+    return out
+
+
+def _cost(value: Any, field: str) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise InvalidInput(field, "must be a number")
+    try:
+        cost = Decimal(str(value)).quantize(COST_QUANTUM)
+    except InvalidOperation:
+        raise InvalidInput(field, "must be a number") from None
+    if not cost.is_finite() or abs(cost) > MAX_COST:
+        raise InvalidInput(field, "out of range")
+    return cost
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, Decimal):
+        return format(value.quantize(COST_QUANTUM), "f")
+    return value
+
+
+def step_digest(step: dict) -> str:
+    """SHA-256 over the canonical JSON of a normalised step (the fields in DIGEST_FIELDS)."""
+    body = {name: _plain(step.get(name)) for name in DIGEST_FIELDS}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def step_plain(step: dict) -> dict:
+    """A normalised step as JSON-ready values (ISO times, cost as a string)."""
+    return {name: _plain(step.get(name)) for name in STEP_FIELDS}

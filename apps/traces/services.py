@@ -1,0 +1,214 @@
+"""Writes to the trace store. Every path that adds steps ends in `_write_steps`.
+
+Concurrency: writers of one episode serialise on its row (`SELECT ... FOR UPDATE`); that lock
+guards the next free index (`step_count`), the idempotency check and the episode's tool/agent
+summaries. Writers of different episodes never wait on each other.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from apps.tenancy.models import Project
+from apps.traces import schema, signals
+from apps.traces.models import Episode, Step
+
+EPISODE_FIELDS = ("title", "task", "agents", "environment", "seed", "config", "versions", "tags", "started_at")
+# Above this many new rows COPY beats a multi-row INSERT.
+COPY_THRESHOLD = 200
+
+
+class StepConflict(Exception):
+    """A step index was re-sent with different content. Nothing of the batch was written."""
+
+    def __init__(self, index: int):
+        super().__init__(f"step {index} already exists with different content")
+        self.index = index
+
+
+def _merge(existing: Iterable[str], new: Iterable[str]) -> list[str]:
+    merged = list(existing)
+    seen = set(merged)
+    for item in new:
+        if item and item not in seen:
+            merged.append(item)
+            seen.add(item)
+    return merged
+
+
+@transaction.atomic
+def episode_upsert(*, project: Project, external_id: str, **fields: Any) -> tuple[Episode, bool]:
+    """Creates the episode or returns the one with this external id (created=False).
+
+    On resume, fields given replace the stored ones, except agents and tags, which are merged,
+    and status, which only `episode_end` changes.
+    """
+    unknown = set(fields) - set(EPISODE_FIELDS)
+    if unknown:
+        raise TypeError(f"episode_upsert got unknown fields: {sorted(unknown)}")
+    episode = Episode.objects.filter(project=project, external_id=external_id).first()
+    if episode is None:
+        try:
+            with transaction.atomic():
+                now = timezone.now()
+                episode = Episode.objects.create(
+                    project=project, external_id=external_id, created_at=now, updated_at=now,
+                    **{"started_at": now, **{k: v for k, v in fields.items() if v is not None}},
+                )
+            return episode, True
+        except IntegrityError:
+            # Another request created it between our read and insert: resume that one.
+            episode = Episode.objects.get(project=project, external_id=external_id)
+    changed = []
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if name in ("agents", "tags"):
+            value = _merge(getattr(episode, name), value)
+        if getattr(episode, name) != value:
+            setattr(episode, name, value)
+            changed.append(name)
+    if changed:
+        episode.updated_at = timezone.now()
+        episode.save(update_fields=[*changed, "updated_at"])
+    return episode, False
+
+
+def step_append(*, episode: Episode, kind: str, index: int | None = None, **fields: Any) -> Step:
+    """Writes one step. index=None takes the next free index; with an index it is idempotent.
+
+    Raises StepConflict if that index holds different content, schema.InvalidInput on bad fields.
+    """
+    return steps_append_batch(episode=episode, steps=[{"kind": kind, "index": index, **fields}])[0]
+
+
+@transaction.atomic
+def steps_append_batch(*, episode: Episode, steps: list[dict]) -> list[Step]:
+    """Writes a batch all-or-nothing and returns its steps in batch order.
+
+    Steps already stored with the same content are returned as they are (a re-sent batch is
+    harmless); a stored index with different content raises StepConflict and writes nothing.
+    Steps without an index take the next free ones, in batch order.
+    """
+    if len(steps) > schema.MAX_BATCH_STEPS:
+        raise schema.InvalidInput("steps", f"at most {schema.MAX_BATCH_STEPS} steps per batch")
+    normalised = [schema.step_normalize(s, f"steps[{i}]") for i, s in enumerate(steps)]
+    return _write_steps(episode=episode, steps=normalised)
+
+
+def _write_steps(*, episode: Episode, steps: list[dict]) -> list[Step]:
+    """Steps are normalised already. Runs inside the caller's transaction."""
+    locked = (
+        Episode.objects.select_for_update()
+        .only("id", "project_id", "step_count", "tools", "agents")
+        .get(pk=episode.pk)
+    )
+    next_free = locked.step_count
+    for step in steps:
+        if step["index"] is None:
+            step["index"] = next_free
+            next_free += 1
+        else:
+            next_free = max(next_free, step["index"] + 1)
+        step["digest"] = schema.step_digest(step)
+
+    # Within the batch: the same index twice must say the same thing.
+    by_index: dict[int, dict] = {}
+    for step in steps:
+        seen = by_index.get(step["index"])
+        if seen is not None and seen["digest"] != step["digest"]:
+            raise StepConflict(step["index"])
+        by_index[step["index"]] = step
+
+    # Against the store: only indexes below the old high-water mark can exist already.
+    existing: dict[int, str] = {}
+    maybe_stored = [i for i in by_index if i < locked.step_count]
+    if maybe_stored:
+        existing = dict(
+            Step.objects.filter(episode_id=episode.pk, index__in=maybe_stored).values_list("index", "digest")
+        )
+        for index, digest in existing.items():
+            if by_index[index]["digest"] != digest:
+                raise StepConflict(index)
+
+    now = timezone.now()
+    new_rows = [
+        Step(project_id=locked.project_id, episode_id=episode.pk, created_at=now, **step)
+        for index, step in by_index.items()
+        if index not in existing
+    ]
+    if len(new_rows) >= COPY_THRESHOLD:
+        _copy_steps(new_rows)
+    elif new_rows:
+        Step.objects.bulk_create(new_rows)
+
+    stored = {}
+    if existing:
+        stored = {s.index: s for s in Step.objects.filter(episode_id=episode.pk, index__in=list(existing))}
+    if new_rows:
+        tools = _merge(locked.tools, (s.tool for s in new_rows))
+        agents = _merge(locked.agents, (s.agent for s in new_rows if s.actor in ("agent", "governance")))
+        step_count = max(next_free, locked.step_count)
+        Episode.objects.filter(pk=episode.pk).update(
+            step_count=step_count, tools=tools, agents=agents, updated_at=now
+        )
+        episode.step_count, episode.tools, episode.agents, episode.updated_at = step_count, tools, agents, now
+        first_index, count = min(s.index for s in new_rows), len(new_rows)
+        transaction.on_commit(
+            lambda: signals.steps_appended.send(
+                sender=Episode, episode=episode, first_index=first_index, count=count
+            )
+        )
+    new_by_index = {s.index: s for s in new_rows}
+    return [new_by_index.get(s["index"]) or stored[s["index"]] for s in steps]
+
+
+_COPY_COLUMNS = (
+    "project_id", "episode_id", "index", "kind", "actor", "agent", "role", "content", "tool", "arguments",
+    "result", "error", "provenance", "source", "trace_id", "span_id", "parent_span_id", "started_at",
+    "ended_at", "tokens_in", "tokens_out", "cost", "attributes", "digest", "created_at",
+)
+_JSON_COLUMNS = {"arguments", "result", "attributes"}
+
+
+def _copy_steps(rows: list[Step]) -> None:
+    """Bulk insert through COPY: one round trip and no per-row SQL parsing."""
+    from psycopg.types.json import Jsonb
+
+    sql = f"COPY traces_step ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            values = []
+            for column in _COPY_COLUMNS:
+                value = getattr(row, column)
+                if column in _JSON_COLUMNS and value is not None:
+                    value = Jsonb(value)
+                values.append(value)
+            copy.write_row(values)
+    # COPY bypasses the ORM, so ids are unknown; readers refetch by (episode, index) when needed.
+
+
+@transaction.atomic
+def episode_end(*, episode: Episode, status: str, outcome: dict | None = None) -> Episode:
+    """Ends the episode. Ending it again updates the outcome; governance's termination stays."""
+    if status not in schema.END_STATUSES:
+        raise schema.InvalidInput("status", f"must be one of {', '.join(schema.END_STATUSES)}")
+    locked = Episode.objects.select_for_update().get(pk=episode.pk)
+    previous = locked.status
+    if previous == "terminated":
+        status = "terminated"
+    merged = {**(locked.outcome or {}), **(outcome or {})}
+    now = timezone.now()
+    locked.status, locked.outcome, locked.updated_at = status, merged, now
+    locked.ended_at = locked.ended_at or now
+    locked.save(update_fields=["status", "outcome", "ended_at", "updated_at"])
+    if previous != status:
+        transaction.on_commit(lambda: signals.episode_ended.send(sender=Episode, episode=locked))
+    return locked
+
+
+def episode_violation_count_set(*, episode: Episode, count: int) -> None:
+    """For the reviews app: keeps Episode.violation_count (the has-violations filter) current."""
+    Episode.objects.filter(pk=episode.pk).update(violation_count=max(0, count))
