@@ -1,0 +1,77 @@
+"""Reads for the governance app. `agent_governance_state` sits on the /decide hot path."""
+
+from django.db.models import QuerySet
+
+from apps.governance.models import AgentState, Checkpoint, GovernanceLogEntry, GraphVersion, Sanction
+from apps.tenancy.models import Project
+
+
+def agent_governance_state(*, project: Project, agent: str) -> dict:
+    """What the policy engine must enforce for `agent` right now.
+
+    {"state": str|None, "suspended": bool, "revoked_tools": [glob, ...],
+     "arg_bounds": {tool_glob: {arg: {"minimum"/"maximum"/...: value}}}}
+
+    One query on the (project, agent) unique index; the row holds the effect of every active
+    sanction, rewritten whenever a sanction is applied or lifted.
+    """
+    project_id = getattr(project, "id", project)
+    row = (
+        AgentState.objects.filter(project_id=project_id, agent=agent)
+        .values_list("state", "suspended", "revoked_tools", "arg_bounds")
+        .first()
+    )
+    if row is None:
+        return {"state": None, "suspended": False, "revoked_tools": [], "arg_bounds": {}}
+    state, suspended, revoked, bounds = row
+    return {"state": state, "suspended": suspended, "revoked_tools": list(revoked), "arg_bounds": bounds}
+
+
+def agent_state_list(*, project: Project) -> QuerySet[AgentState]:
+    return AgentState.objects.filter(project=project).select_related("graph").order_by("agent")
+
+
+def agent_state_get(*, project: Project, agent: str) -> AgentState | None:
+    return AgentState.objects.filter(project=project, agent=agent).select_related("graph").first()
+
+
+def sanction_list(*, project: Project, agent: str | None = None, active: bool | None = None) -> QuerySet[Sanction]:
+    qs = Sanction.objects.filter(project=project)
+    if agent:
+        qs = qs.filter(agent=agent)
+    if active is not None:
+        qs = qs.filter(lifted_at__isnull=active)
+    return qs.order_by("-applied_at", "-id")
+
+
+def graph_active(*, project: Project) -> GraphVersion | None:
+    return GraphVersion.objects.filter(project=project, is_active=True).first()
+
+
+def graph_version_list(*, project: Project) -> QuerySet[GraphVersion]:
+    return GraphVersion.objects.filter(project=project).order_by("-created_at", "-id")
+
+
+def graph_version_get(*, project: Project, digest: str) -> GraphVersion | None:
+    return GraphVersion.objects.filter(project=project, digest=digest).first()
+
+
+def log_entry_list(*, project: Project, event: str | None = None) -> QuerySet[GovernanceLogEntry]:
+    qs = GovernanceLogEntry.objects.filter(project=project)
+    if event:
+        qs = qs.filter(event=event)
+    return qs.order_by("-seq")
+
+
+def log_event_names(*, project: Project) -> list[str]:
+    return list(
+        GovernanceLogEntry.objects.filter(project=project).order_by("event").values_list("event", flat=True).distinct()
+    )
+
+
+def log_head(*, project: Project) -> tuple[int, str] | None:
+    return GovernanceLogEntry.objects.filter(project=project).order_by("-seq").values_list("seq", "mac").first()
+
+
+def checkpoint_latest(*, project: Project) -> Checkpoint | None:
+    return Checkpoint.objects.filter(project=project).order_by("-seq").first()
