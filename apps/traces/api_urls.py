@@ -1,6 +1,16 @@
-"""API endpoints, mounted under /api/v1/."""
+"""API endpoints, mounted under /api/v1/. External ids are the runtime's own (no slashes)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from apps.traces import api
 
 app_name = "traces"
-urlpatterns: list = []
+urlpatterns = [
+    path("episodes", api.EpisodeListCreateApi.as_view(), name="episodes"),
+    path("episodes/<str:external_id>", api.EpisodeDetailApi.as_view(), name="episode"),
+    path("episodes/<str:external_id>/steps", api.StepsApi.as_view(), name="steps"),
+    path("episodes/<str:external_id>/end", api.EpisodeEndApi.as_view(), name="episode_end"),
+    path("episodes/<str:external_id>/export", api.EpisodeExportApi.as_view(), name="episode_export"),
+    path("traces/export", api.ExportApi.as_view(), name="export"),
+    path("traces/import", api.ImportApi.as_view(), name="import"),
+]

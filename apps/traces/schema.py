@@ -85,12 +85,13 @@ def _str(value: Any, field: str, limit: int) -> str:
 
 def _json_size(value: Any, field: str) -> None:
     try:
-        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False))
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):
         raise InvalidInput(field, "must be JSON (no NaN or infinity)") from None
-    if size > MAX_JSON_CHARS:
+    if len(text) > MAX_JSON_CHARS:
         raise InvalidInput(field, f"larger than {MAX_JSON_CHARS} characters of JSON")
-    if "\\u0000" in json.dumps(value):
+    # PostgreSQL's jsonb cannot hold NUL; json.dumps always escapes it.
+    if "\\u0000" in text:
         raise InvalidInput(field, "contains a NUL character")
 
 

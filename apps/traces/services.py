@@ -1,4 +1,4 @@
-"""Writes to the trace store. Every path that adds steps ends in `_write_steps`.
+"""Writes to the trace store. Every path that adds steps ends in `steps_write_normalised`.
 
 Concurrency: writers of one episode serialise on its row (`SELECT ... FOR UPDATE`); that lock
 guards the next free index (`step_count`), the idempotency check and the episode's tool/agent
@@ -90,16 +90,18 @@ def steps_append_batch(*, episode: Episode, steps: list[dict]) -> list[Step]:
 
     Steps already stored with the same content are returned as they are (a re-sent batch is
     harmless); a stored index with different content raises StepConflict and writes nothing.
-    Steps without an index take the next free ones, in batch order.
+    Steps without an index take the next free ones, in batch order. Each returned step's
+    `.created` says whether this call wrote it.
     """
     if len(steps) > schema.MAX_BATCH_STEPS:
         raise schema.InvalidInput("steps", f"at most {schema.MAX_BATCH_STEPS} steps per batch")
     normalised = [schema.step_normalize(s, f"steps[{i}]") for i, s in enumerate(steps)]
-    return _write_steps(episode=episode, steps=normalised)
+    return steps_write_normalised(episode=episode, steps=normalised)
 
 
-def _write_steps(*, episode: Episode, steps: list[dict]) -> list[Step]:
-    """Steps are normalised already. Runs inside the caller's transaction."""
+@transaction.atomic
+def steps_write_normalised(*, episode: Episode, steps: list[dict]) -> list[Step]:
+    """steps_append_batch for steps already passed through schema.step_normalize (OTLP, import)."""
     locked = (
         Episode.objects.select_for_update()
         .only("id", "project_id", "step_count", "tools", "agents")
@@ -161,6 +163,10 @@ def _write_steps(*, episode: Episode, steps: list[dict]) -> list[Step]:
                 sender=Episode, episode=episode, first_index=first_index, count=count
             )
         )
+    for row in new_rows:
+        row.created = True
+    for row in stored.values():
+        row.created = False
     new_by_index = {s.index: s for s in new_rows}
     return [new_by_index.get(s["index"]) or stored[s["index"]] for s in steps]
 

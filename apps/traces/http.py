@@ -1,0 +1,69 @@
+"""Request bodies for ingestion: size limits (413), gzip, and JSON errors that say where."""
+
+import gzip
+import json
+import zlib
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import exceptions
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "too_large"
+    default_detail = "Request body too large."
+
+
+def max_body_bytes() -> int:
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def read_body(request) -> bytes:
+    """The raw body, gunzipped if sent with Content-Encoding: gzip; 413 past the limit.
+
+    The decompressed size is bounded too (4x the body limit), so a small gzip bomb is refused
+    before it fills memory.
+    """
+    limit = max_body_bytes()
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        raise PayloadTooLarge(f"Request body is {length} bytes; the limit is {limit}.")
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes.") from None
+    encoding = (request.META.get("HTTP_CONTENT_ENCODING") or "identity").lower().strip()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise exceptions.ParseError(f"Content-Encoding '{encoding}' is not supported; use gzip or identity.")
+    decoder = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
+    try:
+        out = decoder.decompress(body, 4 * limit)
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise exceptions.ParseError(f"Body is not valid {encoding}: {exc}") from None
+    if decoder.unconsumed_tail:
+        raise PayloadTooLarge(f"Decompressed body exceeds {4 * limit} bytes.")
+    return out
+
+
+def parse_json(body: bytes) -> Any:
+    if not body:
+        raise exceptions.ParseError("Request body is empty; send a JSON object.")
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise exceptions.ParseError("Malformed JSON: body is not UTF-8.") from None
+    except json.JSONDecodeError as exc:
+        raise exceptions.ParseError(
+            f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}."
+        ) from None
+
+
+def read_json(request) -> Any:
+    return parse_json(read_body(request))
