@@ -119,7 +119,8 @@ def traces_import(*, project: Project, lines: Iterable[str | bytes]) -> dict:
         if record["type"] == "episode":
             flush()
             fields = _episode_fields(record, where)
-            episodes[fields["external_id"]] = _episode_import(project=project, fields=fields)
+            external_id = fields["external_id"]
+            episodes[external_id] = _episode_import(project=project, fields=fields)
             continue
         external_id = record.get("episode")
         episode = episodes.get(external_id)

@@ -1,6 +1,0 @@
-"""API endpoints, mounted under /api/v1/."""
-
-from django.urls import path  # noqa: F401
-
-app_name = "episodes"
-urlpatterns: list = []

@@ -1,6 +1,0 @@
-from django.apps import AppConfig
-
-
-class EpisodesConfig(AppConfig):
-    name = "apps.episodes"
-    label = "episodes"
