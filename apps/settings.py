@@ -35,7 +35,6 @@ INSTALLED_APPS = [
     "apps.policies",
     "apps.contracts",
     "apps.governance",
-    "apps.episodes",
     "apps.reviews",
     "apps.dashboard",
 ]

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from apps.core.health import healthz
 from apps.tenancy import views as tenancy_views
 
-DOMAINS = ["traces", "policies", "contracts", "governance", "reviews", "dashboard", "episodes"]
+DOMAINS = ["traces", "policies", "contracts", "governance", "reviews", "dashboard"]
 
 api_patterns = [path("", include(f"apps.{d}.api_urls", namespace=d)) for d in DOMAINS]
 api_patterns.append(path("", include("apps.tenancy.api_urls", namespace="tenancy")))

@@ -11,7 +11,6 @@ app = Celery("warden")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_default_queue = "default"
 app.conf.task_routes = {
-    "apps.episodes.*": {"queue": "episodes"},
     "apps.contracts.*": {"queue": "checks"},
 }
 app.conf.beat_schedule = {}

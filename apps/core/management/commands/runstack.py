@@ -33,7 +33,7 @@ class Command(BaseCommand):
             "web": [python, "-m", "gunicorn", "apps.wsgi:application", "--bind", f"127.0.0.1:{port}",
                     "--workers", os.environ.get("WEB_CONCURRENCY", "3"), "--access-logfile", "-"],
             "worker": [python, "-m", "celery", "-A", "workers.celery_app", "worker", "-l", "info",
-                       "-Q", "default,episodes,checks", "--concurrency", "2"],
+                       "-Q", "default,checks", "--concurrency", "2"],
             "beat": [python, "-m", "celery", "-A", "workers.celery_app", "beat", "-l", "info",
                      "--schedule", str(var_dir / "celerybeat-schedule")],
         }

@@ -15,7 +15,7 @@ from apps.tenancy.models import ApiKey, Membership, Project, Role
 DEMO_PASSWORD = "warden-demo"
 DEMO_USERS = [("admin", Role.ADMIN), ("reviewer", Role.REVIEWER), ("viewer", Role.VIEWER)]
 # Each domain may ship apps/<domain>/demo.py with `seed(*, project, admin) -> str`.
-DOMAINS = ["traces", "policies", "contracts", "reviews", "governance", "episodes"]
+DOMAINS = ["traces", "policies", "contracts", "reviews", "governance"]
 
 
 class Command(BaseCommand):
