@@ -1,6 +1,14 @@
 """API endpoints, mounted under /api/v1/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from apps.governance import api
 
 app_name = "governance"
-urlpatterns: list = []
+urlpatterns = [
+    path("governance/log", api.LogEntryListApi.as_view(), name="log"),
+    path("governance/log/verify", api.LogVerifyApi.as_view(), name="log_verify"),
+    path("governance/log/export", api.LogExportApi.as_view(), name="log_export"),
+    path("governance/log/checkpoints", api.CheckpointListApi.as_view(), name="checkpoints"),
+    path("governance/agents/<path:agent>", api.AgentStateApi.as_view(), name="agent_state"),
+]

@@ -75,3 +75,7 @@ def log_head(*, project: Project) -> tuple[int, str] | None:
 
 def checkpoint_latest(*, project: Project) -> Checkpoint | None:
     return Checkpoint.objects.filter(project=project).order_by("-seq").first()
+
+
+def checkpoint_list(*, project: Project) -> QuerySet[Checkpoint]:
+    return Checkpoint.objects.filter(project=project).order_by("-seq")

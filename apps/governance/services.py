@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.governance import chain
-from apps.governance.models import GovernanceLogEntry, ts_text
+from apps.governance.models import Checkpoint, GovernanceLogEntry, ts_text
 from apps.tenancy.models import Project
 
 # Namespace for pg_advisory_xact_lock(ns, project_id): one writer per project chain at a time.
@@ -45,4 +45,57 @@ def governance_log_append(*, project: Project, event: str, actor: str, data: dic
         prev_hash=prev_hash,
         mac=chain.mac(key=key, prev_hash=prev_hash, body=body),
         key_id=key_id,
+    )
+
+
+@transaction.atomic
+def log_checkpoint(*, project: Project) -> Checkpoint | None:
+    """Records the chain head (seq + hash) as a "log.checkpoint" entry and a Checkpoint row.
+
+    Skips when nothing was appended since the last checkpoint, so the beat task can run often.
+    Deleting entries up to the head later shows as missing entries, not as a shorter valid log.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, project.id])
+    head = (
+        GovernanceLogEntry.objects.filter(project=project)
+        .order_by("-seq")
+        .values_list("seq", "mac", "event")
+        .first()
+    )
+    if head is None or head[2] == "log.checkpoint":
+        return None
+    entry = governance_log_append(
+        project=project, event="log.checkpoint", actor="system", data={"seq": head[0], "head": head[1]}
+    )
+    return Checkpoint.objects.create(project=project, seq=head[0], head_hash=head[1], entry_seq=entry.seq)
+
+
+def log_checkpoint_all() -> int:
+    """Checkpoints every project that has a log; returns how many checkpoints were written."""
+    project_ids = GovernanceLogEntry.objects.values_list("project_id", flat=True).distinct()
+    written = 0
+    for project in Project.objects.filter(id__in=project_ids):
+        written += log_checkpoint(project=project) is not None
+    return written
+
+
+@transaction.atomic
+def log_key_rotated(*, project: Project, actor: str) -> GovernanceLogEntry | None:
+    """Logs "log.key_rotated" when the signing key differs from the key of the last entry.
+
+    The new key signs the rotation entry itself; old keys stay in WARDEN_LOG_KEYS to verify
+    earlier entries. Returns None when the project's chain already uses the current key.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, project.id])
+    last_key = (
+        GovernanceLogEntry.objects.filter(project=project).order_by("-seq").values_list("key_id", flat=True).first()
+    )
+    key_id, _key = _signing_key()
+    if last_key is None or last_key == key_id:
+        return None
+    return governance_log_append(
+        project=project, event="log.key_rotated", actor=actor,
+        data={"previous_key_id": last_key, "key_id": key_id},
     )
