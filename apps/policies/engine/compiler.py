@@ -131,7 +131,7 @@ class Compiler:
         tool = item.get("tool")
         rule_id = item.get("id", f"{tool}#{i + 1}" if isinstance(tool, str) else f"#{i + 1}")
         if not isinstance(rule_id, str) or not rule_id.strip():
-            self.fail("'id' is a non-empty string", path + ("id",))
+            self.fail("'id' is a non-empty string (quote ids such as 'yes' or 'no')", path + ("id",))
             rule_id = f"#{i + 1}"
         self.rule = rule_id
         for key in item:

@@ -1,0 +1,85 @@
+"""In-process policy evaluation: a 50-rule policy, median and p99 per decision.
+
+    .venv/bin/python tests/bench/bench_policy_engine.py
+"""
+
+import sys, pathlib; sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))  # noqa: E401, E702, I001
+
+import random
+import statistics
+import time
+
+from apps.policies.engine import Call, Context, compile_policy, decide
+
+RULES = 50
+CALLS = 200_000
+
+
+def fifty_rule_policy() -> str:
+    lines = ["name: bench-50", "default: block", "rules:"]
+    for i in range(40):  # exact tools with argument schemas, some with conditions
+        lines += [
+            f"  - id: tool{i}-allow", f"    tool: tool_{i}", "    effect: allow", f"    priority: {i % 5}",
+            "    when:",
+            "      amount: {type: number, minimum: 0, maximum: 1000}",
+            "      recipient: {type: string, pattern: '^[A-Z]{2}[0-9]{6}$'}",
+            "    fallback: {action: rewrite, clamp: {amount: {minimum: 0, maximum: 1000}}}",
+        ]
+        if i % 3 == 0:
+            lines.append("    if: {all: [{untrusted: false}, {calls: {max: 50}}, {agent: ['bench-*']}]}")
+    for i in range(5):
+        lines += [f"  - id: deny{i}", f"    tool: tool_{i * 7}", "    effect: deny", "    priority: 9",
+                  "    when: {recipient: {enum: [XX000000]}}", "    fallback: {action: block, message: frozen}"]
+    for i in range(5):
+        lines += [f"  - id: glob{i}", f"    tool: 'read_{i}_*'", "    effect: allow", "    priority: 1"]
+    return "\n".join(lines)
+
+
+def workload(n: int) -> list[tuple[Call, Context]]:
+    rng = random.Random(7)
+    ctx = Context(untrusted=False, counts={"tool_0": 3}, steps=10, state="good")
+    out = []
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.7:
+            call = Call(f"tool_{rng.randrange(40)}", {"amount": rng.randrange(900), "recipient": "UK123456"}, "bench-1")
+        elif r < 0.8:
+            call = Call(f"tool_{rng.randrange(40)}", {"amount": 5000, "recipient": "UK123456"}, "bench-1")
+        elif r < 0.9:
+            call = Call(f"read_{rng.randrange(5)}_file", {"path": "/tmp/x"}, "bench-1")
+        else:
+            call = Call("unknown_tool", {}, "bench-1")
+        out.append((call, ctx))
+    return out
+
+
+def main() -> None:
+    source = fifty_rule_policy()
+    t0 = time.perf_counter()
+    policy = compile_policy(source)
+    compile_ms = (time.perf_counter() - t0) * 1000
+    assert len(policy.rules) == RULES
+    calls = workload(CALLS)
+    for call, ctx in calls[:5000]:  # warm the per-tool candidate cache
+        decide(policy, call, ctx)
+    samples = []
+    clock = time.perf_counter_ns
+    verdicts: dict[str, int] = {}
+    for call, ctx in calls:
+        start = clock()
+        v = decide(policy, call, ctx)
+        samples.append(clock() - start)
+        verdicts[v.verdict] = verdicts.get(v.verdict, 0) + 1
+    samples.sort()
+    us = [s / 1000 for s in samples]
+    p50, p99 = statistics.median(us), us[int(len(us) * 0.99)]
+    allow_only = sorted(s / 1000 for s, (c, _) in zip(samples, calls, strict=True) if c.tool.startswith("read_"))
+    print(f"policy: {RULES} rules, compiled in {compile_ms:.1f} ms")
+    print(f"decisions: {CALLS} ({', '.join(f'{k} {v}' for k, v in sorted(verdicts.items()))})")
+    print(f"per decision: median {p50:.2f} us, p99 {p99:.2f} us, mean {statistics.fmean(us):.2f} us")
+    print(f"glob-matched allows alone: median {statistics.median(allow_only):.2f} us")
+    print(f"target median < 10 us: {'MET' if p50 < 10 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
