@@ -6,11 +6,11 @@
 """
 
 from apps.contracts.engine.compiler import OPERATORS, SEVERITIES, compile_source, digest_of
-from apps.contracts.engine.contract import Contract, StepContext, Verdict, check, check_many
+from apps.contracts.engine.contract import Checker, Contract, StepContext, Verdict, check, check_many
 from apps.contracts.engine.errors import ContractError
 from apps.contracts.engine.rules import FAIL, INCONCLUSIVE, PASS
 
 __all__ = [
-    "FAIL", "INCONCLUSIVE", "OPERATORS", "PASS", "SEVERITIES", "Contract", "ContractError", "StepContext",
+    "FAIL", "INCONCLUSIVE", "OPERATORS", "PASS", "SEVERITIES", "Checker", "Contract", "ContractError", "StepContext",
     "Verdict", "check", "check_many", "compile_source", "digest_of",
 ]

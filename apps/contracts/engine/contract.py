@@ -4,18 +4,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from apps.contracts.engine.rules import FAIL, INCONCLUSIVE, PASS, Rule
-from apps.contracts.engine.values import step_values
+from apps.contracts.engine.values import keep, step_values
 
 
 class StepContext:
     """Per-step work shared by every contract checking the step (value extraction is the costly part)."""
 
-    __slots__ = ("step", "_said", "_args")
+    __slots__ = ("step", "_said", "_args", "_kept")
 
     def __init__(self, step: dict):
         self.step = step
         self._said = None
         self._args = None
+        self._kept = None
+
+    def kept(self, arguments: bool, kinds: tuple, min_number_digits: int) -> list[str]:
+        """The step's values of these kinds, memoised: flow and grounding rules ask the same question."""
+        key = (arguments, kinds, min_number_digits)
+        if self._kept is None:
+            self._kept = {}
+        elif key in self._kept:
+            return self._kept[key]
+        found = self._kept[key] = keep(self.values(arguments), kinds, min_number_digits)
+        return found
 
     def values(self, arguments: bool) -> frozenset:
         if arguments:
@@ -96,19 +107,60 @@ class Contract:
         return Verdict(self.name, self.digest, status, first, evidence, state["n"])
 
 
+class Checker:
+    """Runs several contracts over one trace in a single pass, step by step.
+
+    Rules that already failed are dropped from the hot loop; per-step value extraction is shared.
+    `states` may come from an earlier batch (see Contract.start) so a live episode is never re-read.
+    """
+
+    def __init__(self, contracts: list[Contract], states: list[dict] | None = None):
+        self.contracts = contracts
+        self.states = states if states is not None else [c.start() for c in contracts]
+        self.seen = 0
+        self.last = max((s["last"] for s in self.states), default=-1)
+        self._active = [
+            (rule.feed, state["r"][j], state["v"], j, k)
+            for k, (contract, state) in enumerate(zip(contracts, self.states, strict=True))
+            for j, rule in enumerate(contract.rules)
+            if state["v"][j] is None
+        ]
+
+    def feed(self, step: dict) -> set[int]:
+        """Feeds one step; returns the positions of the contracts that failed on it."""
+        ctx = StepContext(step)
+        failed: set[int] = set()
+        for feed, st, violations, j, k in self._active:
+            hit = feed(st, step, ctx)
+            if hit is not None:
+                violations[j] = [hit[0], hit[1], hit[2]]
+                failed.add(k)
+        if failed:
+            self._active = [e for e in self._active if e[2][e[3]] is None]
+        self.seen += 1
+        self.last = step["index"]
+        return failed
+
+    def sync(self) -> list[dict]:
+        """Writes the step counters into the states (before storing them or finishing)."""
+        for state in self.states:
+            state["n"] += self.seen
+            state["last"] = max(state["last"], self.last)
+        self.seen = 0
+        return self.states
+
+    def finish(self, *, ended: bool) -> list[Verdict]:
+        self.sync()
+        return [c.finish(s, ended=ended) for c, s in zip(self.contracts, self.states, strict=True)]
+
+
 def check(contract: Contract, steps: Iterable[dict], *, ended: bool = True) -> Verdict:
-    state = contract.start()
-    for step in steps:
-        contract.feed(state, step)
-    return contract.finish(state, ended=ended)
+    return check_many([contract], steps, ended=ended)[0]
 
 
 def check_many(contracts: list[Contract], steps: Iterable[dict], *, ended: bool = True) -> list[Verdict]:
-    """One pass over the trace for all contracts; per-step value extraction is shared between them."""
-    states = [c.start() for c in contracts]
-    pairs = list(zip(contracts, states, strict=True))
+    """One pass over the trace for all contracts."""
+    checker = Checker(contracts)
     for step in steps:
-        ctx = StepContext(step)
-        for contract, state in pairs:
-            contract.feed(state, step, ctx)
-    return [c.finish(s, ended=ended) for c, s in pairs]
+        checker.feed(step)
+    return checker.finish(ended=ended)

@@ -32,6 +32,8 @@ def _mapping(loader, node):
     out.lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
+            key = key_node.value  # YAML 1.1 reads a bare `on:` key as True; contracts mean the word
         if not isinstance(key, (str, int, float, bool)) and key is not None:
             raise ContractError("keys must be scalars", line=key_node.start_mark.line + 1)
         out[key] = loader.construct_object(value_node, deep=True)

@@ -176,8 +176,14 @@ def compile_pred(spec: Any, field: str, where: _Where) -> Pred:
             sub = compile_pred(arg, f, where)
             checks.append(lambda s, p=sub: not p(s))
         elif key in STEP_FIELDS:
-            m = value_matcher(arg, f, where)
-            checks.append(lambda s, k=key, m=m: m(s.get(k)))
+            # The common cases (a literal, a list of literals) skip the matcher call: this is the hot path.
+            if isinstance(arg, str) and not _is_glob(arg) or isinstance(arg, (int, float)):
+                checks.append(lambda s, k=key, a=arg: s.get(k) == a)
+            elif isinstance(arg, list) and all(isinstance(a, str) and not _is_glob(a) for a in arg):
+                checks.append(lambda s, k=key, a=frozenset(arg): s.get(k) in a)
+            else:
+                m = value_matcher(arg, f, where)
+                checks.append(lambda s, k=key, m=m: m(s.get(k)))
         elif key == "error":
             if isinstance(arg, bool):
                 checks.append((lambda s: bool(s.get("error"))) if arg else (lambda s: not s.get("error")))
@@ -203,4 +209,7 @@ def compile_pred(spec: Any, field: str, where: _Where) -> Pred:
     if len(checks) == 2:
         a, b = checks
         return lambda s: a(s) and b(s)
+    if len(checks) == 3:
+        a, b, c = checks
+        return lambda s: a(s) and b(s) and c(s)
     return lambda s: all(c(s) for c in checks)

@@ -129,7 +129,7 @@ class Within(Rule):
         i = step["index"]
         pending = st.get("p")
         if pending is not None and i - pending > self.steps:
-            return i, [pending], self._msg(f"no expected step within {self.steps} steps")
+            return i, [pending, i], self._msg(f"no expected step within {self.steps} steps")
         if pending is not None and self.expect(step):
             st["p"] = pending = None
         if pending is None and self.after(step):
@@ -140,7 +140,7 @@ class Within(Rule):
         if pending is None:
             return PASS if ended else INCONCLUSIVE
         if ended:
-            return last, [pending], self._msg(f"the episode ended without the expected step within {self.steps} steps")
+            return last, [pending, last], self._msg(f"the episode ended without the expected step within {self.steps} steps")
         return INCONCLUSIVE
 
 
