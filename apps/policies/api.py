@@ -1,0 +1,215 @@
+"""Policy API: /decide for runtimes (`decide` scope), decisions long-poll, narrowing, publishing (admin)."""
+
+import time
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, permissions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api import PageNumberPagination
+from apps.policies import decisions, selectors, services
+from apps.policies.models import Decision, DecisionStatus
+from apps.tenancy.auth import scope_required
+from apps.traces import schema as trace_schema
+from apps.traces.services import StepConflict
+
+MAX_WAIT_SECONDS = 30
+POLL_SECONDS = 0.2
+
+
+class DecisionOutputSerializer(serializers.Serializer):
+    decision_id = serializers.IntegerField(source="pk")
+    episode = serializers.CharField(source="episode.external_id")
+    step_index = serializers.IntegerField(allow_null=True)
+    agent = serializers.CharField()
+    tool = serializers.CharField()
+    verdict = serializers.CharField()
+    outcome = serializers.CharField(help_text="What to do now: the verdict, or for an ask once answered "
+                                              "allow/block/terminate (ask while pending).")
+    status = serializers.CharField()
+    arguments = serializers.JSONField(source="final_arguments")
+    message = serializers.CharField()
+    rule = serializers.CharField(allow_null=True)
+    policy = serializers.CharField(source="policy_digest", allow_null=True)
+    deadline = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_deadline(self, obj: Decision):
+        approval = getattr(obj, "approval", None) if obj.verdict == "ask" else None
+        return approval.deadline.isoformat() if approval else None
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["rule"] = data["rule"] or None
+        data["policy"] = data["policy"] or None
+        return data
+
+
+def _step_conflict(exc: StepConflict) -> Response:
+    return Response(
+        {"error": {"code": "step_conflict", "index": exc.index,
+                   "message": f"step_index: step {exc.index} already holds another step; nothing was written."}},
+        status=status.HTTP_409_CONFLICT,
+    )
+
+
+class DecideApi(APIView):
+    """Decide one tool call before it runs. Every decision is stored and appended to the episode."""
+
+    permission_classes = [permissions.IsAuthenticated, scope_required("decide")]
+
+    class ContextSerializer(serializers.Serializer):
+        untrusted = serializers.BooleanField(required=False, default=False,
+                                             help_text="Untrusted content has been read in this episode.")
+        environment = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+        def to_internal_value(self, data):
+            if isinstance(data, dict):
+                unknown = sorted(set(data) - {"untrusted", "environment"})
+                if unknown:
+                    raise serializers.ValidationError({unknown[0]: ["Unknown context key; use untrusted, environment."]})
+            return super().to_internal_value(data)
+
+    class InputSerializer(serializers.Serializer):
+        episode = serializers.CharField(max_length=200)
+        agent = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        tool = serializers.CharField(max_length=200)
+        arguments = serializers.DictField(required=False, default=dict)
+        step_index = serializers.IntegerField(required=False, allow_null=True, min_value=0,
+                                              max_value=trace_schema.MAX_INDEX)
+        context = serializers.DictField(required=False, default=dict)
+
+        def validate_context(self, value):
+            ctx = DecideApi.ContextSerializer(data=value)
+            ctx.is_valid(raise_exception=True)
+            return ctx.validated_data
+
+    @extend_schema(request=InputSerializer, responses=DecisionOutputSerializer)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        ctx = v.pop("context")
+        try:
+            decision = decisions.decision_make(
+                project=request.auth.project,
+                data=decisions.DecideInput(**v, untrusted=ctx.get("untrusted", False),
+                                           environment=ctx.get("environment") or None),
+                actor=str(request.user),
+            )
+        except StepConflict as exc:
+            return _step_conflict(exc)
+        except trace_schema.InvalidInput as exc:
+            raise exceptions.ValidationError({exc.field.split(".")[-1]: [exc.message]}) from None
+        return Response(DecisionOutputSerializer(decision).data)
+
+
+class ReadOrDecide(permissions.BasePermission):
+    message = "This API key lacks the 'decide' or 'read' scope."
+
+    def has_permission(self, request, view) -> bool:
+        key = request.auth
+        return key is not None and hasattr(key, "has_scope") and (key.has_scope("decide") or key.has_scope("read"))
+
+
+class DecisionDetailApi(APIView):
+    """One decision. `?wait=N` (seconds, at most 30) long-polls a pending ask until it is answered."""
+
+    permission_classes = [permissions.IsAuthenticated, ReadOrDecide]
+
+    @extend_schema(parameters=[OpenApiParameter("wait", int)], responses=DecisionOutputSerializer)
+    def get(self, request, decision_id: int):
+        project = request.auth.project
+        try:
+            wait = float(request.query_params.get("wait") or 0)
+        except ValueError:
+            raise exceptions.ValidationError({"wait": ["Seconds to wait, a number between 0 and 30."]}) from None
+        if not 0 <= wait <= MAX_WAIT_SECONDS:
+            raise exceptions.ValidationError({"wait": [f"Seconds to wait, between 0 and {MAX_WAIT_SECONDS}."]})
+        deadline = time.monotonic() + wait
+        while True:
+            decision = selectors.decision_get(project=project, decision_id=decision_id)
+            if decision is None:
+                raise exceptions.NotFound(f"No decision {decision_id} in this project.")
+            if decision.status == DecisionStatus.PENDING and decision.approval.deadline <= timezone.now():
+                decisions.approvals_expire_due(project=project)
+                continue
+            if decision.status != DecisionStatus.PENDING or time.monotonic() >= deadline:
+                return Response(DecisionOutputSerializer(decision).data)
+            time.sleep(POLL_SECONDS)
+
+
+class DecisionListApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, ReadOrDecide]
+
+    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("verdict", "agent", "tool", "status", "episode")],
+                   responses=DecisionOutputSerializer(many=True))
+    def get(self, request):
+        qs = selectors.decision_list(project=request.auth.project, filters=request.query_params)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs.select_related("approval"), request, view=self)
+        return paginator.get_paginated_response(DecisionOutputSerializer(page, many=True).data)
+
+
+class NarrowApi(APIView):
+    """Narrows the policy for one running episode (Progent-style dynamic update; never widens)."""
+
+    permission_classes = [permissions.IsAuthenticated, scope_required("decide")]
+
+    class InputSerializer(serializers.Serializer):
+        episode = serializers.CharField(max_length=200)
+        policy = serializers.CharField(max_length=200_000, help_text="YAML or JSON text of the overlay.")
+
+    @extend_schema(request=InputSerializer, responses={200: dict})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        guard = decisions.narrowing_add(project=request.auth.project, episode_external_id=data.validated_data["episode"],
+                                        source=data.validated_data["policy"])
+        return Response({"episode": data.validated_data["episode"],
+                         "narrowings": [n["digest"] for n in guard.narrowings]})
+
+
+class PolicyOutputSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    active_version = serializers.IntegerField(source="active_version.number", allow_null=True, default=None)
+    active_digest = serializers.CharField(source="active_version.digest", allow_null=True, default=None)
+    updated_at = serializers.DateTimeField()
+
+
+class PolicyListApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, ReadOrDecide]
+
+    @extend_schema(responses=PolicyOutputSerializer(many=True))
+    def get(self, request):
+        return Response(PolicyOutputSerializer(selectors.policy_list(project=request.auth.project), many=True).data)
+
+
+class PolicyPublishApi(APIView):
+    """Publishes a version (admin scope). Its test cases must pass; a failure names the case and line."""
+
+    permission_classes = [permissions.IsAuthenticated, scope_required("admin")]
+
+    class InputSerializer(serializers.Serializer):
+        source = serializers.CharField(max_length=500_000, trim_whitespace=False)
+        name = serializers.SlugField(max_length=100, required=False)
+        description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+        activate = serializers.BooleanField(required=False, default=True)
+
+    class OutputSerializer(serializers.Serializer):
+        policy = serializers.CharField(source="policy.name")
+        version = serializers.IntegerField(source="number")
+        digest = serializers.CharField()
+        rule_count = serializers.IntegerField()
+        test_count = serializers.IntegerField()
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.policy_publish(project=request.auth.project, actor=str(request.user), **data.validated_data)
+        return Response(self.OutputSerializer(version).data, status=status.HTTP_201_CREATED)

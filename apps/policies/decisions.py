@@ -1,0 +1,227 @@
+"""The decision service behind POST /decide, approvals (ask), and episode-scoped narrowing.
+
+One transaction per decision: the Decision row, the decision step, the per-episode guard and the
+"decision" governance-log entry commit together or not at all. The log's per-project lock is
+taken last so it is held for as short a time as possible.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.governance.selectors import agent_governance_state
+from apps.governance.services import governance_log_append
+from apps.policies import engine
+from apps.policies.compiled import compiled
+from apps.policies.models import Approval, Decision, DecisionStatus, EpisodeGuard
+from apps.policies.selectors import binding_version_for
+from apps.tenancy.models import Project
+from apps.traces import services as traces
+from apps.traces.models import Episode, EpisodeStatus, Step
+
+ALLOWING = (engine.ALLOW, engine.REWRITE)
+NO_POLICY_RULE = "no-policy"
+TERMINATED_RULE = "episode:terminated"
+
+
+@dataclass
+class DecideInput:
+    episode: str
+    agent: str
+    tool: str
+    arguments: dict
+    step_index: int | None = None
+    untrusted: bool = False
+    environment: str | None = None
+
+
+def _guard_locked(episode: Episode) -> EpisodeGuard:
+    guard = EpisodeGuard.objects.select_for_update().filter(episode=episode).first()
+    if guard is None:
+        # ON CONFLICT DO NOTHING: two first decisions of one episode must not collide.
+        EpisodeGuard.objects.bulk_create([EpisodeGuard(episode=episode, project_id=episode.project_id)],
+                                         ignore_conflicts=True)
+        guard = EpisodeGuard.objects.select_for_update().get(episode=episode)
+    return guard
+
+
+def _untrusted_seen(guard: EpisodeGuard, episode: Episode) -> bool:
+    """Checks only the steps written since the last decision: an index range scan, not a full scan."""
+    if guard.untrusted:
+        return True
+    if episode.step_count > guard.scanned_to:
+        return Step.objects.filter(
+            episode_id=episode.pk, index__gte=guard.scanned_to, provenance="untrusted"
+        ).exists()
+    return False
+
+
+def _next_decision_id() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('policies_decision', 'id'))")
+        return cursor.fetchone()[0]
+
+
+def _replayed(episode: Episode, data: DecideInput) -> Decision | None:
+    """A runtime retrying a decision it numbered itself gets the decision already made."""
+    found = Decision.objects.filter(episode=episode, step_index=data.step_index).first()
+    if found is None:
+        return None
+    if (found.tool, found.agent, found.arguments) != (data.tool, data.agent, data.arguments):
+        raise traces.StepConflict(data.step_index)
+    return found
+
+
+@transaction.atomic
+def decision_make(*, project: Project, data: DecideInput, actor: str) -> Decision:
+    """Decides one tool call. Raises StepConflict if `step_index` holds another step."""
+    started = time.perf_counter()
+    fields = {"environment": data.environment} if data.environment else {}
+    episode, _ = traces.episode_upsert(project=project, external_id=data.episode, **fields)
+    if data.step_index is not None:
+        replay = _replayed(episode, data)
+        if replay is not None:
+            return replay
+    environment = data.environment or episode.environment
+    version = None
+    call = engine.Call(data.tool, data.arguments, data.agent)
+    guard = _guard_locked(episode)
+    untrusted = data.untrusted or _untrusted_seen(guard, episode)
+    context: dict = {}
+    if episode.status == EpisodeStatus.TERMINATED:
+        verdict = engine.Verdict(engine.TERMINATE, data.arguments, "this episode was terminated by governance",
+                                 TERMINATED_RULE)
+    else:
+        version = binding_version_for(project=project, agent=data.agent, environment=environment)
+        if version is None:
+            verdict = engine.Verdict(engine.BLOCK, data.arguments, "no policy governs this agent; ask an admin",
+                                     NO_POLICY_RULE)
+        else:
+            gov = agent_governance_state(project=project, agent=data.agent)
+            ctx = engine.Context(
+                untrusted=untrusted, counts=guard.counts, steps=episode.step_count, environment=environment,
+                state=gov["state"], suspended=gov["suspended"], revoked_tools=gov["revoked_tools"],
+                arg_bounds=gov["arg_bounds"], now=timezone.now(),
+            )
+            policy = compiled(digest=version.digest, source=version.source)
+            overlays = [compiled(digest=n["digest"], source=n["source"], narrowing=True) for n in guard.narrowings]
+            verdict = engine.decide(policy, call, ctx, overlays)
+            context = {"untrusted": untrusted, "counts": dict(guard.counts), "steps": episode.step_count,
+                       "environment": environment, "state": gov["state"], "narrowings": len(overlays)}
+    decision_id = _next_decision_id()
+    digest = version.digest if version else ""
+    step = traces.step_append(
+        episode=episode, kind="decision", index=data.step_index, actor="governance", agent=data.agent,
+        tool=data.tool, arguments=data.arguments,
+        result={"verdict": verdict.verdict, "arguments": verdict.arguments, "message": verdict.message,
+                "rule": verdict.rule},
+        attributes={"verdict": verdict.verdict, "rule": verdict.rule, "decision_id": decision_id,
+                    "policy": digest or None},
+    )
+    asking = verdict.verdict == engine.ASK
+    full = verdict.verdict != engine.ALLOW
+    evidence = {}
+    if full:
+        evidence = {"context": context, "detail": verdict.detail, "arguments_before": data.arguments,
+                    "arguments_after": verdict.arguments}
+    now = timezone.now()
+    decision = Decision.objects.create(
+        id=decision_id, project=project, episode=episode, step_index=step.index, agent=data.agent, tool=data.tool,
+        arguments=data.arguments, final_arguments=verdict.arguments, verdict=verdict.verdict,
+        outcome=verdict.verdict, status=DecisionStatus.PENDING if asking else DecisionStatus.DECIDED,
+        rule=verdict.rule or "", message=verdict.message, policy_version=version, policy_digest=digest,
+        tier="full" if full else "light", evidence=evidence, created_at=now,
+        latency_us=int((time.perf_counter() - started) * 1_000_000),
+    )
+    if asking:
+        Approval.objects.create(decision=decision, project=project, default=verdict.default or engine.BLOCK,
+                                deadline=now + timedelta(seconds=verdict.timeout or 60))
+    counts = guard.counts
+    if verdict.verdict in ALLOWING:
+        counts = {**counts, data.tool: counts.get(data.tool, 0) + 1}
+    EpisodeGuard.objects.filter(pk=guard.pk).update(
+        counts=counts, untrusted=untrusted, scanned_to=max(episode.step_count, step.index + 1), updated_at=now
+    )
+    if verdict.verdict == engine.TERMINATE and episode.status != EpisodeStatus.TERMINATED:
+        traces.episode_end(episode=episode, status=EpisodeStatus.TERMINATED,
+                           outcome={"termination_reason": f"policy: {verdict.rule or 'default'}"})
+    governance_log_append(
+        project=project, event="decision", actor=actor,
+        data={"decision_id": decision_id, "episode": data.episode, "agent": data.agent, "tool": data.tool,
+              "verdict": verdict.verdict, "rule": verdict.rule, "policy": digest or None},
+    )
+    return decision
+
+
+@transaction.atomic
+def approval_answer(*, approval: Approval, approve: bool, actor, note: str = "") -> Approval:
+    """A reviewer's answer. Answering twice, or after the deadline, is refused."""
+    approval = Approval.objects.select_for_update().select_related("decision__episode").get(pk=approval.pk)
+    if approval.status != DecisionStatus.PENDING:
+        raise ValidationError({"approval": [f"This request was already {approval.get_status_display().lower()}."]})
+    if approval.deadline <= timezone.now():
+        _resolve(approval, DecisionStatus.TIMED_OUT, approval.default, None, "")
+        raise ValidationError({"approval": ["The deadline passed before the answer; the default applied."]})
+    status = DecisionStatus.APPROVED if approve else DecisionStatus.DENIED
+    _resolve(approval, status, engine.ALLOW if approve else engine.BLOCK, actor, note)
+    return approval
+
+
+def approvals_expire_due(*, project: Project | None = None) -> int:
+    """Applies the default to every pending approval past its deadline. Safe to run repeatedly."""
+    due = Approval.objects.filter(status=DecisionStatus.PENDING, deadline__lte=timezone.now())
+    if project is not None:
+        due = due.filter(project=project)
+    expired = 0
+    for pk in due.values_list("pk", flat=True)[:500]:
+        with transaction.atomic():
+            approval = (Approval.objects.select_for_update(skip_locked=True)
+                        .select_related("decision__episode").filter(pk=pk, status=DecisionStatus.PENDING).first())
+            if approval is not None:
+                _resolve(approval, DecisionStatus.TIMED_OUT, approval.default, None, "")
+                expired += 1
+    return expired
+
+
+def _resolve(approval: Approval, status: str, outcome: str, actor, note: str) -> None:
+    now = timezone.now()
+    approval.status, approval.answered_at, approval.note = status, now, note
+    approval.answered_by = actor if getattr(actor, "pk", None) else None
+    approval.save(update_fields=["status", "answered_at", "answered_by", "note"])
+    decision = approval.decision
+    decision.status, decision.outcome = status, outcome
+    decision.save(update_fields=["status", "outcome"])
+    if outcome == engine.ALLOW:
+        guard = _guard_locked(decision.episode)
+        counts = {**guard.counts, decision.tool: guard.counts.get(decision.tool, 0) + 1}
+        EpisodeGuard.objects.filter(pk=guard.pk).update(counts=counts, updated_at=now)
+    if outcome == engine.TERMINATE:
+        traces.episode_end(episode=decision.episode, status=EpisodeStatus.TERMINATED,
+                           outcome={"termination_reason": "approval timed out"})
+    governance_log_append(
+        project=approval.project, event="approval.answered",
+        actor=str(getattr(actor, "username", None) or "timeout"),
+        data={"decision_id": decision.pk, "episode": decision.episode.external_id, "tool": decision.tool,
+              "status": status, "outcome": outcome, "note": note},
+    )
+
+
+@transaction.atomic
+def narrowing_add(*, project: Project, episode_external_id: str, source: str) -> EpisodeGuard:
+    """Narrows the policy for one episode. The overlay can only take permissions away (see engine.decide)."""
+    try:
+        overlay = engine.compile_policy(source, narrowing=True)
+    except engine.PolicyError as exc:
+        raise ValidationError({"policy": [str(i) for i in exc.issues]}) from None
+    episode, _ = traces.episode_upsert(project=project, external_id=episode_external_id)
+    guard = _guard_locked(episode)
+    if all(n["digest"] != overlay.digest for n in guard.narrowings):
+        narrowings = [*guard.narrowings, {"digest": overlay.digest, "source": source,
+                                          "created_at": timezone.now().isoformat()}]
+        EpisodeGuard.objects.filter(pk=guard.pk).update(narrowings=narrowings, updated_at=timezone.now())
+        guard.narrowings = narrowings
+    return guard
