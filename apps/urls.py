@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from apps.core.health import healthz
 from apps.tenancy import views as tenancy_views
+from apps.traces.otlp.views import OtlpTracesApi
 
 DOMAINS = ["traces", "policies", "contracts", "governance", "reviews", "dashboard"]
 
@@ -12,6 +13,7 @@ api_patterns.append(path("", include("apps.tenancy.api_urls", namespace="tenancy
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("v1/traces", OtlpTracesApi.as_view(), name="otlp_traces"),
     path("login/", auth_views.LoginView.as_view(template_name="tenancy/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", tenancy_views.home, name="home"),

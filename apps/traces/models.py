@@ -42,6 +42,8 @@ class Episode(models.Model):
     step_count = models.PositiveIntegerField(default=0)
     tools = ArrayField(models.CharField(max_length=200), default=list, blank=True)
     violation_count = models.PositiveIntegerField(default=0)
+    # OTLP: the trace ids whose spans landed here, so later spans of a trace find their episode.
+    trace_ids = ArrayField(models.CharField(max_length=32), default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -57,6 +59,7 @@ class Episode(models.Model):
             GinIndex(fields=["agents"], name="episode_agents_gin"),
             GinIndex(fields=["tools"], name="episode_tools_gin"),
             GinIndex(fields=["tags"], name="episode_tags_gin"),
+            GinIndex(fields=["trace_ids"], name="episode_trace_ids_gin"),
         ]
 
     def __str__(self) -> str:
@@ -125,6 +128,10 @@ class Step(models.Model):
             models.Index(fields=["project", "agent"], name="step_project_agent"),
             models.Index(fields=["project", "-created_at"], name="step_project_time"),
             GinIndex(fields=["search"], name="step_search_gin"),
+            # OTLP re-sends are recognised by span id; only OTLP steps carry one, hence partial.
+            models.Index(
+                fields=["episode", "span_id"], name="step_episode_span", condition=~models.Q(span_id="")
+            ),
         ]
 
     def __str__(self) -> str:

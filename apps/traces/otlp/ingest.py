@@ -1,0 +1,80 @@
+"""Stores mapped OTLP spans: one transaction per request, so a 2xx means every span is stored."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.tenancy.models import Project
+from apps.traces import schema, services
+from apps.traces.models import Episode, Step
+from apps.traces.otlp import mapping
+
+
+def _episode_for(*, project: Project, group: dict) -> tuple[Episode, bool]:
+    """The episode a group of spans belongs to.
+
+    Without a conversation id, spans join the episode already holding their trace. An episode
+    keyed by a bare trace id is provisional: exporters often send child spans before the parent
+    that names the conversation, so when the conversation id arrives the episode takes it.
+    """
+    trace_id = group["trace_ids"][0]
+    if not group["conversation"]:
+        found = Episode.objects.filter(project=project, trace_ids__contains=[trace_id]).first()
+        if found is not None:
+            return found, False
+        return services.episode_upsert(project=project, external_id=group["external_id"])
+    found = Episode.objects.filter(project=project, external_id=group["external_id"]).first()
+    if found is not None:
+        return found, False
+    provisional = Episode.objects.filter(
+        project=project, external_id__in=group["trace_ids"], trace_ids__overlap=group["trace_ids"]
+    ).first()
+    if provisional is not None:
+        Episode.objects.filter(pk=provisional.pk).update(external_id=group["external_id"])
+        provisional.external_id = group["external_id"]
+        return provisional, False
+    return services.episode_upsert(project=project, external_id=group["external_id"])
+
+
+@transaction.atomic
+def otlp_ingest(*, project: Project, spans: list[dict]) -> dict:
+    """Returns {"spans", "steps", "episodes"}: spans received, new steps written, episodes touched.
+
+    A span already stored in its episode (an exporter retry) is skipped, so re-sending is harmless.
+    """
+    written = 0
+    groups = mapping.group_spans(spans)
+    for group in groups:
+        episode, created = _episode_for(project=project, group=group)
+        steps = group["steps"]
+        if not created and group["span_ids"]:
+            seen = set(
+                Step.objects.filter(episode_id=episode.pk, span_id__in=group["span_ids"])
+                .values_list("span_id", flat=True)
+            )
+            steps = [s for s in steps if s["span_id"] not in seen]
+        _episode_note(episode=episode, group=group)
+        if steps:
+            normalised = [schema.step_normalize(s, f"span {s['span_id']}") for s in steps]
+            for start in range(0, len(normalised), schema.MAX_BATCH_STEPS):
+                chunk = normalised[start:start + schema.MAX_BATCH_STEPS]
+                written += sum(1 for s in services.steps_write_normalised(episode=episode, steps=chunk) if s.created)
+    return {"spans": len(spans), "steps": written, "episodes": len(groups)}
+
+
+def _episode_note(*, episode: Episode, group: dict) -> None:
+    """Records trace ids, title, environment and agent names the spans carry, in one UPDATE."""
+    changes = {}
+    trace_ids = services._merge(episode.trace_ids, group["trace_ids"])
+    if trace_ids != episode.trace_ids:
+        changes["trace_ids"] = trace_ids
+    if group["title"] and not episode.title:
+        changes["title"] = group["title"]
+    if group["environment"] and not episode.environment:
+        changes["environment"] = group["environment"]
+    agents = services._merge(episode.agents, group["agents"])
+    if agents != episode.agents:
+        changes["agents"] = agents
+    if changes:
+        Episode.objects.filter(pk=episode.pk).update(**changes, updated_at=timezone.now())
+        for name, value in changes.items():
+            setattr(episode, name, value)

@@ -1,0 +1,353 @@
+"""Plain OTLP spans (see decode.py) to episodes and message-action steps. No Django import.
+
+One trace, or one conversation (`gen_ai.conversation.id`, OpenInference `session.id`), becomes one
+episode. GenAI semantic conventions, current and older names, and OpenInference map as follows:
+
+    execute_tool / TOOL span      -> action (tool, arguments) + observation (result, error)
+    chat / text_completion / LLM  -> user message (if the last input is the user's) + assistant message
+    RETRIEVER span                -> action (query) + observation (documents, untrusted by default)
+    invoke_agent / AGENT / CHAIN  -> no step; names the agent of the spans under it, titles the episode
+    anything else                 -> not a step (HTTP, DB spans of the same trace)
+
+Attributes the mapping does not read are kept in the first step's `attributes`, never dropped.
+`warden.provenance` / `warden.source` on a span set the step's provenance label.
+"""
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from apps.traces import schema
+
+OP = "gen_ai.operation.name"
+TOOL_OPS = {"execute_tool"}
+CHAT_OPS = {"chat", "text_completion", "generate_content", "completion"}
+AGENT_OPS = {"invoke_agent", "create_agent", "invoke_workflow"}
+OI_KIND = "openinference.span.kind"
+
+CONVERSATION_KEYS = ("gen_ai.conversation.id", "session.id", "conversation.id")
+AGENT_KEYS = ("gen_ai.agent.name", "agent.name")
+INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+OUTPUT_TOKENS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion")
+COST_KEYS = ("gen_ai.usage.cost", "llm.cost.total")
+TOOL_NAME_KEYS = ("gen_ai.tool.name", "tool.name")
+TOOL_ARG_KEYS = ("gen_ai.tool.call.arguments", "gen_ai.tool.arguments", "tool.parameters", "tool_call.function.arguments")
+TOOL_RESULT_KEYS = ("gen_ai.tool.call.result", "gen_ai.tool.result")
+PROVENANCE_KEYS = ("warden.provenance", "warden.source")
+MESSAGE_EVENTS = {
+    "gen_ai.system.message": "system", "gen_ai.user.message": "user", "gen_ai.assistant.message": "assistant",
+    "gen_ai.tool.message": "tool", "gen_ai.choice": "assistant",
+}
+ENV_KEYS = ("deployment.environment.name", "deployment.environment")
+
+
+def _first(attrs: dict, keys: Iterable[str], used: set) -> Any:
+    for key in keys:
+        if key in attrs and attrs[key] not in (None, ""):
+            used.add(key)
+            return attrs[key]
+    return None
+
+
+def _loads(value: Any) -> Any:
+    """Semconv values are often JSON strings; structured values pass through."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] in ("{", "[", '"') or text in ("true", "false", "null"):
+            try:
+                return json.loads(text)
+            except ValueError:
+                return value
+    return value
+
+
+def _text(content: Any) -> str:
+    """Text of a message content: a string, or current semconv parts [{"type": "text", "content": ...}]."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if isinstance(part, dict):
+                if part.get("type", "text") == "text":
+                    value = part.get("content", part.get("text"))
+                    if isinstance(value, str):
+                        texts.append(value)
+            elif isinstance(part, str):
+                texts.append(part)
+        return "\n".join(texts)
+    return json.dumps(content, ensure_ascii=False)
+
+
+def _message(raw: Any) -> dict | None:
+    if not isinstance(raw, dict):
+        return None
+    if "message" in raw and isinstance(raw["message"], dict):  # gen_ai.choice {"message": {...}}
+        raw = raw["message"]
+    content = raw.get("parts") if "parts" in raw else raw.get("content")
+    tool_calls = raw.get("tool_calls") or [
+        p for p in (raw.get("parts") or []) if isinstance(p, dict) and p.get("type") == "tool_call"
+    ]
+    return {"role": str(raw.get("role") or ""), "content": _text(content), "tool_calls": tool_calls}
+
+
+def _indexed(attrs: dict, prefix: str, used: set) -> list[dict]:
+    """Flattened lists: `llm.input_messages.0.message.role`, `gen_ai.prompt.0.content` ..."""
+    rows: dict[int, dict] = {}
+    for key, value in attrs.items():
+        if not key.startswith(prefix):
+            continue
+        head, _, rest = key[len(prefix):].partition(".")
+        if not head.isdigit():
+            continue
+        used.add(key)
+        rest = rest.removeprefix("message.")
+        rows.setdefault(int(head), {})[rest] = value
+    messages = []
+    for _, row in sorted(rows.items()):
+        calls = sorted({k.split(".")[1] for k in row if k.startswith("tool_calls.") and k.count(".") >= 2})
+        tool_calls = [
+            {"name": row.get(f"tool_calls.{c}.tool_call.function.name") or row.get(f"tool_calls.{c}.name"),
+             "arguments": _loads(row.get(f"tool_calls.{c}.tool_call.function.arguments")
+                                 or row.get(f"tool_calls.{c}.arguments"))}
+            for c in calls
+        ]
+        messages.append({"role": str(row.get("role") or ""), "content": _text(row.get("content")),
+                         "tool_calls": tool_calls})
+    return messages
+
+
+def _messages(attrs: dict, events: list[dict], used: set) -> tuple[list[dict], list[dict]]:
+    """(input messages, output messages) from whichever convention the span uses."""
+    inputs: list[dict] = []
+    outputs: list[dict] = []
+    for key, target in (("gen_ai.input.messages", inputs), ("gen_ai.output.messages", outputs),
+                        ("gen_ai.prompt", inputs), ("gen_ai.completion", outputs)):
+        if key in attrs:
+            value = _loads(attrs[key])
+            used.add(key)
+            if isinstance(value, str):
+                target.append({"role": "user" if target is inputs else "assistant", "content": value,
+                               "tool_calls": []})
+            elif isinstance(value, list):
+                target.extend(m for m in map(_message, value) if m)
+            elif isinstance(value, dict):
+                target.extend(m for m in [_message(value)] if m)
+    if not inputs:
+        inputs = _indexed(attrs, "llm.input_messages.", used) or _indexed(attrs, "gen_ai.prompt.", used)
+    if not outputs:
+        outputs = _indexed(attrs, "llm.output_messages.", used) or _indexed(attrs, "gen_ai.completion.", used)
+    for event in events:
+        role = MESSAGE_EVENTS.get(event["name"])
+        if role is None:
+            continue
+        ea = event["attributes"]
+        body = _loads(ea.get("content", ea.get("gen_ai.event.content", ea.get("message"))))
+        msg = _message(body) if isinstance(body, dict) else {"role": role, "content": _text(body), "tool_calls": []}
+        if msg:
+            msg["role"] = msg["role"] or role
+            (outputs if event["name"] == "gen_ai.choice" or role == "assistant" else inputs).append(msg)
+    if not inputs and "input.value" in attrs:
+        used.add("input.value")
+        inputs = [{"role": "user", "content": _text(_loads(attrs["input.value"])), "tool_calls": []}]
+    if not outputs and "output.value" in attrs:
+        used.add("output.value")
+        outputs = [{"role": "assistant", "content": _text(_loads(attrs["output.value"])), "tool_calls": []}]
+    return inputs, outputs
+
+
+def _time(ns: int) -> datetime | None:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC) if ns else None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 <= number < 2**31 else None
+
+
+def span_kind(span: dict) -> str:
+    """tool | chat | retriever | agent | other."""
+    attrs = span["attributes"]
+    op = attrs.get(OP)
+    oi = str(attrs.get(OI_KIND) or "").upper()
+    if op in TOOL_OPS or oi == "TOOL":
+        return "tool"
+    if op in CHAT_OPS or oi == "LLM":
+        return "chat"
+    if oi == "RETRIEVER":
+        return "retriever"
+    if op in AGENT_OPS or oi in ("AGENT", "CHAIN"):
+        return "agent"
+    if op is None and not oi:
+        if "gen_ai.tool.name" in attrs:
+            return "tool"
+        if any(k in attrs for k in ("gen_ai.system", "gen_ai.provider.name", "gen_ai.request.model",
+                                    "gen_ai.prompt", "gen_ai.prompt.0.content")):
+            return "chat"
+    return "other"
+
+
+def _fit_str(value: str, name: str) -> str:
+    limit = schema.STR_LIMITS[name]
+    value = value.replace("\x00", "")
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _fit_json(value: Any) -> Any:
+    """JSON-ready and within the size limit; an oversized value keeps a preview."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        text = json.dumps(str(value), ensure_ascii=False)
+        value = str(value)
+    if "\\u0000" in text:
+        value = json.loads(text.replace("\\u0000", ""))
+        text = json.dumps(value, ensure_ascii=False)
+    if len(text) > schema.MAX_JSON_CHARS:
+        return {"truncated": True, "preview": text[:2000]}
+    return value
+
+
+def _step(span: dict, *, kind: str, actor: str, agent: str, at_ns: int, **fields: Any) -> dict:
+    step = {
+        "kind": kind, "actor": actor, "agent": agent, "trace_id": span["trace_id"], "span_id": span["span_id"],
+        "parent_span_id": span["parent_span_id"], **fields,
+    }
+    for name in ("agent", "role", "content", "tool", "error", "source"):
+        if isinstance(step.get(name), str):
+            step[name] = _fit_str(step[name], name)
+        elif step.get(name) is not None:
+            step[name] = _fit_str(json.dumps(step[name], ensure_ascii=False), name)
+    for name in ("arguments", "result", "attributes"):
+        if step.get(name) is not None:
+            step[name] = _fit_json(step[name])
+    step["_at"] = at_ns
+    return step
+
+
+def span_steps(span: dict, agent: str) -> list[dict]:
+    """The steps one span becomes (maybe none), with a sort time in `_at`."""
+    kind = span_kind(span)
+    if kind in ("agent", "other"):
+        return []
+    attrs = span["attributes"]
+    used: set[str] = {OP, OI_KIND, *CONVERSATION_KEYS, *AGENT_KEYS}
+    provenance = str(_first(attrs, ("warden.provenance",), used) or "")
+    source = str(_first(attrs, ("warden.source",), used) or "")
+    start, end = span["start_ns"], span["end_ns"] or span["start_ns"]
+    error = ""
+    if span["status_code"] == 2:
+        error = span["status_message"] or str(attrs.get("error.type") or "error")
+    common = {"started_at": _time(start), "ended_at": _time(end)}
+    steps: list[dict] = []
+    if kind in ("tool", "retriever"):
+        tool = str(_first(attrs, TOOL_NAME_KEYS, used) or ("retriever" if kind == "retriever" else span["name"]))
+        arguments = _loads(_first(attrs, TOOL_ARG_KEYS, used))
+        result = _loads(_first(attrs, TOOL_RESULT_KEYS, used))
+        content = ""
+        if kind == "retriever":
+            docs = _indexed(attrs, "retrieval.documents.", used)
+            content = "\n\n".join(d.get("content", "") for d in docs)
+            provenance = provenance or "untrusted"
+            source = source or "retrieval"
+        if arguments is None and "input.value" in attrs:
+            used.add("input.value")
+            arguments = _loads(attrs["input.value"])
+            if kind == "retriever":
+                arguments = {"query": arguments}
+        if result is None and "output.value" in attrs:
+            used.add("output.value")
+            result = _loads(attrs["output.value"])
+        steps.append(_step(span, kind="action", actor="agent", agent=agent, at_ns=start, tool=tool,
+                           arguments=arguments, started_at=_time(start)))
+        steps.append(_step(span, kind="observation", actor="tool", agent=agent, at_ns=end, tool=tool,
+                           role="tool", result=result, content=content, error=error,
+                           provenance=provenance or "trusted", source=source, **common))
+    else:  # chat
+        inputs, outputs = _messages(attrs, span["events"], used)
+        if inputs and inputs[-1]["role"] == "user":
+            steps.append(_step(span, kind="message", actor="user", agent=agent, at_ns=start, role="user",
+                               content=inputs[-1]["content"], provenance=provenance or "trusted", source=source,
+                               started_at=_time(start)))
+        tool_calls = [c for m in outputs for c in m.get("tool_calls") or []]
+        extra = {"tool_calls": tool_calls} if tool_calls else {}
+        steps.append(_step(
+            span, kind="message", actor="agent", agent=agent, at_ns=end, role="assistant",
+            content="\n".join(m["content"] for m in outputs if m["content"]), error=error,
+            tokens_in=_int(_first(attrs, INPUT_TOKENS, used)), tokens_out=_int(_first(attrs, OUTPUT_TOKENS, used)),
+            cost=_first(attrs, COST_KEYS, used), attributes=extra, **common,
+        ))
+    # Unknown attributes are kept on the span's first step, with the span's own name.
+    kept = {k: v for k, v in attrs.items() if k not in used}
+    kept["otel.span.name"] = span["name"]
+    steps[0]["attributes"] = {**kept, **(steps[0].get("attributes") or {})}
+    steps[0]["attributes"] = _fit_json(steps[0]["attributes"])
+    if not isinstance(steps[0]["attributes"], dict):
+        steps[0]["attributes"] = {"preview": steps[0]["attributes"]}
+    cost = steps[-1].get("cost")
+    if cost is not None and not isinstance(cost, (int, float, str)):
+        steps[-1]["cost"] = None
+    return steps
+
+
+def group_spans(spans: list[dict]) -> list[dict]:
+    """Episodes with their steps in time order.
+
+    Returns [{"external_id", "conversation": bool, "trace_ids", "title", "agents", "environment",
+    "steps", "span_ids"}]; a group keyed by trace id has conversation=False so the caller can
+    attach it to an episode that already holds that trace.
+    """
+    by_id = {s["span_id"]: s for s in spans}
+
+    def agent_of(span: dict) -> str:
+        seen = 0
+        current: dict | None = span
+        while current is not None and seen < 100:
+            for key in AGENT_KEYS:
+                if current["attributes"].get(key):
+                    return str(current["attributes"][key])
+            current = by_id.get(current["parent_span_id"])
+            seen += 1
+        return str(span["resource"].get("service.name") or "")
+
+    traces: dict[str, list[dict]] = {}
+    for span in spans:
+        traces.setdefault(span["trace_id"], []).append(span)
+    groups: dict[str, dict] = {}
+    for trace_id, members in traces.items():
+        conversation = next(
+            (str(s["attributes"][k]) for s in members for k in CONVERSATION_KEYS if s["attributes"].get(k)), None
+        )
+        key = conversation or trace_id
+        group = groups.setdefault(key, {
+            "external_id": key[:200], "conversation": conversation is not None, "trace_ids": [], "title": "",
+            "agents": [], "environment": "", "steps": [], "span_ids": [],
+        })
+        group["trace_ids"].append(trace_id)
+        order = 0
+        for span in sorted(members, key=lambda s: (s["start_ns"], s["end_ns"])):
+            agent = agent_of(span)
+            if span_kind(span) == "agent":
+                group["title"] = group["title"] or span["name"][:500]
+                if agent and agent not in group["agents"]:
+                    group["agents"].append(agent[:200])
+            env = next((span["resource"][k] for k in ENV_KEYS if span["resource"].get(k)), "")
+            group["environment"] = group["environment"] or str(env)[:200]
+            steps = span_steps(span, agent)
+            if steps:
+                group["span_ids"].append(span["span_id"])
+            for step in steps:
+                step["_order"] = order
+                order += 1
+                group["steps"].append(step)
+    for group in groups.values():
+        group["steps"].sort(key=lambda s: (s["_at"], s["_order"]))
+        for step in group["steps"]:
+            del step["_at"], step["_order"]
+    return list(groups.values())
