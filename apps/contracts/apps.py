@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ContractsConfig(AppConfig):
     name = "apps.contracts"
     label = "contracts"
+
+    def ready(self) -> None:
+        from apps.contracts import receivers
+        from apps.traces import signals
+
+        signals.steps_appended.connect(receivers.on_steps_appended, dispatch_uid="contracts.runtime")
+        signals.episode_ended.connect(receivers.on_episode_ended, dispatch_uid="contracts.check")

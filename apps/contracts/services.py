@@ -1,0 +1,190 @@
+"""Writes for contracts: publishing versions, checking episodes (at the end and live), verdicts."""
+
+from functools import lru_cache
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.contracts import engine
+from apps.contracts.models import Contract, ContractVersion, RuntimeState, Verdict
+from apps.contracts.selectors import STEP_FIELDS, versions_active
+from apps.governance.services import governance_log_append
+from apps.reviews import services as reviews
+from apps.reviews.models import Source
+from apps.tenancy.models import Project
+from apps.traces import services as traces
+from apps.traces.models import Episode, EpisodeStatus, Step
+
+READ_CHUNK = 2000
+
+
+@lru_cache(maxsize=512)
+def _compiled(digest: str, source: str) -> engine.Contract:
+    return engine.compile_source(source)
+
+
+def compiled(version: ContractVersion) -> engine.Contract:
+    """Compiled once per process per version: versions are immutable, so the digest is the cache key."""
+    return _compiled(version.digest, version.source)
+
+
+def contract_validate(*, source: str) -> engine.Contract:
+    """Compiles `source` or raises ValidationError on `source` naming contract, field and line."""
+    if not isinstance(source, str) or not source.strip():
+        raise ValidationError({"source": ["is required"]})
+    try:
+        return engine.compile_source(source)
+    except engine.ContractError as exc:
+        raise ValidationError({"source": [str(exc)]}) from None
+
+
+@transaction.atomic
+def contract_publish(*, project: Project, source: str, actor: str) -> tuple[ContractVersion, bool]:
+    """Publishes `source` as the contract's current version; returns (version, changed).
+
+    Versions are immutable and unique by content: publishing the current content again changes
+    nothing (changed=False); publishing an older version's content makes that version current again.
+    """
+    parsed = contract_validate(source=source)
+    contract, _ = Contract.objects.select_for_update().get_or_create(
+        project=project, name=parsed.name, defaults={"description": parsed.description}
+    )
+    if contract.current_id is not None and contract.current.digest == parsed.digest:
+        return contract.current, False
+    now = timezone.now()
+    version = contract.versions.filter(digest=parsed.digest).first()
+    if version is None:
+        latest = contract.versions.order_by("-number").values_list("number", flat=True).first() or 0
+        version = ContractVersion.objects.create(
+            project=project, contract=contract, number=latest + 1, digest=parsed.digest, source=source,
+            severity=parsed.severity, runtime=parsed.runtime, created_by=actor, created_at=now,
+        )
+    contract.current, contract.description, contract.updated_at = version, parsed.description, now
+    contract.save(update_fields=["current", "description", "updated_at"])
+    governance_log_append(
+        project=project, event="contract.published", actor=actor,
+        data={"contract": contract.name, "version": version.number, "digest": version.digest,
+              "severity": version.severity, "runtime": version.runtime},
+    )
+    return version, True
+
+
+@transaction.atomic
+def contract_set_enabled(*, contract: Contract, enabled: bool, actor: str) -> Contract:
+    contract.enabled, contract.updated_at = enabled, timezone.now()
+    contract.save(update_fields=["enabled", "updated_at"])
+    governance_log_append(project=contract.project, event="contract.published", actor=actor,
+                          data={"contract": contract.name, "enabled": enabled})
+    return contract
+
+
+def episode_steps(*, episode: Episode, start: int = 0):
+    """The episode's steps from `start`, in index order, as engine dicts, read in chunks."""
+    return (
+        Step.objects.filter(episode_id=episode.pk, index__gte=start)
+        .order_by("index")
+        .values(*STEP_FIELDS)
+        .iterator(chunk_size=READ_CHUNK)
+    )
+
+
+def _agent_at(steps_by_index: dict, index: int | None) -> str:
+    step = steps_by_index.get(index) if index is not None else None
+    return (step or {}).get("agent", "") if step else ""
+
+
+def _store(*, episode: Episode, version: ContractVersion, verdict: engine.Verdict, agent: str,
+           at_runtime: bool = False) -> Verdict:
+    row, _ = Verdict.objects.update_or_create(
+        episode=episode, version=version,
+        defaults={"project_id": episode.project_id, "status": verdict.status,
+                  "first_violating_step": verdict.first_violating_step, "evidence": verdict.evidence,
+                  "steps_checked": verdict.steps_checked, "at_runtime": at_runtime, "checked_at": timezone.now()},
+    )
+    if verdict.status == engine.FAIL:
+        reviews.violation_record(
+            episode=episode, source=Source.CONTRACT, name=version.contract.name, version=version.digest,
+            severity=version.severity, first_step_index=verdict.first_violating_step,
+            evidence={"contract_version": version.number, "rules": verdict.evidence,
+                      "steps": sorted({i for e in verdict.evidence for i in e["steps"]}),
+                      "contained": at_runtime},
+            agent=agent,
+        )
+    return row
+
+
+def episode_check(*, episode: Episode, versions: list[ContractVersion] | None = None) -> list[Verdict]:
+    """Checks the episode against every active contract in one pass over its steps; idempotent.
+
+    Verdicts replace earlier ones for the same (episode, version); failures become violations.
+    A running episode gets `inconclusive` where only its end can decide.
+    """
+    episode = Episode.objects.get(pk=episode.pk)
+    versions = versions_active(project=episode.project) if versions is None else versions
+    if not versions:
+        return []
+    checker = engine.Checker([compiled(v) for v in versions])
+    agents: dict[int, str] = {}
+    for step in episode_steps(episode=episode):
+        failed = checker.feed(step)
+        if failed:
+            agents[step["index"]] = step["agent"]
+    results = checker.finish(ended=episode.status != EpisodeStatus.RUNNING)
+    rows = []
+    with transaction.atomic():
+        for version, verdict in zip(versions, results, strict=True):
+            agent = agents.get(verdict.first_violating_step, "") if verdict.first_violating_step is not None else ""
+            rows.append(_store(episode=episode, version=version, verdict=verdict, agent=agent))
+    return rows
+
+
+def episode_check_runtime(*, episode: Episode) -> list[Verdict]:
+    """Feeds the live episode's new steps to its `runtime` contracts; a failure terminates the episode.
+
+    Each contract's state is stored per episode, so every step is read and checked once (linear).
+    Steps that arrive with a gap in their indexes wait until the gap is filled.
+    """
+    versions = versions_active(project=episode.project, runtime_only=True)
+    if not versions:
+        return []
+    failures: list[tuple[ContractVersion, engine.Verdict, str]] = []
+    with transaction.atomic():
+        locked = Episode.objects.select_for_update().get(pk=episode.pk)
+        if locked.status != EpisodeStatus.RUNNING:
+            return []
+        for version in versions:
+            rs, _ = RuntimeState.objects.get_or_create(episode=locked, version=version)
+            if rs.failed:
+                continue
+            contract = compiled(version)
+            state = rs.state or contract.start()
+            checker = engine.Checker([contract], [state])
+            expected, hit_step = rs.next_index, None
+            for step in episode_steps(episode=locked, start=rs.next_index):
+                if step["index"] != expected:
+                    break  # a gap: wait for the missing steps
+                expected += 1
+                if checker.feed(step):
+                    hit_step = step
+                    break
+            checker.sync()
+            rs.state, rs.next_index, rs.updated_at = state, expected, timezone.now()
+            if hit_step is not None:
+                rs.failed = True
+                verdict = contract.finish(state, ended=False)
+                verdict.status = engine.FAIL
+                failures.append((version, verdict, hit_step.get("agent", "")))
+            rs.save()
+    rows = []
+    for version, verdict, agent in failures:
+        with transaction.atomic():
+            rows.append(_store(episode=locked, version=version, verdict=verdict, agent=agent, at_runtime=True))
+    if failures:
+        version, verdict, _ = failures[0]
+        traces.episode_end(
+            episode=locked, status=EpisodeStatus.TERMINATED,
+            outcome={"success": False, "termination_reason":
+                     f"contract {version.contract.name} v{version.number} failed at step {verdict.first_violating_step}"},
+        )
+    return rows

@@ -1,0 +1,118 @@
+"""Writes for violations: recording them (deduplicated per episode and source name) and triage."""
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.governance.services import governance_log_append
+from apps.reviews.models import SEVERITY_RANK, Severity, Source, Status, Violation
+from apps.tenancy.models import Membership, Role
+from apps.traces import services as traces
+from apps.traces.models import Episode, Step
+
+# Decision verdicts that stopped an action before it ran: each one is a contained violation.
+STOPPING_VERDICTS = {"block": Severity.MEDIUM, "terminate": Severity.HIGH}
+
+
+def _recount(episode: Episode) -> None:
+    traces.episode_violation_count_set(episode=episode, count=Violation.objects.filter(episode=episode).count())
+
+
+@transaction.atomic
+def violation_record(*, episode: Episode, source: str, name: str, version: str, severity: str,
+                     first_step_index: int | None, evidence: dict, agent: str = "") -> tuple[Violation, bool]:
+    """Creates the violation or refreshes the existing one for (episode, source, name).
+
+    A re-check that fails again keeps the reviewer's status, notes and assignee; it only updates
+    what the checker knows (version, evidence, first step), and never lowers the severity.
+    """
+    violation, created = Violation.objects.select_for_update().get_or_create(
+        episode=episode, source=source, name=name,
+        defaults={"project_id": episode.project_id, "version": version, "severity": severity,
+                  "first_step_index": first_step_index, "evidence": evidence, "agent": agent},
+    )
+    if created:
+        _recount(episode)
+        return violation, True
+    if SEVERITY_RANK[Severity(severity)] > SEVERITY_RANK[Severity(violation.severity)]:
+        violation.severity = severity
+    changed = (violation.version, violation.first_step_index, violation.evidence) != (version, first_step_index, evidence)
+    if changed:
+        violation.version, violation.first_step_index, violation.evidence = version, first_step_index, evidence
+        violation.agent = agent or violation.agent
+    violation.updated_at = timezone.now()
+    violation.save(update_fields=["version", "first_step_index", "evidence", "agent", "severity", "updated_at"])
+    return violation, False
+
+
+def violations_from_decisions(*, episode: Episode, first_index: int) -> list[Violation]:
+    """Records a policy violation for each blocked or terminated decision step from `first_index` on."""
+    decisions = (
+        Step.objects.filter(episode=episode, kind="decision", index__gte=first_index,
+                            attributes__verdict__in=list(STOPPING_VERDICTS))
+        .order_by("index")
+        .values("index", "agent", "tool", "arguments", "attributes")
+    )
+    recorded = []
+    for d in decisions:
+        attrs = d["attributes"] or {}
+        verdict = attrs.get("verdict")
+        name = str(attrs.get("rule") or "default")
+        existing = Violation.objects.filter(episode=episode, source=Source.POLICY, name=name).first()
+        if existing is not None and existing.first_step_index is not None and existing.first_step_index <= d["index"]:
+            continue  # dedup: the first stopping decision of this rule is the violation
+        evidence = {"decision_id": attrs.get("decision_id"), "verdict": verdict, "tool": d["tool"],
+                    "arguments": d["arguments"], "rule": attrs.get("rule"), "steps": [d["index"]], "contained": True}
+        violation, _ = violation_record(
+            episode=episode, source=Source.POLICY, name=name, version=str(attrs.get("policy") or ""),
+            severity=STOPPING_VERDICTS[verdict], first_step_index=d["index"], evidence=evidence, agent=d["agent"],
+        )
+        recorded.append(violation)
+    return recorded
+
+
+def _member(project, username: str | None):
+    if not username:
+        return None
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None or not Membership.objects.filter(project=project, user=user).exists():
+        raise ValidationError({"assignee": [f"'{username}' is not a member of this project."]})
+    if not Membership.objects.get(project=project, user=user).allows(Role.REVIEWER):
+        raise ValidationError({"assignee": [f"'{username}' cannot triage: needs the reviewer role."]})
+    return user
+
+
+_UNSET = object()
+
+
+@transaction.atomic
+def violation_update(*, violation: Violation, actor: str, status: str | None = None, notes: str | None = None,
+                     assignee=_UNSET) -> Violation:
+    """Triage: move along open → acknowledged / dismissed / escalated, add notes, (un)assign.
+
+    `assignee` is a username (None unassigns; leave it out to keep the current one). Logs
+    "violation.updated" in the same transaction.
+    """
+    locked = Violation.objects.select_for_update().get(pk=violation.pk)
+    before = {"status": locked.status, "assignee": locked.assignee.username if locked.assignee else None}
+    if status is not None:
+        if status not in Status.values:
+            raise ValidationError({"status": [f"must be one of {', '.join(Status.values)}"]})
+        if not locked.can_move_to(status):
+            raise ValidationError({"status": [f"cannot move from {locked.status} to {status}"]})
+        locked.status = status
+    if notes is not None:
+        locked.notes = notes
+    if assignee is not _UNSET:
+        locked.assignee = _member(locked.project, assignee)
+    locked.updated_at = timezone.now()
+    locked.save(update_fields=["status", "notes", "assignee", "updated_at"])
+    governance_log_append(
+        project=locked.project, event="violation.updated", actor=actor,
+        data={"violation": locked.id, "episode": locked.episode.external_id, "source": locked.source,
+              "name": locked.name, "from": before["status"], "to": locked.status,
+              "assignee": locked.assignee.username if locked.assignee else None,
+              "notes_changed": notes is not None},
+    )
+    return locked
