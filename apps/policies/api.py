@@ -69,7 +69,9 @@ class DecideApi(APIView):
             if isinstance(data, dict):
                 unknown = sorted(set(data) - {"untrusted", "environment"})
                 if unknown:
-                    raise serializers.ValidationError({unknown[0]: ["Unknown context key; use untrusted, environment."]})
+                    raise serializers.ValidationError(
+                        {unknown[0]: [f"Unknown context key '{unknown[0]}'; use untrusted, environment."]}
+                    )
             return super().to_internal_value(data)
 
     class InputSerializer(serializers.Serializer):
