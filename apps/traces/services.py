@@ -5,6 +5,7 @@ guards the next free index (`step_count`), the idempotency check and the episode
 summaries. Writers of different episodes never wait on each other.
 """
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,9 +16,19 @@ from apps.tenancy.models import Project
 from apps.traces import schema, signals
 from apps.traces.models import Episode, Step
 
+logger = logging.getLogger(__name__)
+
 EPISODE_FIELDS = ("title", "task", "agents", "environment", "seed", "config", "versions", "tags", "started_at")
 # Above this many new rows COPY beats a multi-row INSERT.
 COPY_THRESHOLD = 200
+
+
+def _send(signal, **kwargs) -> None:
+    """After commit the data is stored: a failing receiver is logged, never turned into an error
+    for the runtime that sent the steps."""
+    for receiver, result in signal.send_robust(sender=Episode, **kwargs):
+        if isinstance(result, Exception):
+            logger.error("trace signal receiver %r failed", receiver, exc_info=result)
 
 
 class StepConflict(Exception):
@@ -159,9 +170,7 @@ def steps_write_normalised(*, episode: Episode, steps: list[dict]) -> list[Step]
         episode.step_count, episode.tools, episode.agents, episode.updated_at = step_count, tools, agents, now
         first_index, count = min(s.index for s in new_rows), len(new_rows)
         transaction.on_commit(
-            lambda: signals.steps_appended.send(
-                sender=Episode, episode=episode, first_index=first_index, count=count
-            )
+            lambda: _send(signals.steps_appended, episode=episode, first_index=first_index, count=count)
         )
     for row in new_rows:
         row.created = True
@@ -211,7 +220,7 @@ def episode_end(*, episode: Episode, status: str, outcome: dict | None = None) -
     locked.ended_at = locked.ended_at or now
     locked.save(update_fields=["status", "outcome", "ended_at", "updated_at"])
     if previous != status:
-        transaction.on_commit(lambda: signals.episode_ended.send(sender=Episode, episode=locked))
+        transaction.on_commit(lambda: _send(signals.episode_ended, episode=locked))
     return locked
 
 
