@@ -11,6 +11,8 @@ from apps.policies import engine
 from apps.policies.models import Policy, PolicyBinding, PolicyVersion
 from apps.tenancy.models import Project
 
+RESERVED_NAMES = {"new", "publish", "decisions", "approvals"}
+
 
 def policy_compile_checked(*, source: str) -> tuple[engine.CompiledPolicy, list[engine.TestResult]]:
     """Compiles and runs the policy's own test cases. Raises ValidationError naming line and case."""
@@ -37,6 +39,8 @@ def policy_publish(*, project: Project, source: str, actor, name: str | None = N
     slug = slugify(name or compiled.name)[:100]
     if not slug:
         raise ValidationError({"name": ["Give the policy a name (letters, digits, hyphens)."]})
+    if slug in RESERVED_NAMES:
+        raise ValidationError({"name": [f"'{slug}' is reserved for a page; choose another name."]})
     actor_name = str(getattr(actor, "username", None) or actor or "system")
     policy, _ = Policy.objects.select_for_update().get_or_create(project=project, name=slug)
     if description is not None and policy.description != description:

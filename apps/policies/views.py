@@ -1,0 +1,184 @@
+"""Policy pages: list, editor (validate via htmx, publish), versions with diff and re-activation,
+bindings, decisions, and the approvals queue."""
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.policies import decisions, engine, selectors, services
+from apps.policies.models import Approval, PolicyBinding, Verdict
+from apps.tenancy.decorators import project_member
+from apps.tenancy.models import Role
+
+STARTER = """name: my-policy
+default: block
+rules:
+  - id: reads
+    tool: "read_*"
+    effect: allow
+tests:
+  - name: reading is allowed
+    call: {tool: read_file, arguments: {path: /tmp/a}}
+    expect: allow
+"""
+
+
+def _policy_or_404(request: HttpRequest, name: str):
+    policy = selectors.policy_get(project=request.project, name=name)
+    if policy is None:
+        raise Http404("No such policy.")
+    return policy
+
+
+@require_GET
+@project_member()
+def policy_list(request: HttpRequest) -> HttpResponse:
+    context = {"policies": selectors.policy_list(project=request.project),
+               "bindings": selectors.binding_list(project=request.project)}
+    return render(request, "policies/policy_list.html", context)
+
+
+def _check(source: str) -> dict:
+    """Validation result for the editor: issues with lines, or the test results."""
+    try:
+        compiled = engine.compile_policy(source)
+    except engine.PolicyError as exc:
+        return {"issues": exc.issues}
+    return {"compiled": compiled, "results": engine.run_tests(compiled)}
+
+
+@require_http_methods(["GET", "POST"])
+@project_member()
+def policy_edit(request: HttpRequest, name: str | None = None) -> HttpResponse:
+    policy = _policy_or_404(request, name) if name else None
+    source = policy.active_version.source if policy and policy.active_version else STARTER
+    context = {"policy": policy, "source": source, "check": None}
+    if request.method == "POST":
+        context["source"] = request.POST.get("source", "")
+        context["check"] = _check(context["source"])
+        return render(request, "policies/policy_edit.html#result", context)
+    return render(request, "policies/policy_edit.html", context)
+
+
+@require_POST
+@project_member(Role.ADMIN)
+def policy_publish(request: HttpRequest) -> HttpResponse:
+    source = request.POST.get("source", "")
+    try:
+        version = services.policy_publish(project=request.project, source=source, actor=request.user,
+                                          name=request.POST.get("name") or None)
+    except ValidationError as exc:
+        context = {"source": source, "check": _check(source), "publish_errors": exc.messages}
+        return render(request, "policies/policy_edit.html#result", context)
+    response = HttpResponse(status=204)
+    response["HX-Redirect"] = reverse("policies:detail", kwargs={"project": request.project.slug,
+                                                                 "name": version.policy.name})
+    return response
+
+
+def _detail_context(request: HttpRequest, policy) -> dict:
+    return {"policy": policy, "versions": selectors.version_list(policy=policy),
+            "bindings": selectors.binding_list(project=request.project).filter(policy=policy)}
+
+
+@require_GET
+@project_member()
+def policy_detail(request: HttpRequest, name: str) -> HttpResponse:
+    policy = _policy_or_404(request, name)
+    return render(request, "policies/policy_detail.html", _detail_context(request, policy))
+
+
+@require_GET
+@project_member()
+def policy_diff(request: HttpRequest, name: str) -> HttpResponse:
+    policy = _policy_or_404(request, name)
+    old = selectors.version_get(policy=policy, ref=request.GET.get("old", ""))
+    new = selectors.version_get(policy=policy, ref=request.GET.get("new", ""))
+    diff = selectors.version_diff(old=old, new=new) if old and new else None
+    context = {**_detail_context(request, policy), "old": old, "new": new, "diff": diff}
+    template = "policies/policy_detail.html"
+    if request.htmx:
+        template += "#diff"
+    return render(request, template, context)
+
+
+@require_POST
+@project_member(Role.ADMIN)
+def policy_activate(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    policy = _policy_or_404(request, name)
+    version = get_object_or_404(policy.versions, number=number)
+    policy = services.policy_activate(policy=policy, version=version, actor=request.user)
+    return render(request, "policies/policy_detail.html#versions", _detail_context(request, policy))
+
+
+@require_POST
+@project_member(Role.ADMIN)
+def binding_add(request: HttpRequest, name: str) -> HttpResponse:
+    policy = _policy_or_404(request, name)
+    error = None
+    try:
+        priority = int(request.POST.get("priority") or 0)
+        services.binding_set(project=request.project, policy=policy, agent=request.POST.get("agent", "*"),
+                             environment=request.POST.get("environment", "*"), priority=priority,
+                             actor=request.user)
+    except ValueError:
+        error = "Priority is a whole number."
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    context = {**_detail_context(request, policy), "binding_error": error}
+    return render(request, "policies/policy_detail.html#bindings", context)
+
+
+@require_POST
+@project_member(Role.ADMIN)
+def binding_remove(request: HttpRequest, name: str, binding_id: int) -> HttpResponse:
+    policy = _policy_or_404(request, name)
+    binding = get_object_or_404(PolicyBinding, project=request.project, pk=binding_id)
+    services.binding_remove(binding=binding, actor=request.user)
+    return render(request, "policies/policy_detail.html#bindings", _detail_context(request, policy))
+
+
+@require_GET
+@project_member()
+def decision_list(request: HttpRequest) -> HttpResponse:
+    filters = {k: request.GET.get(k, "").strip() for k in ("verdict", "agent", "tool", "episode")}
+    decisions_qs = selectors.decision_list(project=request.project, filters=filters)
+    page = Paginator(decisions_qs, 50).get_page(request.GET.get("page"))
+    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    context = {"page": page, "filters": filters, "verdicts": Verdict.values, "query": query}
+    template = "policies/decision_list.html"
+    if request.htmx:
+        template += "#table"
+    return render(request, template, context)
+
+
+def _approvals_context(request: HttpRequest, error: str | None = None) -> dict:
+    decisions.approvals_expire_due(project=request.project)
+    return {"pending": selectors.approval_queue(project=request.project),
+            "recent": selectors.approval_recent(project=request.project), "error": error,
+            "can_answer": request.membership.allows(Role.REVIEWER)}
+
+
+@require_GET
+@project_member()
+def approval_list(request: HttpRequest) -> HttpResponse:
+    template = "policies/approval_list.html"
+    if request.htmx:
+        template += "#queue"
+    return render(request, template, _approvals_context(request))
+
+
+@require_POST
+@project_member(Role.REVIEWER)
+def approval_answer(request: HttpRequest, decision_id: int) -> HttpResponse:
+    approval = get_object_or_404(Approval, project=request.project, pk=decision_id)
+    error = None
+    try:
+        decisions.approval_answer(approval=approval, approve=request.POST.get("answer") == "approve",
+                                  actor=request.user, note=request.POST.get("note", "")[:2000])
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    return render(request, "policies/approval_list.html#queue", _approvals_context(request, error))
