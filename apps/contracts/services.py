@@ -131,11 +131,14 @@ def episode_check(*, episode: Episode, versions: list[ContractVersion] | None = 
         if failed:
             agents[step["index"]] = step["agent"]
     results = checker.finish(ended=episode.status != EpisodeStatus.RUNNING)
+    # A failure a runtime contract already caught live stays marked as caught (contained).
+    caught = set(RuntimeState.objects.filter(episode=episode, failed=True).values_list("version_id", flat=True))
     rows = []
     with transaction.atomic():
         for version, verdict in zip(versions, results, strict=True):
             agent = agents.get(verdict.first_violating_step, "") if verdict.first_violating_step is not None else ""
-            rows.append(_store(episode=episode, version=version, verdict=verdict, agent=agent))
+            rows.append(_store(episode=episode, version=version, verdict=verdict, agent=agent,
+                               at_runtime=version.pk in caught and verdict.status == engine.FAIL))
     return rows
 
 

@@ -1,6 +1,12 @@
 """API endpoints, mounted under /api/v1/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from apps.reviews import api
 
 app_name = "reviews"
-urlpatterns: list = []
+urlpatterns = [
+    path("violations", api.ViolationListApi.as_view(), name="violation_list"),
+    path("violations/counts", api.ViolationCountsApi.as_view(), name="violation_counts"),
+    path("violations/<int:violation_id>", api.ViolationDetailApi.as_view(), name="violation_detail"),
+]

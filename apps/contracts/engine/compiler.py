@@ -28,6 +28,8 @@ OPERATORS = ("never", "always", "eventually", "precedes", "must_not_follow", "wi
              "pre", "post", "termination", "role", "flow", "grounding")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 _TOP = {"name", "description", "severity", "runtime", "rules"}
+# Names the API and pages use as paths next to contract names.
+RESERVED = {"validate", "verdicts", "check", "whatif", "metrics", "new", "publish"}
 
 FINAL_ANSWER = {"kind": "message", "actor": "agent", "content": {"empty": False}}
 UNTRUSTED = {"kind": "observation", "provenance": "untrusted"}
@@ -50,6 +52,8 @@ def compile_source(source: str):
     if not isinstance(name, str) or not _NAME.match(name):
         raise ContractError("name is required: lowercase letters, digits, '-', '_' or '.'",
                             field="name", line=line_of(doc, "name"))
+    if name in RESERVED:
+        raise ContractError(f"'{name}' is a reserved name", field="name", line=line_of(doc, "name"))
     where = _Where(name)
     for key in doc:
         if key not in _TOP:

@@ -1,0 +1,203 @@
+"""Contracts API: publish and read contracts, verdicts, what-if jobs and trace metrics.
+
+Reads need the `read` scope; publishing, re-checking and what-if jobs need `admin`.
+"""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, permissions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.contracts import metrics, selectors, services, whatif
+from apps.contracts.models import Contract, ContractVersion, Verdict, WhatIfJob
+from apps.core.api import PageNumberPagination
+from apps.tenancy.models import ApiKey
+from apps.traces.models import Episode
+
+
+class MethodScope(permissions.BasePermission):
+    """Reads need `read`; writes need `admin` (publishing and re-checking govern the whole project)."""
+
+    def has_permission(self, request, view) -> bool:
+        scope = "read" if request.method in permissions.SAFE_METHODS else "admin"
+        self.message = f"This API key lacks the '{scope}' scope."
+        return isinstance(request.auth, ApiKey) and request.auth.has_scope(scope)
+
+
+class ContractsApiView(APIView):
+    permission_classes = [permissions.IsAuthenticated, MethodScope]
+
+    def paginate(self, request, qs, serializer):
+        pager = PageNumberPagination()
+        page = pager.paginate_queryset(qs, request, view=self)
+        return pager.get_paginated_response(serializer(page, many=True).data)
+
+    def episode_or_404(self, request, external_id: str) -> Episode:
+        episode = Episode.objects.filter(project=request.auth.project, external_id=external_id).first()
+        if episode is None:
+            raise exceptions.NotFound(f"No episode with external id '{external_id}' in this project.")
+        return episode
+
+
+class VersionOutputSerializer(serializers.ModelSerializer):
+    contract = serializers.CharField(source="contract.name")
+
+    class Meta:
+        model = ContractVersion
+        fields = ["contract", "number", "digest", "severity", "runtime", "created_by", "created_at", "source"]
+
+
+class ContractOutputSerializer(serializers.ModelSerializer):
+    current = VersionOutputSerializer(allow_null=True)
+
+    class Meta:
+        model = Contract
+        fields = ["name", "description", "enabled", "current", "created_at", "updated_at"]
+
+
+class VerdictOutputSerializer(serializers.ModelSerializer):
+    episode = serializers.CharField(source="episode.external_id")
+    contract = serializers.CharField(source="version.contract.name")
+    version = serializers.IntegerField(source="version.number")
+    digest = serializers.CharField(source="version.digest")
+
+    class Meta:
+        model = Verdict
+        fields = ["episode", "contract", "version", "digest", "status", "first_violating_step", "evidence",
+                  "steps_checked", "at_runtime", "checked_at"]
+
+
+class ContractListApi(ContractsApiView):
+    class InputSerializer(serializers.Serializer):
+        source = serializers.CharField(max_length=200_000, trim_whitespace=False)
+
+    @extend_schema(responses=ContractOutputSerializer(many=True))
+    def get(self, request):
+        qs = selectors.contract_list(project=request.auth.project).select_related("current__contract")
+        return self.paginate(request, qs, ContractOutputSerializer)
+
+    @extend_schema(request=InputSerializer, responses=VersionOutputSerializer)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version, changed = services.contract_publish(
+            project=request.auth.project, source=data.validated_data["source"], actor=request.user.name
+        )
+        body = {**VersionOutputSerializer(version).data, "changed": changed}
+        return Response(body, status=status.HTTP_201_CREATED if changed else status.HTTP_200_OK)
+
+
+class ContractValidateApi(ContractsApiView):
+    """Compiles a source without publishing: 200 with the digest, or 400 naming field and line."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=ContractListApi.InputSerializer)
+    def post(self, request):
+        if not (isinstance(request.auth, ApiKey) and request.auth.has_scope("read")):
+            raise exceptions.PermissionDenied("This API key lacks the 'read' scope.")
+        data = ContractListApi.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        parsed = services.contract_validate(source=data.validated_data["source"])
+        return Response({"name": parsed.name, "digest": parsed.digest, "severity": parsed.severity,
+                         "runtime": parsed.runtime, "rules": [r.name for r in parsed.rules]})
+
+
+class ContractDetailApi(ContractsApiView):
+    @extend_schema(responses=ContractOutputSerializer)
+    def get(self, request, name: str):
+        contract = selectors.contract_get(project=request.auth.project, name=name)
+        if contract is None:
+            raise exceptions.NotFound(f"No contract '{name}' in this project.")
+        body = ContractOutputSerializer(contract).data
+        body["versions"] = VersionOutputSerializer(contract.versions.order_by("-number"), many=True).data
+        return Response(body)
+
+
+class VerdictListApi(ContractsApiView):
+    @extend_schema(responses=VerdictOutputSerializer(many=True))
+    def get(self, request):
+        qs = selectors.verdict_list(project=request.auth.project, filters=request.query_params)
+        return self.paginate(request, qs, VerdictOutputSerializer)
+
+
+class EpisodeCheckApi(ContractsApiView):
+    """Re-checks one episode now against the active contracts and returns its verdicts."""
+
+    class InputSerializer(serializers.Serializer):
+        episode = serializers.CharField(max_length=200)
+
+    @extend_schema(request=InputSerializer, responses=VerdictOutputSerializer(many=True))
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        episode = self.episode_or_404(request, data.validated_data["episode"])
+        rows = services.episode_check(episode=episode)
+        return Response({"results": VerdictOutputSerializer(rows, many=True).data})
+
+
+class WhatIfOutputSerializer(serializers.ModelSerializer):
+    baseline = serializers.SerializerMethodField()
+    progress = serializers.IntegerField()
+
+    class Meta:
+        model = WhatIfJob
+        fields = ["id", "kind", "contract_name", "candidate_digest", "baseline", "filters", "last", "status",
+                  "total", "done", "progress", "changed", "summary", "results", "error", "cancel_requested",
+                  "created_by", "created_at", "started_at", "finished_at"]
+
+    def get_baseline(self, job) -> dict | None:
+        return {"number": job.baseline.number, "digest": job.baseline.digest} if job.baseline else None
+
+
+class WhatIfListApi(ContractsApiView):
+    class InputSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=[WhatIfJob.KIND_CONTRACT, WhatIfJob.KIND_POLICY], default="contract")
+        source = serializers.CharField(max_length=200_000, required=False, trim_whitespace=False)
+        contract = serializers.CharField(max_length=100, required=False)
+        version = serializers.CharField(max_length=64, required=False)
+        filters = serializers.DictField(required=False)
+        last = serializers.IntegerField(required=False, min_value=1, max_value=100_000)
+
+    @extend_schema(responses=WhatIfOutputSerializer(many=True))
+    def get(self, request):
+        return self.paginate(request, selectors.whatif_list(project=request.auth.project), WhatIfOutputSerializer)
+
+    @extend_schema(request=InputSerializer, responses=WhatIfOutputSerializer)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = whatif.whatif_create(project=request.auth.project, actor=request.user.name, **data.validated_data)
+        job.refresh_from_db()
+        return Response(WhatIfOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WhatIfDetailApi(ContractsApiView):
+    def job_or_404(self, request, job_id: int) -> WhatIfJob:
+        job = selectors.whatif_get(project=request.auth.project, job_id=job_id)
+        if job is None:
+            raise exceptions.NotFound(f"No what-if job {job_id} in this project.")
+        return job
+
+    @extend_schema(responses=WhatIfOutputSerializer)
+    def get(self, request, job_id: int):
+        return Response(WhatIfOutputSerializer(self.job_or_404(request, job_id)).data)
+
+
+class WhatIfCancelApi(WhatIfDetailApi):
+    @extend_schema(request=None, responses=WhatIfOutputSerializer)
+    def post(self, request, job_id: int):
+        job = whatif.whatif_cancel(job=self.job_or_404(request, job_id))
+        return Response(WhatIfOutputSerializer(job).data)
+
+
+class MetricsApi(ContractsApiView):
+    """Aggregated trace metrics. Query: days (default 30), environment, agent."""
+
+    def get(self, request):
+        return Response(metrics.project_metrics(project=request.auth.project, filters=request.query_params))
+
+
+class EpisodeMetricsApi(ContractsApiView):
+    def get(self, request, external_id: str):
+        return Response(metrics.episode_metrics(episode=self.episode_or_404(request, external_id)))

@@ -1,0 +1,27 @@
+"""Plotly figures built from metric selectors (pure functions: data in, figure dict out)."""
+
+COLORS = {"allow": "#2f855a", "rewrite": "#b7791f", "ask": "#d69e2e", "block": "#c53030", "terminate": "#742a2a"}
+
+
+def governance_figure(metrics: dict) -> dict:
+    """Stacked bars of decision outcomes per day, with contract compliance as a line on a second axis."""
+    days = [row["day"] for row in metrics["series"]]
+    data = [
+        {"type": "bar", "name": outcome, "x": days, "y": [row["outcomes"].get(outcome, 0) for row in metrics["series"]],
+         "marker": {"color": color}}
+        for outcome, color in COLORS.items()
+    ]
+    data.append({
+        "type": "scatter", "mode": "lines+markers", "name": "contract compliance", "x": days, "yaxis": "y2",
+        "y": [row["compliance_rate"] for row in metrics["series"]], "line": {"color": "#2b6cb0"},
+    })
+    return {
+        "data": data,
+        "layout": {
+            "barmode": "stack", "height": 360, "margin": {"t": 30, "r": 60, "b": 40, "l": 50},
+            "legend": {"orientation": "h"},
+            "yaxis": {"title": {"text": "decisions"}},
+            "yaxis2": {"title": {"text": "compliance"}, "overlaying": "y", "side": "right", "range": [0, 1],
+                       "tickformat": ".0%"},
+        },
+    }

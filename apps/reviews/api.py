@@ -1,0 +1,80 @@
+"""Violations API: list and filter with `read`; triage (PATCH) with an `admin` key, the API's reviewer."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, permissions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api import PageNumberPagination
+from apps.reviews import selectors, services
+from apps.reviews.models import Status, Violation
+from apps.tenancy.models import ApiKey
+
+
+class MethodScope(permissions.BasePermission):
+    def has_permission(self, request, view) -> bool:
+        scope = "read" if request.method in permissions.SAFE_METHODS else "admin"
+        self.message = f"This API key lacks the '{scope}' scope."
+        return isinstance(request.auth, ApiKey) and request.auth.has_scope(scope)
+
+
+class ViolationOutputSerializer(serializers.ModelSerializer):
+    episode = serializers.CharField(source="episode.external_id")
+    assignee = serializers.CharField(source="assignee.username", allow_null=True, default=None)
+
+    class Meta:
+        model = Violation
+        fields = ["id", "episode", "source", "name", "version", "severity", "status", "first_step_index",
+                  "evidence", "agent", "notes", "assignee", "created_at", "updated_at"]
+
+
+class ViolationsApiView(APIView):
+    permission_classes = [permissions.IsAuthenticated, MethodScope]
+
+
+class ViolationListApi(ViolationsApiView):
+    @extend_schema(
+        parameters=[OpenApiParameter(f, str) for f in selectors.FILTERS],
+        responses=ViolationOutputSerializer(many=True),
+    )
+    def get(self, request):
+        qs = selectors.violation_list(project=request.auth.project, filters=request.query_params)
+        pager = PageNumberPagination()
+        page = pager.paginate_queryset(qs, request, view=self)
+        return pager.get_paginated_response(ViolationOutputSerializer(page, many=True).data)
+
+
+class ViolationDetailApi(ViolationsApiView):
+    class InputSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=Status.values, required=False)
+        notes = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+        assignee = serializers.CharField(max_length=150, required=False, allow_null=True, allow_blank=True)
+
+    def violation_or_404(self, request, violation_id: int) -> Violation:
+        violation = selectors.violation_get(project=request.auth.project, violation_id=violation_id)
+        if violation is None:
+            raise exceptions.NotFound(f"No violation {violation_id} in this project.")
+        return violation
+
+    @extend_schema(responses=ViolationOutputSerializer)
+    def get(self, request, violation_id: int):
+        return Response(ViolationOutputSerializer(self.violation_or_404(request, violation_id)).data)
+
+    @extend_schema(request=InputSerializer, responses=ViolationOutputSerializer)
+    def patch(self, request, violation_id: int):
+        violation = self.violation_or_404(request, violation_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not data.validated_data:
+            raise exceptions.ValidationError({"status": ["give status, notes or assignee"]})
+        changes = dict(data.validated_data)
+        if "assignee" in changes:
+            changes["assignee"] = changes["assignee"] or None
+        violation = services.violation_update(violation=violation, actor=request.user.name, **changes)
+        return Response(ViolationOutputSerializer(selectors.violation_get(
+            project=request.auth.project, violation_id=violation.pk)).data)
+
+
+class ViolationCountsApi(ViolationsApiView):
+    def get(self, request):
+        return Response(selectors.violation_counts(project=request.auth.project))
