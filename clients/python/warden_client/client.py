@@ -1,0 +1,197 @@
+"""HTTP client for Warden's decision and trace APIs. Standard library only (urllib)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
+MAX_WAIT_PER_POLL = 30  # the server's bound on one long-poll
+
+
+class WardenError(Exception):
+    """The server refused the request (4xx/5xx) or could not be reached."""
+
+    def __init__(self, status: int, code: str, message: str, body: Any = None):
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message, self.body = status, code, message, body
+
+
+class Blocked(Exception):
+    """The policy did not let the call run. `message` is meant for the agent."""
+
+    def __init__(self, decision: Decision):
+        super().__init__(decision.message or f"'{decision.tool}' was blocked by policy")
+        self.decision = decision
+        self.message = str(self)
+
+
+class Terminated(Blocked):
+    """The policy ended the episode: stop the agent."""
+
+
+@dataclass
+class Decision:
+    decision_id: int
+    episode: str
+    tool: str
+    verdict: str  # allow | block | rewrite | ask | terminate
+    outcome: str  # what to do now: allow | block | rewrite | terminate (ask while pending)
+    status: str  # decided | pending | approved | denied | timed_out
+    arguments: dict[str, Any]
+    message: str = ""
+    rule: str | None = None
+    policy: str | None = None
+    step_index: int | None = None
+    deadline: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Decision:
+        return cls(
+            decision_id=data["decision_id"], episode=data["episode"], tool=data["tool"], verdict=data["verdict"],
+            outcome=data["outcome"], status=data["status"], arguments=data.get("arguments") or {},
+            message=data.get("message") or "", rule=data.get("rule"), policy=data.get("policy"),
+            step_index=data.get("step_index"), deadline=data.get("deadline"), raw=data,
+        )
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome in ("allow", "rewrite")
+
+
+class Warden:
+    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0):
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+
+    # -- HTTP -------------------------------------------------------------------------------
+    def request(self, method: str, path: str, body: Any = None, *, timeout: float | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            f"{self.base_url}/api/v1/{path.lstrip('/')}", data=data, method=method,
+            headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json",
+                     "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            payload = exc.read()
+            try:
+                parsed = json.loads(payload)
+                error = parsed.get("error", {}) if isinstance(parsed, dict) else {}
+            except ValueError:
+                parsed, error = payload.decode(errors="replace"), {}
+            raise WardenError(exc.code, error.get("code", "error"), error.get("message", str(exc)), parsed) from None
+        except urllib.error.URLError as exc:
+            raise WardenError(0, "unreachable", str(exc.reason)) from None
+        return json.loads(raw) if raw else None
+
+    # -- decisions --------------------------------------------------------------------------
+    def decide(self, *, episode: str, tool: str, arguments: dict[str, Any] | None = None, agent: str = "",
+               step_index: int | None = None, untrusted: bool = False, environment: str | None = None) -> Decision:
+        """Asks whether `tool` may run with `arguments`. Framework-neutral: act on `.outcome`."""
+        context: dict[str, Any] = {"untrusted": untrusted}
+        if environment:
+            context["environment"] = environment
+        body: dict[str, Any] = {"episode": episode, "agent": agent, "tool": tool, "arguments": arguments or {},
+                                "context": context}
+        if step_index is not None:
+            body["step_index"] = step_index
+        return Decision.from_json(self.request("POST", "decide", body))
+
+    def decision(self, decision_id: int, *, wait: float = 0) -> Decision:
+        wait = max(0.0, min(wait, MAX_WAIT_PER_POLL))
+        query = f"?wait={wait:g}" if wait else ""
+        return Decision.from_json(self.request("GET", f"decisions/{decision_id}{query}", timeout=self.timeout + wait))
+
+    def wait(self, decision: Decision, *, timeout: float | None = None) -> Decision:
+        """Waits for a reviewer's answer to an ask (or its deadline's default) with bounded long-polls."""
+        give_up = time.monotonic() + timeout if timeout is not None else None
+        while decision.pending:
+            remaining = MAX_WAIT_PER_POLL if give_up is None else give_up - time.monotonic()
+            if remaining <= 0:
+                break
+            decision = self.decision(decision.decision_id, wait=min(MAX_WAIT_PER_POLL, remaining))
+        return decision
+
+    def narrow(self, *, episode: str, policy: str) -> list[str]:
+        """Narrows the policy for one episode (YAML/JSON text); it can only take permissions away."""
+        return self.request("POST", "narrow", {"episode": episode, "policy": policy})["narrowings"]
+
+    # -- traces -----------------------------------------------------------------------------
+    def record_steps(self, *, episode: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+        """Appends steps (no index: the server numbers them). Needs the `ingest` scope."""
+        return self.request("POST", f"episodes/{urllib.parse.quote(episode, safe='')}/steps", {"steps": steps})
+
+    def end_episode(self, *, episode: str, status: str = "completed", outcome: dict | None = None) -> dict:
+        return self.request("POST", f"episodes/{urllib.parse.quote(episode, safe='')}/end",
+                            {"status": status, "outcome": outcome or {}})
+
+    # -- guard ------------------------------------------------------------------------------
+    def guard(self, fn: Callable[..., T], *, episode: str, agent: str = "", name: str | None = None,
+              untrusted_output: bool = False, on_block: Literal["raise", "return"] = "raise",
+              ask_timeout: float | None = None) -> Callable[..., T | str]:
+        """Wraps a tool so every call is decided first and recorded as action + observation steps.
+
+        allow runs the call; rewrite runs it with the policy's arguments; ask waits for a reviewer;
+        block raises Blocked (or returns its message with on_block="return"); terminate raises
+        Terminated. `untrusted_output` labels the tool's results untrusted (web pages, e-mail...).
+        """
+        tool = name or getattr(fn, "__name__", "tool")
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> T | str:
+            bound = signature.bind(*args, **kwargs)
+            arguments = dict(bound.arguments)
+            decision = self.decide(episode=episode, agent=agent, tool=tool, arguments=arguments)
+            if decision.pending:
+                decision = self.wait(decision, timeout=ask_timeout)
+            if decision.outcome == "terminate":
+                raise Terminated(decision)
+            if not decision.allowed:
+                if on_block == "return":
+                    return decision.message or f"'{tool}' was blocked by policy"
+                raise Blocked(decision)
+            final = decision.arguments if decision.outcome == "rewrite" else arguments
+            action = {"kind": "action", "actor": "agent", "agent": agent, "tool": tool, "arguments": final,
+                      "attributes": {"decision_id": decision.decision_id}}
+            try:
+                result = fn(**final)
+            except Exception as exc:
+                self.record_steps(episode=episode, steps=[action, _observation(tool, None, exc, untrusted_output)])
+                raise
+            self.record_steps(episode=episode, steps=[action, _observation(tool, result, None, untrusted_output)])
+            return result
+
+        return guarded
+
+
+def _observation(tool: str, result: Any, error: BaseException | None, untrusted: bool) -> dict[str, Any]:
+    step: dict[str, Any] = {"kind": "observation", "actor": "tool", "tool": tool,
+                            "provenance": "untrusted" if untrusted else "trusted"}
+    if error is not None:
+        step["error"] = f"{type(error).__name__}: {error}"[:20_000]
+        return step
+    try:
+        json.dumps(result)
+        step["result"] = result if isinstance(result, dict) else {"value": result}
+    except (TypeError, ValueError):
+        step["result"] = None
+    step["content"] = str(result)[:100_000]
+    return step
