@@ -113,6 +113,7 @@ def _contract_diff(job: WhatIfJob, episode: Episode, checkers: list[engine.Contr
                "before": before.status if before else None,
                "first_before": before.first_violating_step if before else None,
                "after": after.status, "first_after": after.first_violating_step,
+               "status_changed": before is None or before.status != after.status,
                "evidence": after.evidence[:3]}
         if before is None and after.status == engine.PASS:
             row = None  # a new contract that passes everywhere changes nothing worth listing

@@ -1,0 +1,65 @@
+"""Trace metrics per episode and aggregated over the project."""
+
+import pytest
+
+from apps.contracts import metrics
+from tests.contracts.helpers import NO_DELETE, ingest, publish
+from tests.contracts.traces import act, decision, say
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history(project, django_capture_on_commit_callbacks):
+    publish(project, NO_DELETE)
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(project, "good", [decision("list", "allow"), act("list"), say("done")], end="completed",
+               outcome={"success": True})
+        ingest(project, "bad", [decision("delete_file", "allow"), act("delete_file"), say("oops")], end="completed",
+               outcome={"success": False})
+        ingest(project, "stopped", [decision("wire", "block", rule="no-wire"), decision("rm", "terminate", rule="k")],
+               end="failed")
+
+
+def test_episode_metrics_report_success_compliance_and_outcomes(project, history):
+    from apps.traces.models import Episode
+
+    m = metrics.episode_metrics(episode=Episode.objects.get(external_id="bad"))
+    assert (m["task_success"], m["terminated_reliably"], m["compliance_rate"]) == (False, True, 0.0)
+    assert m["governance_outcomes"]["allow"] == 1
+    assert m["containment"] == {"contained": 0, "escaped": 1, "rate": 0.0}
+
+
+def test_project_metrics_aggregate_over_episodes(project, history):
+    m = metrics.project_metrics(project=project)
+    assert (m["episodes"], m["ended"]) == (3, 3)
+    assert m["task_success_rate"] == 0.5
+    assert m["termination_reliability"] == round(2 / 3, 4)
+    assert m["verdicts"]["pass"] == 2 and m["verdicts"]["fail"] == 1
+    assert m["compliance_rate"] == round(2 / 3, 4)
+    assert m["governance_outcomes"] == {"allow": 2, "rewrite": 0, "ask": 0, "block": 1, "terminate": 1}
+    # two stopped decisions contained, one contract violation escaped
+    assert m["containment"] == {"contained": 2, "escaped": 1, "rate": round(2 / 3, 4)}
+    assert sum(row["outcomes"]["allow"] for row in m["series"]) == 2
+
+
+def test_metrics_never_count_another_projects_episodes(project, other_project, history):
+    ingest(other_project, "x", [decision("a", "block")], end="completed", outcome={"success": True})
+    assert metrics.project_metrics(project=other_project)["episodes"] == 1
+    assert metrics.project_metrics(project=project)["episodes"] == 3
+
+
+def test_the_metrics_api_answers_with_a_read_key(project, history, make_key, api):
+    body = api(make_key(project, ["read"])).get("/api/v1/contracts/metrics", {"days": "7"}).json()
+    assert body["window_days"] == 7 and body["episodes"] == 3
+    one = api(make_key(project, ["read"])).get("/api/v1/contracts/metrics/good").json()
+    assert one["compliance_rate"] == 1.0
+
+
+def test_the_chart_stacks_outcomes_and_plots_compliance(project, history):
+    from apps.contracts.charts import governance_figure
+
+    fig = governance_figure(metrics.project_metrics(project=project))
+    names = [trace["name"] for trace in fig["data"]]
+    assert names == ["allow", "rewrite", "ask", "block", "terminate", "contract compliance"]
+    assert fig["data"][0]["y"] == [2] and fig["data"][-1]["yaxis"] == "y2"
