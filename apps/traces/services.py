@@ -147,13 +147,15 @@ def steps_write_normalised(*, episode: Episode, steps: list[dict]) -> list[Step]
                 raise StepConflict(index)
 
     now = timezone.now()
-    new_rows = [
-        Step(project_id=locked.project_id, episode_id=episode.pk, created_at=now, **step)
-        for index, step in by_index.items()
-        if index not in existing
-    ]
+    new_rows, texts = [], []
+    for index, step in by_index.items():
+        if index in existing:
+            continue
+        fields = {k: v for k, v in step.items() if k != schema.JSON_TEXTS}
+        new_rows.append(Step(project_id=locked.project_id, episode_id=episode.pk, created_at=now, **fields))
+        texts.append(step.get(schema.JSON_TEXTS))
     if len(new_rows) >= COPY_THRESHOLD:
-        _copy_steps(new_rows)
+        _copy_steps(new_rows, texts)
     elif new_rows:
         Step.objects.bulk_create(new_rows)
 
@@ -185,22 +187,25 @@ _COPY_COLUMNS = (
     "result", "error", "provenance", "source", "trace_id", "span_id", "parent_span_id", "started_at",
     "ended_at", "tokens_in", "tokens_out", "cost", "attributes", "digest", "created_at",
 )
-_JSON_COLUMNS = {"arguments", "result", "attributes"}
+_JSON_POSITIONS = [(i, c) for i, c in enumerate(_COPY_COLUMNS) if c in ("arguments", "result", "attributes")]
 
 
-def _copy_steps(rows: list[Step]) -> None:
-    """Bulk insert through COPY: one round trip and no per-row SQL parsing."""
+def _copy_steps(rows: list[Step], texts: list[dict | None]) -> None:
+    """Bulk insert through COPY: one round trip and no per-row SQL parsing.
+
+    JSON columns go in as the canonical text step_normalize already produced (COPY's text format
+    hands it to jsonb's input function), so no value is serialised twice.
+    """
     from psycopg.types.json import Jsonb
 
     sql = f"COPY traces_step ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            values = []
-            for column in _COPY_COLUMNS:
-                value = getattr(row, column)
-                if column in _JSON_COLUMNS and value is not None:
-                    value = Jsonb(value)
-                values.append(value)
+        for row, text in zip(rows, texts, strict=True):
+            values = [getattr(row, column) for column in _COPY_COLUMNS]
+            for position, column in _JSON_POSITIONS:
+                value = values[position]
+                if value is not None:
+                    values[position] = text[column] if text else Jsonb(value)
             copy.write_row(values)
     # COPY bypasses the ORM, so ids are unknown; readers refetch by (episode, index) when needed.
 

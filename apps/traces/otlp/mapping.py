@@ -40,6 +40,7 @@ MESSAGE_EVENTS = {
     "gen_ai.tool.message": "tool", "gen_ai.choice": "assistant",
 }
 ENV_KEYS = ("deployment.environment.name", "deployment.environment")
+_ENC = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 
 def _first(attrs: dict, keys: Iterable[str], used: set) -> Any:
@@ -201,14 +202,18 @@ def _fit_str(value: str, name: str) -> str:
 
 def _fit_json(value: Any) -> Any:
     """JSON-ready and within the size limit; an oversized value keeps a preview."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, str) and len(value) < 10_000 and "\x00" not in value:
+        return value
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text = _ENC.encode(value)
     except (TypeError, ValueError):
-        text = json.dumps(str(value), ensure_ascii=False)
         value = str(value)
+        text = _ENC.encode(value)
     if "\\u0000" in text:
         value = json.loads(text.replace("\\u0000", ""))
-        text = json.dumps(value, ensure_ascii=False)
+        text = _ENC.encode(value)
     if len(text) > schema.MAX_JSON_CHARS:
         return {"truncated": True, "preview": text[:2000]}
     return value
