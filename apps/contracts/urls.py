@@ -1,6 +1,16 @@
 """Browser pages, mounted under /p/<project>/contracts/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from apps.contracts import views
 
 app_name = "contracts"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.contract_list, name="list"),
+    path("whatif/", views.whatif_list, name="whatif_list"),
+    path("whatif/<int:job_id>/", views.whatif_detail, name="whatif_detail"),
+    path("whatif/<int:job_id>/cancel/", views.whatif_cancel, name="whatif_cancel"),
+    path("metrics/", views.metrics_overview, name="metrics"),
+    path("<str:name>/", views.contract_detail, name="detail"),
+    path("<str:name>/toggle/", views.contract_toggle, name="toggle"),
+]

@@ -1,6 +1,11 @@
 """Browser pages, mounted under /p/<project>/reviews/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from apps.reviews import views
 
 app_name = "reviews"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.violation_list, name="list"),
+    path("<int:violation_id>/", views.violation_detail, name="detail"),
+]

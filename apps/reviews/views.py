@@ -1,0 +1,62 @@
+"""Violation triage pages: a filterable list for everyone, updates for reviewers."""
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from apps.reviews import selectors, services
+from apps.reviews.models import TRANSITIONS, Severity, Source, Status
+from apps.tenancy.decorators import project_member
+from apps.tenancy.models import Membership, Role
+
+
+@require_GET
+@project_member()
+def violation_list(request: HttpRequest) -> HttpResponse:
+    filters = {k: request.GET.get(k, "") for k in selectors.FILTERS}
+    page = Paginator(selectors.violation_list(project=request.project, filters=filters), 50).get_page(
+        request.GET.get("page"))
+    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    context = {"page": page, "filters": filters, "query": query, "statuses": Status.values,
+               "severities": Severity.values, "sources": Source.values}
+    template = "reviews/violation_list.html"
+    if request.htmx:
+        template += "#table"
+    return render(request, template, context)
+
+
+def _reviewers(project) -> list[str]:
+    return [m.user.username for m in Membership.objects.filter(project=project).select_related("user")
+            if m.allows(Role.REVIEWER)]
+
+
+@require_http_methods(["GET", "POST"])
+@project_member()
+def violation_detail(request: HttpRequest, violation_id: int) -> HttpResponse:
+    violation = selectors.violation_get(project=request.project, violation_id=violation_id)
+    if violation is None:
+        raise Http404("No such violation.")
+    errors: list[str] = []
+    saved = False
+    if request.method == "POST":
+        if not request.membership.allows(Role.REVIEWER):
+            return HttpResponse("Triage needs the reviewer role.", status=403)
+        changes = {"status": request.POST.get("status") or None, "notes": request.POST.get("notes")}
+        if "assignee" in request.POST:
+            changes["assignee"] = request.POST.get("assignee") or None
+        try:
+            violation = services.violation_update(violation=violation, actor=request.user.username, **changes)
+            saved = True
+        except ValidationError as exc:
+            errors = [f"{field}: {m}" for field, ms in exc.message_dict.items() for m in ms]
+        violation = selectors.violation_get(project=request.project, violation_id=violation_id)
+    context = {"v": violation, "errors": errors, "saved": saved,
+               "next_statuses": sorted(TRANSITIONS.get(Status(violation.status), set())),
+               "reviewers": _reviewers(request.project),
+               "can_triage": request.membership.allows(Role.REVIEWER)}
+    template = "reviews/violation_detail.html"
+    if request.htmx:
+        template += "#triage"
+    return render(request, template, context)
