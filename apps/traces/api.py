@@ -149,8 +149,7 @@ class StepsApi(TraceApiView):
         if not steps:
             raise schema.InvalidInput("steps", "the batch is empty")
         episode = self.episode_or_404(request, external_id)
-        written = services.steps_append_batch(episode=episode, steps=steps)
-        new = sum(1 for s in written if s.created)
+        new = services.steps_ingest(episode=episode, steps=steps)
         return Response(
             {"external_id": external_id, "received": len(steps), "written": new, "step_count": episode.step_count}
         )

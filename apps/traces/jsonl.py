@@ -101,7 +101,7 @@ def traces_import(*, project: Project, lines: Iterable[str | bytes]) -> dict:
     def flush() -> None:
         nonlocal pending
         if pending and pending_for is not None:
-            services.steps_write_normalised(episode=pending_for, steps=pending)
+            services.steps_store_normalised(episode=pending_for, steps=pending)
         pending = []
 
     steps_seen = 0

@@ -104,15 +104,57 @@ def steps_append_batch(*, episode: Episode, steps: list[dict]) -> list[Step]:
     Steps without an index take the next free ones, in batch order. Each returned step's
     `.created` says whether this call wrote it.
     """
+    return steps_write_normalised(episode=episode, steps=_normalise_batch(steps))
+
+
+def _normalise_batch(steps: list[dict]) -> list[dict]:
     if len(steps) > schema.MAX_BATCH_STEPS:
         raise schema.InvalidInput("steps", f"at most {schema.MAX_BATCH_STEPS} steps per batch")
-    normalised = [schema.step_normalize(s, f"steps[{i}]") for i, s in enumerate(steps)]
-    return steps_write_normalised(episode=episode, steps=normalised)
+    return [schema.step_normalize(s, f"steps[{i}]") for i, s in enumerate(steps)]
+
+
+@transaction.atomic
+def steps_ingest(*, episode: Episode, steps: list[dict]) -> int:
+    """steps_append_batch for ingestion paths that only need how many steps were new.
+
+    Skips building model objects, which costs more than validating the step.
+    """
+    new, _existing = _store(episode=episode, steps=_normalise_batch(steps))
+    return len(new)
+
+
+@transaction.atomic
+def steps_store_normalised(*, episode: Episode, steps: list[dict]) -> int:
+    """steps_ingest for steps already passed through schema.step_normalize (OTLP, import)."""
+    new, _existing = _store(episode=episode, steps=steps)
+    return len(new)
 
 
 @transaction.atomic
 def steps_write_normalised(*, episode: Episode, steps: list[dict]) -> list[Step]:
-    """steps_append_batch for steps already passed through schema.step_normalize (OTLP, import)."""
+    """steps_append_batch for steps already passed through schema.step_normalize."""
+    new, existing = _store(episode=episode, steps=steps)
+    stored = {}
+    if existing:
+        stored = {s.index: s for s in Step.objects.filter(episode_id=episode.pk, index__in=list(existing))}
+        for row in stored.values():
+            row.created = False
+    rows = {}
+    for step in new:
+        fields = {k: v for k, v in step.items() if k != schema.JSON_TEXTS}
+        row = Step(**fields)
+        row.id = step.get("id")
+        row._state.adding = False
+        row.created = True
+        rows[step["index"]] = row
+    return [rows.get(s["index"]) or stored[s["index"]] for s in steps]
+
+
+def _store(*, episode: Episode, steps: list[dict]) -> tuple[list[dict], dict[int, str]]:
+    """Locks the episode, assigns indexes, checks conflicts, writes the new steps.
+
+    Returns (new steps as dicts, {index: digest} of those already stored with the same content).
+    """
     locked = (
         Episode.objects.select_for_update()
         .only("id", "project_id", "step_count", "tools", "agents")
@@ -123,8 +165,8 @@ def steps_write_normalised(*, episode: Episode, steps: list[dict]) -> list[Step]
         if step["index"] is None:
             step["index"] = next_free
             next_free += 1
-        else:
-            next_free = max(next_free, step["index"] + 1)
+        elif step["index"] >= next_free:
+            next_free = step["index"] + 1
         step["digest"] = schema.step_digest(step)
 
     # Within the batch: the same index twice must say the same thing.
@@ -147,39 +189,30 @@ def steps_write_normalised(*, episode: Episode, steps: list[dict]) -> list[Step]
                 raise StepConflict(index)
 
     now = timezone.now()
-    new_rows, texts = [], []
-    for index, step in by_index.items():
-        if index in existing:
-            continue
-        fields = {k: v for k, v in step.items() if k != schema.JSON_TEXTS}
-        new_rows.append(Step(project_id=locked.project_id, episode_id=episode.pk, created_at=now, **fields))
-        texts.append(step.get(schema.JSON_TEXTS))
-    if len(new_rows) >= COPY_THRESHOLD:
-        _copy_steps(new_rows, texts)
-    elif new_rows:
-        Step.objects.bulk_create(new_rows)
+    new = [step for index, step in by_index.items() if index not in existing]
+    for step in new:
+        step["project_id"], step["episode_id"], step["created_at"] = locked.project_id, episode.pk, now
+    if len(new) >= COPY_THRESHOLD:
+        _copy_steps(new)
+    elif new:
+        rows = [Step(**{k: v for k, v in step.items() if k != schema.JSON_TEXTS}) for step in new]
+        Step.objects.bulk_create(rows)
+        for step, row in zip(new, rows, strict=True):
+            step["id"] = row.id
 
-    stored = {}
-    if existing:
-        stored = {s.index: s for s in Step.objects.filter(episode_id=episode.pk, index__in=list(existing))}
-    if new_rows:
-        tools = _merge(locked.tools, (s.tool for s in new_rows))
-        agents = _merge(locked.agents, (s.agent for s in new_rows if s.actor in ("agent", "governance")))
+    if new:
+        tools = _merge(locked.tools, (s["tool"] for s in new))
+        agents = _merge(locked.agents, (s["agent"] for s in new if s["actor"] in ("agent", "governance")))
         step_count = max(next_free, locked.step_count)
         Episode.objects.filter(pk=episode.pk).update(
             step_count=step_count, tools=tools, agents=agents, updated_at=now
         )
         episode.step_count, episode.tools, episode.agents, episode.updated_at = step_count, tools, agents, now
-        first_index, count = min(s.index for s in new_rows), len(new_rows)
+        first_index, count = min(s["index"] for s in new), len(new)
         transaction.on_commit(
             lambda: _send(signals.steps_appended, episode=episode, first_index=first_index, count=count)
         )
-    for row in new_rows:
-        row.created = True
-    for row in stored.values():
-        row.created = False
-    new_by_index = {s.index: s for s in new_rows}
-    return [new_by_index.get(s["index"]) or stored[s["index"]] for s in steps]
+    return new, existing
 
 
 _COPY_COLUMNS = (
@@ -187,27 +220,26 @@ _COPY_COLUMNS = (
     "result", "error", "provenance", "source", "trace_id", "span_id", "parent_span_id", "started_at",
     "ended_at", "tokens_in", "tokens_out", "cost", "attributes", "digest", "created_at",
 )
-_JSON_POSITIONS = [(i, c) for i, c in enumerate(_COPY_COLUMNS) if c in ("arguments", "result", "attributes")]
 
 
-def _copy_steps(rows: list[Step], texts: list[dict | None]) -> None:
+def _copy_steps(steps: list[dict]) -> None:
     """Bulk insert through COPY: one round trip and no per-row SQL parsing.
 
     JSON columns go in as the canonical text step_normalize already produced (COPY's text format
-    hands it to jsonb's input function), so no value is serialised twice.
+    hands it to jsonb's input function), so no value is serialised twice. COPY returns no ids;
+    readers fetch by (episode, index).
     """
     from psycopg.types.json import Jsonb
 
     sql = f"COPY traces_step ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row, text in zip(rows, texts, strict=True):
-            values = [getattr(row, column) for column in _COPY_COLUMNS]
-            for position, column in _JSON_POSITIONS:
-                value = values[position]
-                if value is not None:
-                    values[position] = text[column] if text else Jsonb(value)
-            copy.write_row(values)
-    # COPY bypasses the ORM, so ids are unknown; readers refetch by (episode, index) when needed.
+        for step in steps:
+            texts = step.get(schema.JSON_TEXTS)
+            row = [step[column] for column in _COPY_COLUMNS]
+            for position, column in ((9, "arguments"), (10, "result"), (22, "attributes")):
+                if row[position] is not None:
+                    row[position] = texts[column] if texts else Jsonb(row[position])
+            copy.write_row(row)
 
 
 @transaction.atomic

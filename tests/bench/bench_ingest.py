@@ -136,6 +136,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     args = parser.parse_args()
 
+    # Its own database: other benchmarks may drop and re-create the shared bench database meanwhile.
+    os.environ.setdefault("WARDEN_BENCH_DB", "warden_bench_ingest")
     print(f"cpus: {os.cpu_count()}, gunicorn workers: {args.workers}, client threads: {args.threads}")
     with live_server(workers=args.workers) as server:
         key = server.manage("shell", "-c", SETUP).strip().splitlines()[-1]

@@ -57,7 +57,7 @@ def otlp_ingest(*, project: Project, spans: list[dict]) -> dict:
             normalised = [schema.step_normalize(s, f"span {s['span_id']}") for s in steps]
             for start in range(0, len(normalised), schema.MAX_BATCH_STEPS):
                 chunk = normalised[start:start + schema.MAX_BATCH_STEPS]
-                written += sum(1 for s in services.steps_write_normalised(episode=episode, steps=chunk) if s.created)
+                written += services.steps_store_normalised(episode=episode, steps=chunk)
     return {"spans": len(spans), "steps": written, "episodes": len(groups)}
 
 

@@ -219,7 +219,25 @@ def _fit_json(value: Any) -> Any:
     return value
 
 
-def _step(span: dict, *, kind: str, actor: str, agent: str, at_ns: int, **fields: Any) -> dict:
+def _is_small(attrs: dict) -> bool:
+    """True when no JSON value built from these attributes can reach the size limit or hold NUL.
+
+    Escaping at most multiplies a string's length by six, so a span whose strings total under an
+    eighth of the limit needs no per-value size check (the common case, and a hot path).
+    """
+    total = 0
+    for value in attrs.values():
+        if isinstance(value, str):
+            if "\x00" in value:
+                return False
+            total += len(value)
+        elif isinstance(value, (list, dict)):
+            return False
+    return total < schema.MAX_JSON_CHARS // 8
+
+
+def _step(span: dict, *, kind: str, actor: str, agent: str, at_ns: int, small: bool = False,
+          **fields: Any) -> dict:
     step = {
         "kind": kind, "actor": actor, "agent": agent, "trace_id": span["trace_id"], "span_id": span["span_id"],
         "parent_span_id": span["parent_span_id"], **fields,
@@ -229,9 +247,10 @@ def _step(span: dict, *, kind: str, actor: str, agent: str, at_ns: int, **fields
             step[name] = _fit_str(step[name], name)
         elif step.get(name) is not None:
             step[name] = _fit_str(json.dumps(step[name], ensure_ascii=False), name)
-    for name in ("arguments", "result", "attributes"):
-        if step.get(name) is not None:
-            step[name] = _fit_json(step[name])
+    if not small:
+        for name in ("arguments", "result", "attributes"):
+            if step.get(name) is not None:
+                step[name] = _fit_json(step[name])
     step["_at"] = at_ns
     return step
 
@@ -242,6 +261,7 @@ def span_steps(span: dict, agent: str) -> list[dict]:
     if kind in ("agent", "other"):
         return []
     attrs = span["attributes"]
+    small = _is_small(attrs) and not any(e["attributes"] for e in span["events"])
     used: set[str] = {OP, OI_KIND, *CONVERSATION_KEYS, *AGENT_KEYS}
     provenance = str(_first(attrs, ("warden.provenance",), used) or "")
     source = str(_first(attrs, ("warden.source",), used) or "")
@@ -269,15 +289,15 @@ def span_steps(span: dict, agent: str) -> list[dict]:
         if result is None and "output.value" in attrs:
             used.add("output.value")
             result = _loads(attrs["output.value"])
-        steps.append(_step(span, kind="action", actor="agent", agent=agent, at_ns=start, tool=tool,
+        steps.append(_step(span, small=small, kind="action", actor="agent", agent=agent, at_ns=start, tool=tool,
                            arguments=arguments, started_at=_time(start)))
-        steps.append(_step(span, kind="observation", actor="tool", agent=agent, at_ns=end, tool=tool,
+        steps.append(_step(span, small=small, kind="observation", actor="tool", agent=agent, at_ns=end, tool=tool,
                            role="tool", result=result, content=content, error=error,
                            provenance=provenance or "trusted", source=source, **common))
     else:  # chat
         inputs, outputs = _messages(attrs, span["events"], used)
         if inputs and inputs[-1]["role"] == "user":
-            steps.append(_step(span, kind="message", actor="user", agent=agent, at_ns=start, role="user",
+            steps.append(_step(span, small=small, kind="message", actor="user", agent=agent, at_ns=start, role="user",
                                content=inputs[-1]["content"], provenance=provenance or "trusted", source=source,
                                started_at=_time(start)))
         tool_calls = [c for m in outputs for c in m.get("tool_calls") or []]
@@ -292,7 +312,8 @@ def span_steps(span: dict, agent: str) -> list[dict]:
     kept = {k: v for k, v in attrs.items() if k not in used}
     kept["otel.span.name"] = span["name"]
     steps[0]["attributes"] = {**kept, **(steps[0].get("attributes") or {})}
-    steps[0]["attributes"] = _fit_json(steps[0]["attributes"])
+    if not small:
+        steps[0]["attributes"] = _fit_json(steps[0]["attributes"])
     if not isinstance(steps[0]["attributes"], dict):
         steps[0]["attributes"] = {"preview": steps[0]["attributes"]}
     cost = steps[-1].get("cost")
