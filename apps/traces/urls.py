@@ -1,6 +1,14 @@
 """Browser pages, mounted under /p/<project>/traces/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from apps.traces import views
 
 app_name = "traces"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.episode_list, name="list"),
+    path("e/<int:episode_id>/", views.episode_detail, name="episode"),
+    path("e/<int:episode_id>/steps", views.step_chunk, name="step_chunk"),
+    path("e/<int:episode_id>/export", views.episode_export, name="episode_export"),
+    path("x/<str:external_id>/", views.episode_by_external_id, name="episode_by_external_id"),
+]

@@ -1,0 +1,116 @@
+"""Episode pages: a filtered list and the replay of one episode, loaded in chunks as you scroll."""
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from apps.tenancy.decorators import project_member
+from apps.traces import jsonl, schema, selectors
+from apps.traces.models import Episode
+
+PAGE_SIZE = 50
+# Steps rendered per request on the replay page; the next chunk loads when the last one is seen.
+CHUNK = 200
+# With ?at=N the page starts this many steps before N, so the step has context above it.
+CONTEXT_BEFORE = 10
+
+
+@require_GET
+@project_member()
+def episode_list(request: HttpRequest) -> HttpResponse:
+    error = None
+    try:
+        filters = selectors.episode_filters_parse(request.GET)
+    except schema.InvalidInput as exc:
+        filters, error = {}, str(exc)
+    episodes = selectors.episode_list(project=request.project, filters=filters)
+    page = Paginator(episodes, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page, "filters": request.GET, "error": error, "query": query.urlencode(),
+        "statuses": schema.STATUSES, "filtered": bool(filters),
+    }
+    template = "traces/episode_list.html"
+    if request.htmx:
+        template += "#table"
+    return render(request, template, context)
+
+
+def _episode(request: HttpRequest, episode_id: int) -> Episode:
+    episode = selectors.episode_by_id(project=request.project, episode_id=episode_id)
+    if episode is None:
+        raise Http404("No such episode in this project.")
+    return episode
+
+
+def _chunk(episode: Episode, start: int, stop: int | None = None) -> dict:
+    """Steps from index `start` (up to `stop`, exclusive) and where the next chunk begins."""
+    limit = CHUNK if stop is None else max(0, min(CHUNK, stop - start))
+    steps = selectors.step_range(episode=episode, start=start, limit=limit) if limit else []
+    if stop is not None:
+        steps = [s for s in steps if s.index < stop]
+    more = len(steps) == CHUNK and (stop is None or steps[-1].index + 1 < stop)
+    return {"steps": steps, "next_from": steps[-1].index + 1 if more else None, "stop": stop}
+
+
+def _earlier(start: int) -> dict:
+    """The "load earlier steps" control above a chunk that does not start at 0."""
+    return {"earlier_from": max(0, start - CHUNK), "earlier_to": start} if start > 0 else {}
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return max(0, min(int(value), schema.MAX_INDEX))
+    except (TypeError, ValueError):
+        return default
+
+
+@require_GET
+@project_member()
+def episode_detail(request: HttpRequest, episode_id: int) -> HttpResponse:
+    episode = _episode(request, episode_id)
+    at = _int(request.GET.get("at"), -1)
+    start = max(0, at - CONTEXT_BEFORE) if at >= 0 else 0
+    context = {
+        "episode": episode, "at": at, **_earlier(start),
+        "decisions": selectors.first_decision_steps(episode=episode, limit=50),
+        **_chunk(episode, start),
+    }
+    return render(request, "traces/episode_detail.html", context)
+
+
+@require_GET
+@project_member()
+def step_chunk(request: HttpRequest, episode_id: int) -> HttpResponse:
+    """The next chunk of steps for the replay page (htmx, triggered when the previous one is seen)."""
+    episode = _episode(request, episode_id)
+    start = _int(request.GET.get("from"), 0)
+    stop = request.GET.get("to")
+    context = {"episode": episode, "at": _int(request.GET.get("at"), -1),
+               **_chunk(episode, start, _int(stop, 0) if stop else None), **(_earlier(start) if stop else {})}
+    return render(request, "traces/episode_detail.html#steps", context)
+
+
+@require_GET
+@project_member()
+def episode_by_external_id(request: HttpRequest, external_id: str) -> HttpResponse:
+    """Links for pages that only know the runtime's id: /p/<project>/traces/x/<external id>/?at=N."""
+    episode = selectors.episode_get(project=request.project, external_id=external_id)
+    if episode is None:
+        raise Http404("No such episode in this project.")
+    url = redirect("traces:episode", project=request.project.slug, episode_id=episode.pk).url
+    at = request.GET.get("at")
+    if at and at.isdigit():
+        url += f"?at={at}#step-{at}"
+    return redirect(url)
+
+
+@require_GET
+@project_member()
+def episode_export(request: HttpRequest, episode_id: int) -> StreamingHttpResponse:
+    episode = _episode(request, episode_id)
+    response = StreamingHttpResponse(jsonl.export_lines([episode]), content_type="application/x-ndjson")
+    response["Content-Disposition"] = f'attachment; filename="episode-{episode.pk}.jsonl"'
+    return response
