@@ -3,7 +3,7 @@
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.contracts import engine
@@ -80,13 +80,15 @@ def contract_set_enabled(*, contract: Contract, enabled: bool, actor: str) -> Co
 
 
 def episode_steps(*, episode: Episode, start: int = 0):
-    """The episode's steps from `start`, in index order, as engine dicts, read in chunks."""
-    return (
-        Step.objects.filter(episode_id=episode.pk, index__gte=start)
-        .order_by("index")
-        .values(*STEP_FIELDS)
-        .iterator(chunk_size=READ_CHUNK)
-    )
+    """The episode's steps from `start`, in index order, as engine dicts.
+
+    Long episodes stream through a server-side cursor in chunks (bounded memory); short ones are
+    read in one round trip, which is most of the cost of checking them.
+    """
+    qs = Step.objects.filter(episode_id=episode.pk, index__gte=start).order_by("index").values(*STEP_FIELDS)
+    if episode.step_count - start <= READ_CHUNK:
+        return qs
+    return qs.iterator(chunk_size=READ_CHUNK)
 
 
 def _agent_at(steps_by_index: dict, index: int | None) -> str:
@@ -94,15 +96,22 @@ def _agent_at(steps_by_index: dict, index: int | None) -> str:
     return (step or {}).get("agent", "") if step else ""
 
 
-def _store(*, episode: Episode, version: ContractVersion, verdict: engine.Verdict, agent: str,
-           at_runtime: bool = False) -> Verdict:
-    row, _ = Verdict.objects.update_or_create(
-        episode=episode, version=version,
-        defaults={"project_id": episode.project_id, "status": verdict.status,
-                  "first_violating_step": verdict.first_violating_step, "evidence": verdict.evidence,
-                  "steps_checked": verdict.steps_checked, "at_runtime": at_runtime, "checked_at": timezone.now()},
+_VERDICT_FIELDS = ["status", "first_violating_step", "evidence", "steps_checked", "at_runtime", "checked_at"]
+
+
+def _store(*, episode: Episode, results: list[tuple[ContractVersion, engine.Verdict, str, bool]]) -> list[Verdict]:
+    """Upserts the verdicts in one statement; failed ones become (deduplicated) violations."""
+    now = timezone.now()
+    rows = Verdict.objects.bulk_create(
+        [Verdict(project_id=episode.project_id, episode=episode, version=version, status=v.status,
+                 first_violating_step=v.first_violating_step, evidence=v.evidence, steps_checked=v.steps_checked,
+                 at_runtime=at_runtime, checked_at=now)
+         for version, v, _agent, at_runtime in results],
+        update_conflicts=True, unique_fields=["episode", "version"], update_fields=_VERDICT_FIELDS,
     )
-    if verdict.status == engine.FAIL:
+    for version, verdict, agent, at_runtime in results:
+        if verdict.status != engine.FAIL:
+            continue
         reviews.violation_record(
             episode=episode, source=Source.CONTRACT, name=version.contract.name, version=version.digest,
             severity=version.severity, first_step_index=verdict.first_violating_step,
@@ -111,7 +120,7 @@ def _store(*, episode: Episode, version: ContractVersion, verdict: engine.Verdic
                       "contained": at_runtime},
             agent=agent,
         )
-    return row
+    return rows
 
 
 def episode_check(*, episode: Episode, versions: list[ContractVersion] | None = None) -> list[Verdict]:
@@ -133,13 +142,15 @@ def episode_check(*, episode: Episode, versions: list[ContractVersion] | None = 
     results = checker.finish(ended=episode.status != EpisodeStatus.RUNNING)
     # A failure a runtime contract already caught live stays marked as caught (contained).
     caught = set(RuntimeState.objects.filter(episode=episode, failed=True).values_list("version_id", flat=True))
-    rows = []
     with transaction.atomic():
-        for version, verdict in zip(versions, results, strict=True):
-            agent = agents.get(verdict.first_violating_step, "") if verdict.first_violating_step is not None else ""
-            rows.append(_store(episode=episode, version=version, verdict=verdict, agent=agent,
-                               at_runtime=version.pk in caught and verdict.status == engine.FAIL))
-    return rows
+        # Verdicts are derived data that a re-check rebuilds, so they need not wait for the WAL flush.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        return _store(episode=episode, results=[
+            (version, verdict, agents.get(verdict.first_violating_step, ""),
+             version.pk in caught and verdict.status == engine.FAIL)
+            for version, verdict in zip(versions, results, strict=True)
+        ])
 
 
 def episode_check_runtime(*, episode: Episode) -> list[Verdict]:
@@ -180,10 +191,9 @@ def episode_check_runtime(*, episode: Episode) -> list[Verdict]:
                 failures.append((version, verdict, hit_step.get("agent", "")))
             rs.save()
     rows = []
-    for version, verdict, agent in failures:
-        with transaction.atomic():
-            rows.append(_store(episode=locked, version=version, verdict=verdict, agent=agent, at_runtime=True))
     if failures:
+        with transaction.atomic():
+            rows = _store(episode=locked, results=[(v, verdict, agent, True) for v, verdict, agent in failures])
         version, verdict, _ = failures[0]
         traces.episode_end(
             episode=locked, status=EpisodeStatus.TERMINATED,
