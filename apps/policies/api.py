@@ -47,6 +47,18 @@ class DecisionOutputSerializer(serializers.Serializer):
         return data
 
 
+def decision_data(d: Decision) -> dict:
+    """The DecisionOutputSerializer shape, built directly: /decide returns it on every call."""
+    approval = getattr(d, "approval", None) if d.verdict == "ask" else None
+    return {
+        "decision_id": d.pk, "episode": d.episode.external_id, "step_index": d.step_index, "agent": d.agent,
+        "tool": d.tool, "verdict": d.verdict, "outcome": d.outcome, "status": d.status,
+        "arguments": d.final_arguments, "message": d.message, "rule": d.rule or None,
+        "policy": d.policy_digest or None, "deadline": approval.deadline.isoformat() if approval else None,
+        "created_at": d.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
 def _step_conflict(exc: StepConflict) -> Response:
     return Response(
         {"error": {"code": "step_conflict", "index": exc.index,
@@ -105,7 +117,7 @@ class DecideApi(APIView):
             return _step_conflict(exc)
         except trace_schema.InvalidInput as exc:
             raise exceptions.ValidationError({exc.field.split(".")[-1]: [exc.message]}) from None
-        return Response(DecisionOutputSerializer(decision).data)
+        return Response(decision_data(decision))
 
 
 class ReadOrDecide(permissions.BasePermission):
@@ -139,7 +151,7 @@ class DecisionDetailApi(APIView):
                 decisions.approvals_expire_due(project=project)
                 continue
             if decision.status != DecisionStatus.PENDING or time.monotonic() >= deadline:
-                return Response(DecisionOutputSerializer(decision).data)
+                return Response(decision_data(decision))
             time.sleep(POLL_SECONDS)
 
 
@@ -152,7 +164,7 @@ class DecisionListApi(APIView):
         qs = selectors.decision_list(project=request.auth.project, filters=request.query_params)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(qs.select_related("approval"), request, view=self)
-        return paginator.get_paginated_response(DecisionOutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response([decision_data(d) for d in page])
 
 
 class NarrowApi(APIView):

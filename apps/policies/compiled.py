@@ -6,6 +6,10 @@ _CACHE: dict[tuple[str, bool], engine.CompiledPolicy] = {}
 MAX_CACHED = 512
 
 
+def cached(*, digest: str, narrowing: bool = False) -> engine.CompiledPolicy | None:
+    return _CACHE.get((digest, narrowing))
+
+
 def compiled(*, digest: str, source: str, narrowing: bool = False) -> engine.CompiledPolicy:
     key = (digest, narrowing)
     found = _CACHE.get(key)

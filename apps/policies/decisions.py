@@ -10,18 +10,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.governance.selectors import agent_governance_state
 from apps.governance.services import governance_log_append
-from apps.policies import engine
-from apps.policies.compiled import compiled
+from apps.policies import engine, hotpath
+from apps.policies.compiled import cached, compiled
 from apps.policies.models import Approval, Decision, DecisionStatus, EpisodeGuard
-from apps.policies.selectors import binding_version_for
 from apps.tenancy.models import Project
 from apps.traces import services as traces
-from apps.traces.models import Episode, EpisodeStatus, Step
+from apps.traces.models import Episode, EpisodeStatus
 
 ALLOWING = (engine.ALLOW, engine.REWRITE)
 NO_POLICY_RULE = "no-policy"
@@ -40,30 +39,8 @@ class DecideInput:
 
 
 def _guard_locked(episode: Episode) -> EpisodeGuard:
-    guard = EpisodeGuard.objects.select_for_update().filter(episode=episode).first()
-    if guard is None:
-        # ON CONFLICT DO NOTHING: two first decisions of one episode must not collide.
-        EpisodeGuard.objects.bulk_create([EpisodeGuard(episode=episode, project_id=episode.project_id)],
-                                         ignore_conflicts=True)
-        guard = EpisodeGuard.objects.select_for_update().get(episode=episode)
-    return guard
-
-
-def _untrusted_seen(guard: EpisodeGuard, episode: Episode) -> bool:
-    """Checks only the steps written since the last decision: an index range scan, not a full scan."""
-    if guard.untrusted:
-        return True
-    if episode.step_count > guard.scanned_to:
-        return Step.objects.filter(
-            episode_id=episode.pk, index__gte=guard.scanned_to, provenance="untrusted"
-        ).exists()
-    return False
-
-
-def _next_decision_id() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence('policies_decision', 'id'))")
-        return cursor.fetchone()[0]
+    hotpath.guard_lock(episode=episode)
+    return EpisodeGuard.objects.get(episode=episode)
 
 
 def _replayed(episode: Episode, data: DecideInput) -> Decision | None:
@@ -76,27 +53,37 @@ def _replayed(episode: Episode, data: DecideInput) -> Decision | None:
     return found
 
 
+def _policy_for(version: hotpath.BoundVersion) -> engine.CompiledPolicy:
+    found = cached(digest=version.digest)
+    return found or compiled(digest=version.digest, source=hotpath.version_source(version_id=version.id))
+
+
 @transaction.atomic
 def decision_make(*, project: Project, data: DecideInput, actor: str) -> Decision:
     """Decides one tool call. Raises StepConflict if `step_index` holds another step."""
     started = time.perf_counter()
-    fields = {"environment": data.environment} if data.environment else {}
-    episode, _ = traces.episode_upsert(project=project, external_id=data.episode, **fields)
+    episode = hotpath.episode_find(project_id=project.id, external_id=data.episode)
+    if episode is None or (data.environment and episode.environment != data.environment):
+        # Only an unknown episode (or a changed environment) needs the upsert and its savepoints.
+        fields = {"environment": data.environment} if data.environment else {}
+        episode, _ = traces.episode_upsert(project=project, external_id=data.episode, **fields)
     if data.step_index is not None:
         replay = _replayed(episode, data)
         if replay is not None:
             return replay
     environment = data.environment or episode.environment
     version = None
-    call = engine.Call(data.tool, data.arguments, data.agent)
-    guard = _guard_locked(episode)
-    untrusted = data.untrusted or _untrusted_seen(guard, episode)
+    guard = hotpath.guard_lock(episode=episode)
+    untrusted = data.untrusted or guard.untrusted or (
+        episode.step_count > guard.scanned_to
+        and hotpath.untrusted_since(episode_id=episode.pk, index=guard.scanned_to)
+    )
     context: dict = {}
     if episode.status == EpisodeStatus.TERMINATED:
         verdict = engine.Verdict(engine.TERMINATE, data.arguments, "this episode was terminated by governance",
                                  TERMINATED_RULE)
     else:
-        version = binding_version_for(project=project, agent=data.agent, environment=environment)
+        version = hotpath.bound_version(project_id=project.id, agent=data.agent, environment=environment)
         if version is None:
             verdict = engine.Verdict(engine.BLOCK, data.arguments, "no policy governs this agent; ask an admin",
                                      NO_POLICY_RULE)
@@ -107,12 +94,12 @@ def decision_make(*, project: Project, data: DecideInput, actor: str) -> Decisio
                 state=gov["state"], suspended=gov["suspended"], revoked_tools=gov["revoked_tools"],
                 arg_bounds=gov["arg_bounds"], now=timezone.now(),
             )
-            policy = compiled(digest=version.digest, source=version.source)
             overlays = [compiled(digest=n["digest"], source=n["source"], narrowing=True) for n in guard.narrowings]
-            verdict = engine.decide(policy, call, ctx, overlays)
+            verdict = engine.decide(_policy_for(version), engine.Call(data.tool, data.arguments, data.agent), ctx,
+                                    overlays)
             context = {"untrusted": untrusted, "counts": dict(guard.counts), "steps": episode.step_count,
                        "environment": environment, "state": gov["state"], "narrowings": len(overlays)}
-    decision_id = _next_decision_id()
+    decision_id = hotpath.next_decision_id()
     digest = version.digest if version else ""
     step = traces.step_append(
         episode=episode, kind="decision", index=data.step_index, actor="governance", agent=data.agent,
@@ -129,23 +116,26 @@ def decision_make(*, project: Project, data: DecideInput, actor: str) -> Decisio
         evidence = {"context": context, "detail": verdict.detail, "arguments_before": data.arguments,
                     "arguments_after": verdict.arguments}
     now = timezone.now()
-    decision = Decision.objects.create(
-        id=decision_id, project=project, episode=episode, step_index=step.index, agent=data.agent, tool=data.tool,
-        arguments=data.arguments, final_arguments=verdict.arguments, verdict=verdict.verdict,
+    row = dict(
+        id=decision_id, project_id=project.id, episode_id=episode.pk, step_index=step.index, agent=data.agent,
+        tool=data.tool, arguments=data.arguments, final_arguments=verdict.arguments, verdict=verdict.verdict,
         outcome=verdict.verdict, status=DecisionStatus.PENDING if asking else DecisionStatus.DECIDED,
-        rule=verdict.rule or "", message=verdict.message, policy_version=version, policy_digest=digest,
-        tier="full" if full else "light", evidence=evidence, created_at=now,
+        rule=verdict.rule or "", message=verdict.message, policy_version_id=version.id if version else None,
+        policy_digest=digest, tier="full" if full else "light", evidence=evidence, created_at=now,
         latency_us=int((time.perf_counter() - started) * 1_000_000),
     )
+    hotpath.decision_insert(**row)
+    decision = Decision(**row)
+    decision.episode = episode
+    decision._state.adding = False
     if asking:
         Approval.objects.create(decision=decision, project=project, default=verdict.default or engine.BLOCK,
                                 deadline=now + timedelta(seconds=verdict.timeout or 60))
     counts = guard.counts
     if verdict.verdict in ALLOWING:
         counts = {**counts, data.tool: counts.get(data.tool, 0) + 1}
-    EpisodeGuard.objects.filter(pk=guard.pk).update(
-        counts=counts, untrusted=untrusted, scanned_to=max(episode.step_count, step.index + 1), updated_at=now
-    )
+    hotpath.guard_save(episode_id=episode.pk, counts=counts, untrusted=untrusted,
+                       scanned_to=max(episode.step_count, step.index + 1))
     if verdict.verdict == engine.TERMINATE and episode.status != EpisodeStatus.TERMINATED:
         traces.episode_end(episode=episode, status=EpisodeStatus.TERMINATED,
                            outcome={"termination_reason": f"policy: {verdict.rule or 'default'}"})
