@@ -82,6 +82,9 @@ class EpisodeListCreateApi(TraceApiView):
         tags = serializers.ListField(child=serializers.CharField(max_length=100), max_length=100, required=False)
         started_at = serializers.DateTimeField(required=False)
 
+        class Meta:
+            ref_name = "EpisodeUpsertInput"
+
     @extend_schema(
         parameters=[OpenApiParameter(name, str) for name in selectors.FILTERS],
         responses=EpisodeOutputSerializer(many=True),
@@ -119,6 +122,9 @@ class StepsApi(TraceApiView):
         received = serializers.IntegerField()
         written = serializers.IntegerField()
         step_count = serializers.IntegerField()
+
+        class Meta:
+            ref_name = "StepBatchResult"
 
     @extend_schema(
         parameters=[OpenApiParameter("from", int), OpenApiParameter("limit", int)],
@@ -159,6 +165,9 @@ class EpisodeEndApi(TraceApiView):
     class InputSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=schema.END_STATUSES)
         outcome = serializers.DictField(required=False, default=dict)
+
+        class Meta:
+            ref_name = "EpisodeEndInput"
 
     @extend_schema(request=InputSerializer, responses=EpisodeOutputSerializer)
     @translate_errors
