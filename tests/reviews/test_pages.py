@@ -26,6 +26,11 @@ def test_the_list_filters_by_severity_as_a_fragment(violation, viewer, login):
     assert b"ep-1" not in miss.content and b"No violations match" in miss.content
 
 
+def test_the_list_links_to_the_first_violating_step_of_the_episode(violation, viewer, login):
+    r = login(viewer).get("/p/acme/reviews/")
+    assert f"/p/acme/traces/e/{violation.episode_id}/?at=0#step-0".encode() in r.content
+
+
 def test_the_list_has_an_empty_state(project, viewer, login):
     assert b"No violations." in login(viewer).get("/p/acme/reviews/").content
 
