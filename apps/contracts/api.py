@@ -3,7 +3,8 @@
 Reads need the `read` scope; publishing, re-checking and what-if jobs need `admin`.
 """
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -69,6 +70,9 @@ class VerdictOutputSerializer(serializers.ModelSerializer):
 
 class ContractListApi(ContractsApiView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ContractPublishInput"
+
         source = serializers.CharField(max_length=200_000, trim_whitespace=False)
 
     @extend_schema(responses=ContractOutputSerializer(many=True))
@@ -92,7 +96,7 @@ class ContractValidateApi(ContractsApiView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=ContractListApi.InputSerializer)
+    @extend_schema(request=ContractListApi.InputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request):
         if not (isinstance(request.auth, ApiKey) and request.auth.has_scope("read")):
             raise exceptions.PermissionDenied("This API key lacks the 'read' scope.")
@@ -115,7 +119,8 @@ class ContractDetailApi(ContractsApiView):
 
 
 class VerdictListApi(ContractsApiView):
-    @extend_schema(responses=VerdictOutputSerializer(many=True))
+    @extend_schema(parameters=[OpenApiParameter(f, str) for f in ("episode", "contract", "status", "version")],
+                   responses=VerdictOutputSerializer(many=True))
     def get(self, request):
         qs = selectors.verdict_list(project=request.auth.project, filters=request.query_params)
         return self.paginate(request, qs, VerdictOutputSerializer)
@@ -125,6 +130,9 @@ class EpisodeCheckApi(ContractsApiView):
     """Re-checks one episode now against the active contracts and returns its verdicts."""
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ContractCheckInput"
+
         episode = serializers.CharField(max_length=200)
 
     @extend_schema(request=InputSerializer, responses=VerdictOutputSerializer(many=True))
@@ -152,6 +160,9 @@ class WhatIfOutputSerializer(serializers.ModelSerializer):
 
 class WhatIfListApi(ContractsApiView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "WhatIfCreateInput"
+
         kind = serializers.ChoiceField(choices=[WhatIfJob.KIND_CONTRACT, WhatIfJob.KIND_POLICY], default="contract")
         source = serializers.CharField(max_length=200_000, required=False, trim_whitespace=False)
         contract = serializers.CharField(max_length=100, required=False)
@@ -194,10 +205,13 @@ class WhatIfCancelApi(WhatIfDetailApi):
 class MetricsApi(ContractsApiView):
     """Aggregated trace metrics. Query: days (default 30), environment, agent."""
 
+    @extend_schema(parameters=[OpenApiParameter(f, str) for f in ("days", "environment", "agent")],
+                   responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response(metrics.project_metrics(project=request.auth.project, filters=request.query_params))
 
 
 class EpisodeMetricsApi(ContractsApiView):
+    @extend_schema(operation_id="contracts_episode_metrics", responses=OpenApiTypes.OBJECT)
     def get(self, request, external_id: str):
         return Response(metrics.episode_metrics(episode=self.episode_or_404(request, external_id)))

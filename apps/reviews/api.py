@@ -1,5 +1,6 @@
 """Violations API: list and filter with `read`; triage (PATCH) with an `admin` key, the API's reviewer."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.response import Response
@@ -46,6 +47,9 @@ class ViolationListApi(ViolationsApiView):
 
 class ViolationDetailApi(ViolationsApiView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ViolationUpdateInput"
+
         status = serializers.ChoiceField(choices=Status.values, required=False)
         notes = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
         assignee = serializers.CharField(max_length=150, required=False, allow_null=True, allow_blank=True)
@@ -76,5 +80,6 @@ class ViolationDetailApi(ViolationsApiView):
 
 
 class ViolationCountsApi(ViolationsApiView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response(selectors.violation_counts(project=request.auth.project))
