@@ -19,6 +19,8 @@ import threading
 import time
 import urllib.parse
 
+DROP_LATE_SECONDS = 2.0
+
 SEED = """
 from apps.tenancy.services import api_key_create, project_create
 from apps.policies.services import policy_publish
@@ -62,6 +64,11 @@ def load(url: str, key: str, rate: float, seconds: float, warmup: float) -> None
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
+            elif -delay > DROP_LATE_SECONDS:
+                # The server is saturated: keep the run bounded and count what could not be sent.
+                with lock:
+                    results.append((scheduled, -delay, -1))
+                continue
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
@@ -90,12 +97,14 @@ def load(url: str, key: str, rate: float, seconds: float, warmup: float) -> None
         jobs.put(None)
     for t in threads:
         t.join()
-    measured = [r for r in results if r[0] >= start + warmup]
+    window = [r for r in results if r[0] >= start + warmup]
+    dropped = sum(1 for r in window if r[2] == -1)
+    measured = [r for r in window if r[2] != -1] or [(start, 0.0, 0)]
     lat = sorted(r[1] * 1000 for r in measured)
     ok = sum(1 for r in measured if r[2] == 200)
-    span = max(r[0] + r[1] for r in measured) - min(r[0] for r in measured)
+    span = max(r[0] + r[1] for r in measured) - min(r[0] for r in measured) or 1.0
     print(json.dumps({
-        "requests": len(measured), "ok": ok, "errors": len(measured) - ok,
+        "requests": len(measured), "ok": ok, "errors": len(measured) - ok, "dropped": dropped,
         "p50_ms": statistics.median(lat), "p90_ms": lat[int(len(lat) * 0.90)], "p99_ms": lat[int(len(lat) * 0.99)],
         "max_ms": lat[-1], "throughput": ok / span, "sent_total": len(results),
     }))
@@ -138,14 +147,16 @@ def main() -> None:
     print(f"server: gunicorn, {args.workers} sync workers, {os.cpu_count()} CPUs (load generator on the same host)")
     print(f"offered load: {args.rate:.0f} req/s for {seconds:.0f} s after {args.warmup:.0f} s warm-up "
           f"(50-rule policy, 64 episodes, mixed allow/rewrite/block)")
-    print(f"measured requests: {figures['requests']} ({figures['errors']} errors)")
+    print(f"measured requests: {figures['requests']} sent ({figures['errors']} errors), "
+          f"{figures['dropped']} not sent because the server fell > {DROP_LATE_SECONDS:.0f} s behind")
     print(f"latency: p50 {figures['p50_ms']:.2f} ms, p90 {figures['p90_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms, "
           f"max {figures['max_ms']:.2f} ms")
     print(f"achieved throughput: {figures['throughput']:.1f} decisions/s")
     print(f"stored: {decisions} decisions, {steps} decision steps, {logged} governance-log entries "
           f"(for {figures['sent_total']} requests incl. warm-up)")
     print(f"server-side decide time (stored latency_us): p50 {stored_latency[0]:.0f} us, p99 {stored_latency[1]:.0f} us")
-    print(f"target p99 < 10 ms at 200 req/s: {'MET' if figures['p99_ms'] < 10 and args.rate >= 200 else 'MISSED'}")
+    met = figures["p99_ms"] < 10 and args.rate >= 200 and not figures["dropped"] and not figures["errors"]
+    print(f"target p99 < 10 ms at 200 req/s: {'MET' if met else 'MISSED'}")
 
 
 if __name__ == "__main__":
