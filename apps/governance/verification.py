@@ -7,6 +7,8 @@ stored canonical payload (no JSON parse per row), so a million entries take seco
 import contextlib
 import hashlib
 import hmac
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
@@ -54,15 +56,45 @@ class VerifyReport:
         return f"{self.project}: BROKEN at entry {self.broken_seq}: {self.reason} ({self.checked} entries verified before it)"
 
 
-def _stream_rows(project_id: int, first: int, last: int) -> Iterator[tuple]:
-    """Rows in seq order through a named (server-side) cursor, fetched in large batches."""
+def _stream_rows(project_id: int, first: int, last: int) -> Iterator[list[tuple]]:
+    """Rows in seq order through a named (server-side) cursor, fetched in large batches.
+
+    A helper thread fetches the next batch while the caller checks this one, so PostgreSQL
+    producing rows and Python computing HMACs overlap instead of taking turns.
+    """
+    batches: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch(cursor) -> None:
+        try:
+            while not stop.is_set():
+                batch = cursor.fetchmany(_FETCH)
+                batches.put(batch)
+                if not batch:
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            batches.put(exc)
+
     with transaction.atomic():
         connection.ensure_connection()
         with connection.connection.cursor(name=f"govlog_walk_{project_id}") as cursor:
-            cursor.itersize = _FETCH
-            cursor.execute(_ROWS_SQL, [project_id, first, last])
-            while batch := cursor.fetchmany(_FETCH):
-                yield batch
+            cursor.execute(_ROWS_SQL, [project_id, first, last], binary=True)
+            worker = threading.Thread(target=fetch, args=(cursor,), daemon=True)
+            worker.start()
+            try:
+                while True:
+                    batch = batches.get()
+                    if isinstance(batch, BaseException):
+                        raise batch
+                    if not batch:
+                        return
+                    yield batch
+            finally:
+                stop.set()
+                while worker.is_alive():  # unblock a producer waiting on a full queue
+                    with contextlib.suppress(queue.Empty):
+                        batches.get(timeout=0.05)
+                worker.join()
 
 
 def governance_verify(*, project: Project, keys: dict[str, bytes] | None = None) -> VerifyReport:
