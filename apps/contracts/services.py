@@ -167,23 +167,31 @@ def episode_check_runtime(*, episode: Episode) -> list[Verdict]:
         locked = Episode.objects.select_for_update().get(pk=episode.pk)
         if locked.status != EpisodeStatus.RUNNING:
             return []
-        for version in versions:
-            rs, _ = RuntimeState.objects.get_or_create(episode=locked, version=version)
-            if rs.failed:
-                continue
+        states = [RuntimeState.objects.get_or_create(episode=locked, version=v)[0] for v in versions]
+        live = [(v, rs) for v, rs in zip(versions, states, strict=True) if not rs.failed]
+        if not live:
+            return []
+        # Read the new steps once for all runtime contracts, stopping at a gap in the indexes:
+        # steps after a gap wait until it is filled, so every contract sees the trace in order.
+        start = min(rs.next_index for _, rs in live)
+        new_steps = []
+        for step in episode_steps(episode=locked, start=start):
+            if step["index"] != start + len(new_steps):
+                break
+            new_steps.append(step)
+        now = timezone.now()
+        for version, rs in live:
             contract = compiled(version)
             state = rs.state or contract.start()
             checker = engine.Checker([contract], [state])
-            expected, hit_step = rs.next_index, None
-            for step in episode_steps(episode=locked, start=rs.next_index):
-                if step["index"] != expected:
-                    break  # a gap: wait for the missing steps
-                expected += 1
+            hit_step = None
+            for step in new_steps[rs.next_index - start:]:
+                rs.next_index = step["index"] + 1
                 if checker.feed(step):
                     hit_step = step
                     break
             checker.sync()
-            rs.state, rs.next_index, rs.updated_at = state, expected, timezone.now()
+            rs.state, rs.updated_at = state, now
             if hit_step is not None:
                 rs.failed = True
                 verdict = contract.finish(state, ended=False)

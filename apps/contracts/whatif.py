@@ -6,7 +6,7 @@ stops at the next episode boundary when cancelled; partial results are kept.
 """
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -202,6 +202,8 @@ def whatif_run(*, job_id: int) -> WhatIfJob | None:
                     job.status, job.finished_at = JobStatus.CANCELLED, timezone.now()
                     job.save(update_fields=["status", "finished_at"])
                     return job
+    except OperationalError:
+        raise  # the database went away: the task retries and the job starts over
     except Exception as exc:  # a broken job reports why instead of staying "running" forever
         job.status, job.error, job.finished_at = JobStatus.FAILED, f"{type(exc).__name__}: {exc}", timezone.now()
         job.save()

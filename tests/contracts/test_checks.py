@@ -129,6 +129,19 @@ def test_runtime_checks_read_each_step_once(project, django_capture_on_commit_ca
     assert episode.status == "running"
 
 
+def test_every_runtime_contract_advances_over_the_same_new_steps(project, django_capture_on_commit_callbacks):
+    publish(project, FLOW)
+    publish(project, "name: short\nruntime: true\nrules:\n  - termination: {max_steps: 100}\n")
+    batch = steps(*BENIGN)
+    episode, _ = traces.episode_upsert(project=project, external_id="live")
+    with django_capture_on_commit_callbacks(execute=True):
+        traces.steps_append_batch(episode=episode, steps=batch[:4])
+    with django_capture_on_commit_callbacks(execute=True):
+        traces.steps_append_batch(episode=episode, steps=batch[4:])
+    assert sorted(RuntimeState.objects.filter(episode=episode).values_list("next_index", flat=True)) == [6, 6]
+    assert [s["n"] for s in RuntimeState.objects.filter(episode=episode).values_list("state", flat=True)] == [6, 6]
+
+
 def test_runtime_checks_wait_for_a_gap_in_the_indexes_to_fill(project, django_capture_on_commit_callbacks):
     publish(project, FLOW)
     batch = steps(*INJECTION)
