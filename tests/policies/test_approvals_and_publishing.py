@@ -180,3 +180,13 @@ def test_decisions_are_listed_newest_first(bank_policy, decide, project):
     decide("read_mail")
     assert [d.tool for d in selectors.decision_list(project=project)] == ["read_mail", "read_balance"]
     assert Decision.objects.count() == 2
+
+
+def test_the_expiry_task_applies_defaults_to_overdue_asks_only(bank_policy, decide):
+    from apps.policies.tasks import approvals_expire_task
+
+    overdue, fresh = _ask(decide), _ask(decide)
+    Approval.objects.filter(pk=overdue).update(deadline=timezone.now() - timedelta(seconds=1))
+    assert approvals_expire_task.delay().get() == 1
+    assert Approval.objects.get(pk=overdue).status == "timed_out"
+    assert Approval.objects.get(pk=fresh).status == "pending"
