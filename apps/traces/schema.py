@@ -85,6 +85,8 @@ def _str(value: Any, field: str, limit: int) -> str:
     return value
 
 
+_STEP_FIELD_SET = frozenset(STEP_FIELDS)
+
 # Canonical JSON: sorted keys, compact, UTF-8 as is. Built once: json.dumps with options builds
 # an encoder per call, which shows at thousands of steps a second.
 _CANON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"))
@@ -111,7 +113,7 @@ def step_normalize(data: Any, where: str = "step") -> dict:
     """
     if not isinstance(data, dict):
         raise InvalidInput(where, "must be an object")
-    unknown = set(data) - set(STEP_FIELDS)
+    unknown = data.keys() - _STEP_FIELD_SET
     if unknown:
         name = sorted(unknown)[0]
         raise InvalidInput(f"{where}.{name}", "unknown field; put free data in attributes")
@@ -148,13 +150,21 @@ def step_normalize(data: Any, where: str = "step") -> dict:
             value = {} if value is None else value
             if not isinstance(value, dict):
                 raise InvalidInput(f"{where}.attributes", "must be an object")
-        texts[name] = "null" if value is None else _json_text(value, f"{where}.{name}")
+        if value is None:
+            texts[name] = "null"
+        elif not value and isinstance(value, dict):
+            texts[name] = "{}"
+        else:
+            texts[name] = _json_text(value, f"{where}.{name}")
         out[name] = value
     # Kept for the digest and for COPY, so each JSON value is serialised once.
     out[JSON_TEXTS] = texts
     for name in TIME_FIELDS:
         value = get(name)
-        out[name] = None if value is None else parse_time(value, f"{where}.{name}")
+        if value is None or (type(value) is datetime and value.tzinfo is UTC):
+            out[name] = value
+        else:
+            out[name] = parse_time(value, f"{where}.{name}")
     for name in INT_FIELDS:
         value = get(name)
         if value is not None and (type(value) is not int or not 0 <= value < 2**31):
