@@ -13,6 +13,8 @@ from apps.traces.models import Episode, Step
 
 # Decision verdicts that stopped an action before it ran: each one is a contained violation.
 STOPPING_VERDICTS = {"block": Severity.MEDIUM, "terminate": Severity.HIGH}
+# The rule POLICIES cites when it answers "terminate" because the episode was already terminated.
+AFTER_TERMINATION_RULE = "episode:terminated"
 
 
 def _recount(episode: Episode) -> None:
@@ -59,6 +61,8 @@ def violations_from_decisions(*, episode: Episode, first_index: int) -> list[Vio
         attrs = d["attributes"] or {}
         verdict = attrs.get("verdict")
         name = str(attrs.get("rule") or "default")
+        if name == AFTER_TERMINATION_RULE:
+            continue  # a consequence of an earlier termination, already recorded as its own violation
         existing = Violation.objects.filter(episode=episode, source=Source.POLICY, name=name).first()
         if existing is not None and existing.first_step_index is not None and existing.first_step_index <= d["index"]:
             continue  # dedup: the first stopping decision of this rule is the violation
