@@ -1,13 +1,28 @@
-"""Trace signal receivers: thin, they only enqueue checks (the signals fire after commit)."""
+"""Trace signal receivers: thin, they only enqueue checks (the signals fire after commit).
+
+The trace is already committed when they run, so a broker outage must not turn a stored batch
+into an error for the runtime: the enqueue failure is logged and `manage.py contracts_check
+--missing` catches up later.
+"""
+
+import logging
+
+logger = logging.getLogger(__name__)
 
 
 def on_steps_appended(sender, episode, first_index: int, count: int, **kwargs) -> None:
     from apps.contracts.tasks import episode_steps_task
 
-    episode_steps_task.delay(episode.pk, first_index)
+    try:
+        episode_steps_task.delay(episode.pk, first_index)
+    except Exception:  # noqa: BLE001 - see the module docstring
+        logger.exception("could not enqueue runtime checks for episode %s", episode.pk)
 
 
 def on_episode_ended(sender, episode, **kwargs) -> None:
     from apps.contracts.tasks import episode_check_task
 
-    episode_check_task.delay(episode.pk)
+    try:
+        episode_check_task.delay(episode.pk)
+    except Exception:  # noqa: BLE001 - see the module docstring
+        logger.exception("could not enqueue the contract check of episode %s", episode.pk)

@@ -167,3 +167,33 @@ def test_episodes_of_another_project_are_not_checked_against_this_projects_contr
     publish(project, NO_DELETE)
     episode = ingest(other_project, "ep-1", [act("delete_file")], end="completed")
     assert services.episode_check(episode=episode) == []
+
+
+def test_the_catch_up_command_checks_only_ended_episodes_missing_a_verdict(project):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    publish(project, NO_DELETE)
+    done = ingest(project, "done", [act("delete_file")], end="completed")
+    services.episode_check(episode=done)
+    ingest(project, "missed", [act("delete_file")], end="completed")
+    ingest(project, "live", [act("delete_file")])
+    out = StringIO()
+    call_command("contracts_check", "--missing", stdout=out)
+    assert "checked 1 episodes, 1 with failed verdicts" in out.getvalue()
+    assert set(Verdict.objects.values_list("episode__external_id", flat=True)) == {"done", "missed"}
+
+
+def test_a_broker_outage_does_not_fail_the_ingestion_that_triggered_it(project, monkeypatch,
+                                                                     django_capture_on_commit_callbacks):
+    from apps.contracts import tasks
+
+    def down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.episode_steps_task, "delay", down)
+    monkeypatch.setattr(tasks.episode_check_task, "delay", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        episode = ingest(project, "ep", [act("x")], end="completed")
+    assert episode.step_count == 1 and episode.status == "completed"
