@@ -1,0 +1,439 @@
+"""Governance graph manifests: YAML in, a validated `Graph` out, every error with its line.
+
+    name: market-institution
+    initial: compliant
+    tools: [produce, set_price, send_message]     # optional; lets sanctions be checked
+    states:
+      compliant: {}
+      warned:
+        sanctions:
+          - tighten: {tool: produce, arguments: {quantity: {minimum: 10}}}
+      suspended:
+        sanctions: [{suspend: true}]
+      trusted:
+        decay: {after: 7d, to: compliant, renew_when: "violations.total == 0"}
+    transitions:
+      - {from: compliant, to: warned, when: "metric.collusion_tier >= 3 for 2 rounds"}
+      - {from: [compliant, warned], to: suspended, when: "violations.severe >= 1 within 10 steps"}
+    restore:
+      - {from: warned, to: compliant, after_clean_rounds: 3}
+      - {from: suspended, to: warned, by: reviewer}
+
+Pure Python (PyYAML only), no Django.
+"""
+
+import fnmatch
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+import yaml
+
+from apps.governance.graph import predicates
+from apps.governance.graph.predicates import Atom, Expr, PredicateError
+
+SANCTION_KINDS = ("suspend", "revoke", "tighten", "fine")
+_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_STATE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class GraphError(ValueError):
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems, key=lambda p: p.line)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Decay:
+    after_seconds: int
+    to: str
+    renew_when: Expr | None
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    description: str
+    sanctions: tuple[dict, ...]
+    decay: Decay | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Transition:
+    number: int
+    sources: tuple[str, ...]
+    target: str
+    kind: str  # "when" | "clean" | "reviewer"
+    expr: Expr | None
+    clean_rounds: int | None
+    restorative: bool
+    line: int
+
+    @property
+    def label(self) -> str:
+        if self.kind == "when":
+            return str(self.expr)
+        if self.kind == "clean":
+            return f"after {self.clean_rounds} clean rounds"
+        return "reviewer decides"
+
+
+@dataclass(frozen=True)
+class Graph:
+    name: str
+    description: str
+    initial: str
+    states: dict[str, State]
+    transitions: tuple[Transition, ...]
+    tools: tuple[str, ...] | None
+    manifest: dict = field(compare=False)
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(self.manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- YAML with line numbers ----------------------------------------------------------------
+
+class _Map(dict):
+    line = 0
+    key_lines: dict
+
+
+class _List(list):
+    line = 0
+    item_lines: list
+
+
+def _plain(node: yaml.Node, loader: yaml.SafeLoader, problems: list[Problem]):
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out = _Map()
+        out.line, out.key_lines = line, {}
+        for key_node, value_node in node.value:
+            key = _plain(key_node, loader, problems)
+            if not isinstance(key, str | int | float | bool):
+                problems.append(Problem(key_node.start_mark.line + 1, "mapping keys must be plain values"))
+                continue
+            if key in out:
+                problems.append(Problem(key_node.start_mark.line + 1, f"duplicate key {key!r}"))
+            out[key] = _plain(value_node, loader, problems)
+            out.key_lines[key] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        out = _List(_plain(item, loader, problems) for item in node.value)
+        out.line, out.item_lines = line, [item.start_mark.line + 1 for item in node.value]
+        return out
+    return loader.construct_object(node, deep=True)
+
+
+def _load(source: str) -> _Map:
+    try:
+        loader = yaml.SafeLoader(source)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise GraphError([Problem(mark.line + 1 if mark else 1, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    if node is None or not isinstance(node, yaml.MappingNode):
+        raise GraphError([Problem(1, "a graph is a YAML mapping with name, initial, states and transitions")])
+    problems: list[Problem] = []
+    data = _plain(node, yaml.SafeLoader(""), problems)
+    if problems:
+        raise GraphError(problems)
+    return data
+
+
+def _line(mapping, key, default: int = 1) -> int:
+    return getattr(mapping, "key_lines", {}).get(key, getattr(mapping, "line", default))
+
+
+def _normal(value):
+    """Plain JSON-able data (drops the line bookkeeping) for the manifest and its digest."""
+    if isinstance(value, dict):
+        return {str(k): _normal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
+
+
+# --- compile + validate ---------------------------------------------------------------------
+
+def parse_duration(value) -> int:
+    if isinstance(value, int) and value > 0:
+        return value
+    match = _DURATION.match(str(value).strip())
+    if not match or int(match[1]) == 0:
+        raise ValueError(f"duration {value!r}: use e.g. 30m, 12h, 7d")
+    return int(match[1]) * _UNITS[match[2]]
+
+
+def compile_graph(source: str) -> Graph:
+    """Parses and validates; raises GraphError listing every problem with its line."""
+    data = _load(source)
+    problems: list[Problem] = []
+    for key in data:
+        if key not in ("name", "description", "initial", "tools", "states", "transitions", "restore"):
+            problems.append(Problem(_line(data, key), f"unknown key {key!r}"))
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append(Problem(_line(data, "name"), "name: a non-empty string is required"))
+    tools = _compile_tools(data, problems)
+    states = _compile_states(data, tools, problems)
+    initial = data.get("initial")
+    if not isinstance(initial, str):
+        problems.append(Problem(_line(data, "initial"), "initial: name the state every agent starts in"))
+    elif states and initial not in states:
+        problems.append(Problem(_line(data, "initial"), f"initial: unknown state {initial!r}"))
+    transitions = _compile_transitions(data, states, problems)
+    if not problems:
+        problems += _reachability(data, initial, states, transitions)
+        problems += _conflicts(transitions)
+    if problems:
+        raise GraphError(problems)
+    manifest = _normal(data)
+    return Graph(
+        name=name.strip(), description=str(data.get("description") or ""), initial=initial, states=states,
+        transitions=tuple(transitions), tools=tools, manifest=manifest,
+    )
+
+
+def _compile_tools(data, problems) -> tuple[str, ...] | None:
+    tools = data.get("tools")
+    if tools is None:
+        return None
+    if not isinstance(tools, list) or not all(isinstance(t, str) and t for t in tools):
+        problems.append(Problem(_line(data, "tools"), "tools: a list of tool names"))
+        return None
+    return tuple(tools)
+
+
+def _compile_states(data, tools, problems) -> dict[str, State]:
+    raw = data.get("states")
+    if not isinstance(raw, dict) or not raw:
+        problems.append(Problem(_line(data, "states"), "states: a mapping of state name to its settings"))
+        return {}
+    states = {}
+    for state_name, spec in raw.items():
+        line = _line(raw, state_name)
+        if not isinstance(state_name, str) or not _STATE_NAME.match(state_name):
+            problems.append(Problem(line, f"state name {state_name!r}: letters, digits, '_' or '-'"))
+            continue
+        spec = spec if spec is not None else _Map()
+        if not isinstance(spec, dict):
+            problems.append(Problem(line, f"state {state_name!r}: expected a mapping"))
+            continue
+        for key in spec:
+            if key not in ("description", "sanctions", "decay"):
+                problems.append(Problem(_line(spec, key, line), f"state {state_name!r}: unknown key {key!r}"))
+        sanctions = _compile_sanctions(state_name, spec.get("sanctions"), _line(spec, "sanctions", line), tools, problems)
+        states[state_name] = State(state_name, str(spec.get("description") or ""), sanctions, None, line)
+    for state_name, spec in raw.items():
+        if state_name in states and isinstance(spec, dict) and spec.get("decay") is not None:
+            decay = _compile_decay(state_name, spec["decay"], _line(spec, "decay"), states, problems)
+            old = states[state_name]
+            states[state_name] = State(old.name, old.description, old.sanctions, decay, old.line)
+    return states
+
+
+def _compile_sanctions(state_name, raw, line, tools, problems) -> tuple[dict, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.append(Problem(line, f"state {state_name!r}: sanctions is a list"))
+        return ()
+    out = []
+    for item, item_line in zip(raw, raw.item_lines, strict=True):
+        if not isinstance(item, dict) or len(item) != 1 or next(iter(item)) not in SANCTION_KINDS:
+            problems.append(Problem(item_line, f"sanction: one of {', '.join(SANCTION_KINDS)} (e.g. '- revoke: [send_money]')"))
+            continue
+        kind, value = next(iter(item.items()))
+        if kind == "suspend":
+            if value is not True:
+                problems.append(Problem(item_line, "suspend: true"))
+                continue
+            out.append({"kind": "suspend"})
+        elif kind == "revoke":
+            globs = [value] if isinstance(value, str) else value
+            if not isinstance(globs, list) or not globs or not all(isinstance(g, str) and g for g in globs):
+                problems.append(Problem(item_line, "revoke: a tool name or glob, or a list of them"))
+                continue
+            for glob in globs:
+                if _unknown_tool(glob, tools):
+                    problems.append(Problem(item_line, f"sanction names unknown tool {glob!r} (declared: {', '.join(tools)})"))
+                out.append({"kind": "revoke", "tool": glob})
+        elif kind == "tighten":
+            if not isinstance(value, dict) or not isinstance(value.get("tool"), str) or not isinstance(value.get("arguments"), dict) or not value["arguments"]:
+                problems.append(Problem(item_line, "tighten: {tool: <name or glob>, arguments: {<arg>: {minimum: ...}}}"))
+                continue
+            bad = [a for a, c in value["arguments"].items() if not isinstance(c, dict) or not c]
+            if bad:
+                problems.append(Problem(item_line, f"tighten: argument {bad[0]!r} needs bounds like {{minimum: 10}}"))
+                continue
+            if _unknown_tool(value["tool"], tools):
+                problems.append(Problem(item_line, f"sanction names unknown tool {value['tool']!r} (declared: {', '.join(tools)})"))
+            out.append({"kind": "tighten", "tool": value["tool"], "arguments": _normal(value["arguments"])})
+        elif kind == "fine":
+            amount = value.get("amount") if isinstance(value, dict) else value
+            if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
+                problems.append(Problem(item_line, "fine: {amount: <positive number>, unit: <optional>}"))
+                continue
+            out.append({"kind": "fine", "details": _normal(value) if isinstance(value, dict) else {"amount": amount}})
+    return tuple(out)
+
+
+def _unknown_tool(glob: str, tools) -> bool:
+    return tools is not None and not any(fnmatch.fnmatchcase(t, glob) for t in tools)
+
+
+def _compile_decay(state_name, raw, line, states, problems) -> Decay | None:
+    if not isinstance(raw, dict) or "after" not in raw or "to" not in raw:
+        problems.append(Problem(line, f"state {state_name!r}: decay needs after (e.g. 7d) and to (a state)"))
+        return None
+    try:
+        after = parse_duration(raw["after"])
+    except ValueError as exc:
+        problems.append(Problem(_line(raw, "after", line), f"decay: {exc}"))
+        return None
+    if raw["to"] not in states:
+        problems.append(Problem(_line(raw, "to", line), f"decay: unknown state {raw['to']!r}"))
+        return None
+    renew = None
+    if raw.get("renew_when") is not None:
+        try:
+            renew = predicates.parse(raw["renew_when"])
+        except PredicateError as exc:
+            problems.append(Problem(_line(raw, "renew_when", line), f"decay renew_when: {exc}"))
+    return Decay(after, raw["to"], renew)
+
+
+def _compile_transitions(data, states, problems) -> list[Transition]:
+    out = []
+    for section in ("transitions", "restore"):
+        raw = data.get(section)
+        if raw is None:
+            continue
+        if not isinstance(raw, list):
+            problems.append(Problem(_line(data, section), f"{section}: a list of {{from, to, ...}}"))
+            continue
+        for item, line in zip(raw, raw.item_lines, strict=True):
+            transition = _compile_transition(item, line, section == "restore", len(out) + 1, states, problems)
+            if transition:
+                out.append(transition)
+    return out
+
+
+def _compile_transition(item, line, restorative, number, states, problems) -> Transition | None:
+    if not isinstance(item, dict):
+        problems.append(Problem(line, "a transition is a mapping with from, to and a trigger"))
+        return None
+    ok = True
+    for key in item:
+        if key not in ("from", "to", "when", "after_clean_rounds", "by", "description"):
+            problems.append(Problem(_line(item, key, line), f"transition: unknown key {key!r}"))
+            ok = False
+    raw_from = item.get("from")
+    sources = list(states) if raw_from == "*" else ([raw_from] if isinstance(raw_from, str) else raw_from)
+    if not isinstance(sources, list) or not sources:
+        problems.append(Problem(_line(item, "from", line), "transition: from names a state, a list of states or '*'"))
+        return None
+    for source in sources:
+        if source not in states:
+            problems.append(Problem(_line(item, "from", line), f"transition: unknown state {source!r}"))
+            ok = False
+    target = item.get("to")
+    if target not in states:
+        problems.append(Problem(_line(item, "to", line), f"transition: unknown state {target!r}"))
+        ok = False
+    triggers = [k for k in ("when", "after_clean_rounds", "by") if k in item]
+    if len(triggers) != 1:
+        problems.append(Problem(line, "transition: give exactly one trigger: when, after_clean_rounds or by: reviewer"))
+        return None
+    kind, expr, clean = triggers[0], None, None
+    if kind == "when":
+        try:
+            expr = predicates.parse(item["when"])
+        except PredicateError as exc:
+            problems.append(Problem(_line(item, "when", line), f"when: {exc}"))
+            ok = False
+    elif kind == "after_clean_rounds":
+        clean = item["after_clean_rounds"]
+        if isinstance(clean, bool) or not isinstance(clean, int) or clean < 1:
+            problems.append(Problem(_line(item, "after_clean_rounds", line), "after_clean_rounds: a positive integer"))
+            ok = False
+        kind = "clean"
+    elif item["by"] != "reviewer":
+        problems.append(Problem(_line(item, "by", line), "by: only 'reviewer' is supported"))
+        ok = False
+    else:
+        kind = "reviewer"
+    if not ok:
+        return None
+    sources = tuple(s for s in sources if s != target) if raw_from == "*" else tuple(sources)
+    return Transition(number, sources, target, kind, expr, clean, restorative, line)
+
+
+def _reachability(data, initial, states, transitions) -> list[Problem]:
+    edges: dict[str, set[str]] = {s: set() for s in states}
+    for t in transitions:
+        for source in t.sources:
+            edges[source].add(t.target)
+    for state in states.values():
+        if state.decay:
+            edges[state.name].add(state.decay.to)
+    seen, todo = {initial}, [initial]
+    while todo:
+        for nxt in edges[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return [
+        Problem(state.line, f"state {state.name!r} is unreachable from the initial state {initial!r}")
+        for state in states.values()
+        if state.name not in seen
+    ]
+
+
+CLEAN_ATOMS = (Atom("violations.total", "==", 0), Atom("decisions.blocked", "==", 0))
+
+
+def _conflicts(transitions) -> list[Problem]:
+    """Two automatic transitions out of one state, to different states, whose triggers can hold at once."""
+    problems = []
+    automatic = [t for t in transitions if t.kind != "reviewer"]
+    for i, a in enumerate(automatic):
+        for b in automatic[i + 1:]:
+            shared = set(a.sources) & set(b.sources)
+            if not shared or a.target == b.target:
+                continue
+            if _can_fire_together(a, b):
+                problems.append(Problem(
+                    b.line,
+                    f"transition to {b.target!r} (line {b.line}) can fire together with the transition to "
+                    f"{a.target!r} (line {a.line}) from {sorted(shared)[0]!r}; make their conditions exclusive",
+                ))
+    return problems
+
+
+def _can_fire_together(a: Transition, b: Transition) -> bool:
+    if a.kind == "clean" and b.kind == "clean":
+        return a.clean_rounds == b.clean_rounds
+    if a.kind == "clean" or b.kind == "clean":
+        when = b if a.kind == "clean" else a
+        return predicates.can_hold_together(when.expr, Expr(((),), ""), CLEAN_ATOMS)
+    return predicates.can_hold_together(a.expr, b.expr)
