@@ -71,3 +71,8 @@ def test_an_outsider_gets_404(violation, outsider, login):
 
 def test_a_violation_id_from_another_project_is_404_in_ones_own(violation, outsider, login):
     assert login(outsider).get(f"/p/globex/reviews/{violation.pk}/").status_code == 404
+
+
+def test_the_project_overview_shows_open_violations_by_severity(violation, viewer, login):
+    r = login(viewer).get("/p/acme/")
+    assert b"Open violations</a>: 1" in r.content and b"high 1" in r.content
