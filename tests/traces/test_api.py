@@ -196,3 +196,16 @@ def test_an_outsider_creating_the_same_external_id_gets_their_own_episode(ingest
     outsider = api(make_key(other_project, scopes=["ingest", "read"]))
     assert outsider.post(EPISODES, {"external_id": episode_id}, format="json").status_code == 201
     assert Episode.objects.filter(external_id=episode_id).count() == 2
+
+
+def test_creating_an_episode_without_external_id_is_400_naming_it(ingest):
+    response = ingest.post(EPISODES, {"title": "no id"}, format="json")
+    assert response.status_code == 400
+    assert "external_id" in response.json()["error"]["fields"]
+    assert Episode.objects.count() == 0
+
+
+def test_a_step_with_a_nul_character_is_400_not_a_database_error(ingest, episode_id):
+    response = _post_steps(ingest, episode_id, [{"index": 0, "kind": "message", "content": "a\u0000b"}])
+    assert response.status_code == 400
+    assert "steps[0].content" in response.json()["error"]["fields"]

@@ -160,3 +160,35 @@ def test_digest_is_the_same_for_equal_times_written_differently():
     b = schema.step_normalize({"index": 0, "kind": "message", "started_at": "2026-01-01T11:00:00+01:00",
                                "cost": "0.100000"})
     assert schema.step_digest(a) == schema.step_digest(b)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appends_without_indexes_get_distinct_contiguous_indexes(project):
+    import threading
+
+    from django.db import connection
+
+    episode, _ = services.episode_upsert(project=project, external_id="busy")
+    errors = []
+
+    def writer(n):
+        try:
+            for _ in range(5):
+                services.steps_append_batch(episode=Episode.objects.get(pk=episode.pk), steps=[
+                    {"kind": "message", "agent": f"w{n}", "content": f"hello {i}"} for i in range(20)
+                ])
+        except Exception as exc:  # surfaced below; a thread's exception is otherwise lost
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    indexes = sorted(Step.objects.filter(episode=episode).values_list("index", flat=True))
+    assert indexes == list(range(400))
+    episode.refresh_from_db()
+    assert episode.step_count == 400

@@ -47,6 +47,8 @@ def otlp_ingest(*, project: Project, spans: list[dict]) -> dict:
         episode, created = _episode_for(project=project, group=group)
         steps = group["steps"]
         if not created and group["span_ids"]:
+            # Hold the episode row first, so two concurrent retries of a span cannot both miss it.
+            Episode.objects.select_for_update().filter(pk=episode.pk).values_list("pk").first()
             seen = set(
                 Step.objects.filter(episode_id=episode.pk, span_id__in=group["span_ids"])
                 .values_list("span_id", flat=True)
