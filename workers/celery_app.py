@@ -14,6 +14,13 @@ app.conf.task_routes = {
     "apps.contracts.*": {"queue": "checks"},
 }
 app.conf.beat_schedule = {}
+# governance: record the log head (truncation evidence); catch up the Oracle and decay tiers
+app.conf.beat_schedule["governance-log-checkpoint"] = {
+    "task": "apps.governance.tasks.log_checkpoint_task", "schedule": 300.0,
+}
+app.conf.beat_schedule["governance-oracle-sweep"] = {
+    "task": "apps.governance.tasks.oracle_sweep_task", "schedule": 300.0,
+}
 app.autodiscover_tasks()
 
 

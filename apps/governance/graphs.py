@@ -1,0 +1,71 @@
+"""Publishing governance graphs: immutable, content-hashed versions; publishing is logged."""
+
+from functools import lru_cache
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+
+from apps.governance.graph import Graph, GraphError, compile_graph
+from apps.governance.models import GraphVersion
+from apps.governance.services import governance_log_append
+from apps.tenancy.models import Project
+
+
+@lru_cache(maxsize=64)
+def _compiled(digest: str, source: str) -> Graph:
+    return compile_graph(source)
+
+
+def graph_compiled(version: GraphVersion) -> Graph:
+    """The compiled graph of a stored version (cached by content digest: versions never change)."""
+    return _compiled(version.digest, version.source)
+
+
+def graph_check(*, source: str) -> Graph:
+    """Compiles or raises ValidationError({"source": ["line N: ...", ...]})."""
+    try:
+        return compile_graph(source)
+    except GraphError as exc:
+        raise ValidationError({"source": [str(p) for p in exc.problems]}) from None
+
+
+@transaction.atomic
+def graph_publish(*, project: Project, source: str, actor: str, activate: bool = True) -> GraphVersion:
+    """Publishes `source` as a new immutable version, or returns the version with the same content.
+
+    The digest hashes the canonical manifest, so reformatting the YAML does not make a new version.
+    """
+    graph = graph_check(source=source)
+    version = GraphVersion.objects.filter(project=project, digest=graph.digest).first()
+    if version is None:
+        last = GraphVersion.objects.filter(project=project, name=graph.name).aggregate(n=Max("number"))["n"] or 0
+        version = GraphVersion.objects.create(
+            project=project, name=graph.name, number=last + 1, digest=graph.digest, source=source,
+            manifest=graph.manifest, created_by=actor,
+        )
+        governance_log_append(
+            project=project, event="graph.published", actor=actor,
+            data={"graph": graph.name, "number": version.number, "digest": version.digest},
+        )
+    if activate and not version.is_active:
+        graph_activate(version=version, actor=actor)
+    return version
+
+
+@transaction.atomic
+def graph_activate(*, version: GraphVersion, actor: str) -> GraphVersion:
+    """Puts `version` in force for the project; agents move onto it (see controller.agents_rehome)."""
+    from apps.governance import controller
+
+    GraphVersion.objects.select_for_update().filter(project_id=version.project_id, is_active=True).update(
+        is_active=False
+    )
+    version.is_active = True
+    version.save(update_fields=["is_active"])
+    governance_log_append(
+        project=version.project, event="graph.activated", actor=actor,
+        data={"graph": version.name, "number": version.number, "digest": version.digest},
+    )
+    controller.agents_rehome(version=version, actor=actor)
+    return version

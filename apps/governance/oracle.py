@@ -1,0 +1,125 @@
+"""The Oracle: turns an ended episode into evidence per agent, then lets the Controller act.
+
+Evidence comes from decision steps (the fields of interface item 2, not the policies tables),
+from Violation rows (apps.reviews) and from numeric metrics the runtime reported in
+Episode.outcome["metrics"] — a number for every agent, or {agent: number}.
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from apps.governance import controller
+from apps.governance.models import Evidence
+from apps.traces.models import Episode, EpisodeStatus, Step
+
+SEVERE = {"high", "critical"}
+_VERDICT_METRIC = {
+    "allow": "decisions.allowed", "block": "decisions.blocked", "rewrite": "decisions.rewritten",
+    "ask": "decisions.asked", "terminate": "decisions.terminated",
+}
+
+
+def _violations(episode: Episode) -> list[tuple[str, str, int | None]]:
+    try:
+        from apps.reviews.models import Violation
+    except ImportError:  # reviews not installed: no violation evidence
+        return []
+    return list(
+        Violation.objects.filter(episode=episode).exclude(status="dismissed")
+        .values_list("agent", "severity", "first_step_index")
+    )
+
+
+def episode_evidence(*, episode: Episode) -> dict[str, dict]:
+    """{agent: {"values": {metric: number}, "marks": {metric: [step index, ...]}}} for one episode."""
+    marks: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    blocked_tools: dict[str, set[str]] = defaultdict(set)
+    decisions = (
+        Step.objects.filter(episode=episode, kind="decision")
+        .order_by("index")
+        .values_list("index", "agent", "tool", "attributes")
+    )
+    for index, agent, tool, attributes in decisions:
+        if not agent:
+            continue
+        verdict = (attributes or {}).get("verdict")
+        marks[agent]["decisions.total"].append(index)
+        if verdict in _VERDICT_METRIC:
+            marks[agent][_VERDICT_METRIC[verdict]].append(index)
+        if verdict in ("block", "terminate"):
+            if verdict == "terminate":
+                marks[agent]["decisions.blocked"].append(index)
+            if tool in blocked_tools[agent]:
+                marks[agent]["forbidden.repeats"].append(index)
+            blocked_tools[agent].add(tool)
+    agents = set(episode.agents) | set(marks)
+    for agent, severity, first_index in _violations(episode):
+        targets = [agent] if agent else (list(agents) if len(agents) == 1 else [])
+        for target in targets:
+            agents.add(target)
+            index = first_index if first_index is not None else 0
+            marks[target]["violations.total"].append(index)
+            marks[target][f"violations.{severity}"].append(index)
+            if severity in SEVERE:
+                marks[target]["violations.severe"].append(index)
+    step_counts = dict(
+        Step.objects.filter(episode=episode).exclude(agent="").values_list("agent").annotate(n=Count("id"))
+        .values_list("agent", "n")
+    )
+    metrics = (episode.outcome or {}).get("metrics") or {}
+    out = {}
+    for agent in sorted(a for a in agents if a):
+        agent_marks = {k: sorted(v) for k, v in marks[agent].items()}
+        values: dict[str, float] = {k: len(v) for k, v in agent_marks.items()}
+        total = values.get("decisions.total", 0)
+        values["block_rate"] = round(values.get("decisions.blocked", 0) / total, 6) if total else 0
+        values["steps"] = step_counts.get(agent, 0)
+        for name, value in metrics.items():
+            if isinstance(value, dict):
+                value = value.get(agent)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                values[f"metric.{name}"] = value
+        out[agent] = {"values": values, "marks": agent_marks}
+    return out
+
+
+def oracle_episode(*, episode: Episode) -> dict[str, str | None]:
+    """Records each agent's evidence for the episode once and runs the Controller on it.
+
+    Idempotent: evidence is unique per (agent, episode), and only a newly recorded round moves
+    an agent. Returns {agent: new state or None}.
+    """
+    moves: dict[str, str | None] = {}
+    for agent, evidence in episode_evidence(episode=episode).items():
+        with transaction.atomic():
+            row, created = Evidence.objects.get_or_create(
+                project_id=episode.project_id, agent=agent, episode=episode,
+                defaults={"values": evidence["values"], "marks": evidence["marks"]},
+            )
+            if created:
+                moves[agent] = controller.agent_observe(project=episode.project, agent=agent, evidence=row)
+    return moves
+
+
+def oracle_sweep(*, since: timedelta = timedelta(days=2)) -> int:
+    """Beat entry: ended episodes the Oracle has not seen yet (a lost task, a worker down), then decay."""
+    from apps.tenancy.models import Project
+
+    seen = Evidence.objects.values("episode_id")
+    pending = (
+        Episode.objects.exclude(status=EpisodeStatus.RUNNING)
+        .filter(ended_at__gte=timezone.now() - since)
+        .exclude(id__in=seen)
+        .select_related("project")
+    )
+    count = 0
+    for episode in pending.iterator():
+        oracle_episode(episode=episode)
+        count += 1
+    for project in Project.objects.all():
+        controller.agents_decay(project=project)
+    return count
