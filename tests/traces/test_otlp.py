@@ -211,3 +211,12 @@ def test_spans_sent_with_another_projects_key_land_only_in_that_project(live_ser
     provider.shutdown()
     assert not Episode.objects.filter(project=project).exists()
     assert Episode.objects.filter(project=other_project, external_id="conv-1").exists()
+
+
+def test_resource_and_agent_span_attributes_are_kept_on_the_episode(live_server, project, make_key):
+    provider = _provider(_exporter(live_server, make_key(project, scopes=["ingest"])))
+    _agent_run(provider)
+    provider.shutdown()
+    otel = Episode.objects.get(project=project, external_id="conv-1").config["otel"]
+    assert otel["resource"]["service.name"] == "bank-agent"
+    assert otel["agent_spans"][0]["attributes"]["gen_ai.agent.name"] == "banker"

@@ -8,6 +8,9 @@ from apps.traces import schema, services
 from apps.traces.models import Episode, Step
 from apps.traces.otlp import mapping
 
+# Agent (wrapper) spans kept per episode; beyond this a long conversation keeps its first ones.
+MAX_AGENT_SPANS = 100
+
 
 def _episode_for(*, project: Project, group: dict) -> tuple[Episode, bool]:
     """The episode a group of spans belongs to.
@@ -76,6 +79,13 @@ def _episode_note(*, episode: Episode, group: dict) -> None:
     agents = services._merge(episode.agents, group["agents"])
     if agents != episode.agents:
         changes["agents"] = agents
+    otel = dict((episode.config or {}).get("otel") or {})
+    known = {s["span_id"] for s in otel.get("agent_spans", [])}
+    fresh = [s for s in group["agent_spans"] if s["span_id"] not in known]
+    if (group["resource"] and "resource" not in otel) or fresh:
+        otel.setdefault("resource", group["resource"])
+        otel["agent_spans"] = [*otel.get("agent_spans", []), *fresh][:MAX_AGENT_SPANS]
+        changes["config"] = {**(episode.config or {}), "otel": otel}
     if changes:
         Episode.objects.filter(pk=episode.pk).update(**changes, updated_at=timezone.now())
         for name, value in changes.items():

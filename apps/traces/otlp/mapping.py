@@ -6,7 +6,8 @@ episode. GenAI semantic conventions, current and older names, and OpenInference 
     execute_tool / TOOL span      -> action (tool, arguments) + observation (result, error)
     chat / text_completion / LLM  -> user message (if the last input is the user's) + assistant message
     RETRIEVER span                -> action (query) + observation (documents, untrusted by default)
-    invoke_agent / AGENT / CHAIN  -> no step; names the agent of the spans under it, titles the episode
+    invoke_agent / AGENT / CHAIN  -> no step; names the agent of the spans under it, titles the episode,
+                                     its attributes are kept in the episode's config["otel"]
     anything else                 -> not a step (HTTP, DB spans of the same trace)
 
 Attributes the mapping does not read are kept in the first step's `attributes`, never dropped.
@@ -326,7 +327,7 @@ def group_spans(spans: list[dict]) -> list[dict]:
     """Episodes with their steps in time order.
 
     Returns [{"external_id", "conversation": bool, "trace_ids", "title", "agents", "environment",
-    "steps", "span_ids"}]; a group keyed by trace id has conversation=False so the caller can
+    "steps", "span_ids", "resource", "agent_spans"}]; a group keyed by trace id has conversation=False so the caller can
     attach it to an episode that already holds that trace.
     """
     by_id = {s["span_id"]: s for s in spans}
@@ -353,13 +354,17 @@ def group_spans(spans: list[dict]) -> list[dict]:
         key = conversation or trace_id
         group = groups.setdefault(key, {
             "external_id": key[:200], "conversation": conversation is not None, "trace_ids": [], "title": "",
-            "agents": [], "environment": "", "steps": [], "span_ids": [],
+            "agents": [], "environment": "", "steps": [], "span_ids": [], "resource": {}, "agent_spans": [],
         })
         group["trace_ids"].append(trace_id)
         order = 0
         for span in sorted(members, key=lambda s: (s["start_ns"], s["end_ns"])):
             agent = agent_of(span)
+            group["resource"] = group["resource"] or span["resource"]
             if span_kind(span) == "agent":
+                # Agent spans are not steps; their attributes are kept on the episode instead.
+                group["agent_spans"].append({"span_id": span["span_id"], "name": span["name"],
+                                             "attributes": _fit_json(span["attributes"])})
                 group["title"] = group["title"] or span["name"][:500]
                 if agent and agent not in group["agents"]:
                     group["agents"].append(agent[:200])
