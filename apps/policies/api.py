@@ -3,7 +3,7 @@
 import time
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,7 +36,7 @@ class DecisionOutputSerializer(serializers.Serializer):
     deadline = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
 
-    def get_deadline(self, obj: Decision):
+    def get_deadline(self, obj: Decision) -> str | None:
         approval = getattr(obj, "approval", None) if obj.verdict == "ask" else None
         return approval.deadline.isoformat() if approval else None
 
@@ -72,6 +72,7 @@ class DecideApi(APIView):
 
     permission_classes = [permissions.IsAuthenticated, scope_required("decide")]
 
+    @extend_schema_serializer(component_name="DecideContext")
     class ContextSerializer(serializers.Serializer):
         untrusted = serializers.BooleanField(required=False, default=False,
                                              help_text="Untrusted content has been read in this episode.")
@@ -86,6 +87,7 @@ class DecideApi(APIView):
                     )
             return super().to_internal_value(data)
 
+    @extend_schema_serializer(component_name="DecideInput")
     class InputSerializer(serializers.Serializer):
         episode = serializers.CharField(max_length=200)
         agent = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -172,6 +174,7 @@ class NarrowApi(APIView):
 
     permission_classes = [permissions.IsAuthenticated, scope_required("decide")]
 
+    @extend_schema_serializer(component_name="NarrowInput")
     class InputSerializer(serializers.Serializer):
         episode = serializers.CharField(max_length=200)
         policy = serializers.CharField(max_length=200_000, help_text="YAML or JSON text of the overlay.")
@@ -207,12 +210,14 @@ class PolicyPublishApi(APIView):
 
     permission_classes = [permissions.IsAuthenticated, scope_required("admin")]
 
+    @extend_schema_serializer(component_name="PolicyPublishInput")
     class InputSerializer(serializers.Serializer):
         source = serializers.CharField(max_length=500_000, trim_whitespace=False)
         name = serializers.SlugField(max_length=100, required=False)
         description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
         activate = serializers.BooleanField(required=False, default=True)
 
+    @extend_schema_serializer(component_name="PolicyVersionOutput")
     class OutputSerializer(serializers.Serializer):
         policy = serializers.CharField(source="policy.name")
         version = serializers.IntegerField(source="number")

@@ -94,6 +94,10 @@ def decision_make(*, project: Project, data: DecideInput, actor: str) -> Decisio
                 state=gov["state"], suspended=gov["suspended"], revoked_tools=gov["revoked_tools"],
                 arg_bounds=gov["arg_bounds"], now=timezone.now(),
             )
+            if (episode.versions or {}).get("policy") != version.digest:
+                # Record the version in force on the episode (once per episode and version).
+                traces.episode_upsert(project=project, external_id=data.episode,
+                                      versions={**(episode.versions or {}), "policy": version.digest})
             overlays = [compiled(digest=n["digest"], source=n["source"], narrowing=True) for n in guard.narrowings]
             verdict = engine.decide(_policy_for(version), engine.Call(data.tool, data.arguments, data.agent), ctx,
                                     overlays)

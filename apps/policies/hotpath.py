@@ -32,7 +32,7 @@ class BoundVersion:
 def episode_find(*, project_id: int, external_id: str) -> Episode | None:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, status, environment, step_count FROM traces_episode"
+            "SELECT id, status, environment, step_count, versions FROM traces_episode"
             " WHERE project_id = %s AND external_id = %s",
             [project_id, external_id],
         )
@@ -41,7 +41,7 @@ def episode_find(*, project_id: int, external_id: str) -> Episode | None:
         return None
     # A partial instance: step_append and episode_end only need the key and these fields.
     return Episode(id=row[0], project_id=project_id, external_id=external_id, status=row[1],
-                   environment=row[2], step_count=row[3])
+                   environment=row[2], step_count=row[3], versions=_json(row[4], {}))
 
 
 def guard_lock(*, episode: Episode) -> Guard:

@@ -183,3 +183,8 @@ def test_the_decision_list_shows_only_the_callers_project(bank_policy, decide, a
     decide("read_balance")
     other = api(make_key(other_project, scopes=["read"]))
     assert other.get("/api/v1/decisions").json()["count"] == 0
+
+
+def test_the_policy_version_in_force_is_recorded_on_the_episode(bank_policy, decide):
+    decide("read_balance")
+    assert Episode.objects.get(external_id="ep-1").versions == {"policy": bank_policy.digest}
