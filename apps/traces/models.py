@@ -124,9 +124,13 @@ class Step(models.Model):
         ordering = ["episode_id", "index"]
         constraints = [models.UniqueConstraint(fields=["episode", "index"], name="step_episode_index_unique")]
         indexes = [
-            models.Index(fields=["project", "tool"], name="step_project_tool"),
-            models.Index(fields=["project", "agent"], name="step_project_agent"),
+            # Agent and tool filters go through Episode.agents/tools (GIN), so steps carry no
+            # agent or tool index: every index here is paid on each of millions of inserts.
             models.Index(fields=["project", "-created_at"], name="step_project_time"),
+            # Decisions of an episode (evidence, metrics, replay) without walking all its steps.
+            models.Index(
+                fields=["episode", "index"], name="step_episode_decisions", condition=models.Q(kind="decision")
+            ),
             GinIndex(fields=["search"], name="step_search_gin"),
             # OTLP re-sends are recognised by span id; only OTLP steps carry one, hence partial.
             models.Index(
