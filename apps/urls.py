@@ -14,6 +14,7 @@ api_patterns.append(path("", include("apps.tenancy.api_urls", namespace="tenancy
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("v1/traces", OtlpTracesApi.as_view(), name="otlp_traces"),
+    path("", include("apps.governance.public_urls")),  # public graph pages, no login
     path("login/", auth_views.LoginView.as_view(template_name="tenancy/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", tenancy_views.home, name="home"),

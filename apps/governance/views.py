@@ -1,0 +1,176 @@
+"""Governance pages: agents and their states, sanctions, graphs (editor, versions), the log."""
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.governance import controller, graphs, selectors
+from apps.governance.forms import GraphForm, MoveForm, ReasonForm, SanctionForm
+from apps.governance.graph import engine
+from apps.governance.models import Evidence, Sanction
+from apps.governance.verification import governance_verify
+from apps.tenancy.decorators import project_member
+from apps.tenancy.models import Role
+
+STARTER = """name: my-graph
+initial: good
+states:
+  good: {}
+  restricted:
+    sanctions:
+      - revoke: ["send_*"]
+transitions:
+  - {from: good, to: restricted, when: "violations.severe >= 1 within 10 steps"}
+restore:
+  - {from: restricted, to: good, after_clean_rounds: 3}
+"""
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    for field, messages in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages)
+
+
+def _can_review(request: HttpRequest) -> bool:
+    return request.membership.allows(Role.REVIEWER)
+
+
+@require_GET
+@project_member()
+def agent_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.agent_state_list(project=request.project), 50).get_page(request.GET.get("page"))
+    context = {
+        "page": page, "graph": selectors.graph_active(project=request.project),
+        "form": SanctionForm(), "can_review": _can_review(request),
+    }
+    template = "governance/agent_list.html"
+    if request.htmx:
+        template += "#agents"
+    return render(request, template, context)
+
+
+def _agent_context(request: HttpRequest, agent: str, **extra) -> dict:
+    agent_state = selectors.agent_state_get(project=request.project, agent=agent)
+    graph = selectors.graph_active(project=request.project)
+    targets = []
+    if graph and agent_state:
+        targets = engine.reviewer_targets(graphs.graph_compiled(graph), state=agent_state.state)
+    return {
+        "agent": agent, "agent_state": agent_state, "graph": graph, "targets": targets,
+        "sanctions": selectors.sanction_list(project=request.project, agent=agent)[:100],
+        "rounds": Evidence.objects.filter(project=request.project, agent=agent).select_related("episode")[:20],
+        "can_review": _can_review(request), "form": SanctionForm(initial={"agent": agent}),
+        "move_form": MoveForm(), **extra,
+    }
+
+
+@require_GET
+@project_member()
+def agent_detail(request: HttpRequest, agent: str) -> HttpResponse:
+    return render(request, "governance/agent_detail.html", _agent_context(request, agent))
+
+
+@require_POST
+@project_member(Role.REVIEWER)
+def sanction_apply(request: HttpRequest) -> HttpResponse:
+    form = SanctionForm(request.POST)
+    if form.is_valid():
+        try:
+            controller.sanction_apply(project=request.project, actor=request.user.username, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            if request.htmx:
+                context = _agent_context(request, form.cleaned_data["agent"])
+                return render(request, "governance/agent_detail.html#sanctions", context)
+            return redirect("governance:agent_detail", project=request.project.slug, agent=form.cleaned_data["agent"])
+    agent = request.POST.get("agent", "")
+    context = _agent_context(request, agent, form=form)
+    return render(request, "governance/agent_detail.html#sanctions", context, status=400 if request.htmx else 200)
+
+
+@require_POST
+@project_member(Role.REVIEWER)
+def sanction_lift(request: HttpRequest, sanction_id: int) -> HttpResponse:
+    sanction = get_object_or_404(Sanction, project=request.project, pk=sanction_id)
+    form = ReasonForm(request.POST)
+    error = None
+    if form.is_valid():
+        try:
+            controller.sanction_lift(sanction=sanction, actor=request.user.username, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    else:
+        error = "Say why the sanction is lifted."
+    context = _agent_context(request, sanction.agent, lift_error=error)
+    return render(request, "governance/agent_detail.html#sanctions", context)
+
+
+@require_POST
+@project_member(Role.REVIEWER)
+def agent_move(request: HttpRequest, agent: str) -> HttpResponse:
+    form = MoveForm(request.POST)
+    error = None
+    if form.is_valid():
+        try:
+            controller.agent_move(project=request.project, agent=agent, actor=request.user.username,
+                                  **form.cleaned_data)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    else:
+        error = "Choose a state and say why."
+    context = _agent_context(request, agent, move_error=error)
+    return render(request, "governance/agent_detail.html#state", context)
+
+
+@require_http_methods(["GET", "POST"])
+@project_member()
+def graph_list(request: HttpRequest) -> HttpResponse:
+    """Versions and the editor. Anyone may validate a draft; publishing needs the admin role."""
+    active = selectors.graph_active(project=request.project)
+    form = GraphForm(request.POST or None, initial={"source": active.source if active else STARTER})
+    context = {"versions": selectors.graph_version_list(project=request.project)[:100], "active": active,
+               "form": form, "problems": None, "checked": None, "published": None,
+               "can_publish": request.membership.allows(Role.ADMIN)}
+    if request.method == "POST" and form.is_valid():
+        source = form.cleaned_data["source"]
+        try:
+            if request.POST.get("action") == "publish":
+                if not context["can_publish"]:
+                    return HttpResponse("Publishing needs the admin role.", status=403)
+                context["published"] = graphs.graph_publish(project=request.project, source=source,
+                                                            actor=request.user.username)
+                context["active"] = context["published"]
+                context["versions"] = selectors.graph_version_list(project=request.project)[:100]
+            else:
+                context["checked"] = graphs.graph_check(source=source)
+        except ValidationError as exc:
+            context["problems"] = exc.message_dict.get("source", exc.messages)
+    template = "governance/graph_list.html"
+    if request.htmx:
+        template += "#editor"
+    return render(request, template, context)
+
+
+@require_GET
+@project_member()
+def log_list(request: HttpRequest) -> HttpResponse:
+    event = request.GET.get("event") or None
+    entries = selectors.log_entry_list(project=request.project, event=event)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    context = {"page": page, "event": event or "", "events": selectors.log_event_names(project=request.project),
+               "checkpoint": selectors.checkpoint_latest(project=request.project)}
+    template = "governance/log_list.html"
+    if request.htmx:
+        template += "#entries"
+    return render(request, template, context)
+
+
+@require_GET
+@project_member()
+def log_verify(request: HttpRequest) -> HttpResponse:
+    """The verify badge: walks the whole chain (loaded lazily by the log page)."""
+    report = governance_verify(project=request.project)
+    return render(request, "governance/log_list.html#badge", {"report": report})
