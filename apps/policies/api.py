@@ -150,8 +150,8 @@ class DecisionDetailApi(APIView):
             if decision is None:
                 raise exceptions.NotFound(f"No decision {decision_id} in this project.")
             if decision.status == DecisionStatus.PENDING and decision.approval.deadline <= timezone.now():
-                decisions.approvals_expire_due(project=project)
-                continue
+                if decisions.approvals_expire_due(project=project):
+                    continue  # re-read the decision with the default applied
             if decision.status != DecisionStatus.PENDING or time.monotonic() >= deadline:
                 return Response(decision_data(decision))
             time.sleep(POLL_SECONDS)

@@ -1,6 +1,8 @@
 """Policy pages: list, editor (validate via htmx, publish), versions with diff and re-activation,
 bindings, decisions, and the approvals queue."""
 
+from urllib.parse import urlencode
+
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -147,7 +149,7 @@ def decision_list(request: HttpRequest) -> HttpResponse:
     filters = {k: request.GET.get(k, "").strip() for k in ("verdict", "agent", "tool", "episode")}
     decisions_qs = selectors.decision_list(project=request.project, filters=filters)
     page = Paginator(decisions_qs, 50).get_page(request.GET.get("page"))
-    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    query = urlencode({k: v for k, v in filters.items() if v})
     context = {"page": page, "filters": filters, "verdicts": Verdict.values, "query": query}
     template = "policies/decision_list.html"
     if request.htmx:
