@@ -1,13 +1,16 @@
-"""Governance API: the log (list, verify, export, checkpoints), agent states and graphs."""
+"""Governance API: the log (list, verify, export, checkpoints), agent states, sanctions and graphs."""
 
 from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import PageNumberPagination
-from apps.governance import selectors
+from apps.governance import controller, graphs, selectors
+from apps.governance.models import Sanction, SanctionKind
 from apps.governance.verification import governance_verify, log_export_lines
 from apps.tenancy.auth import scope_required
 
@@ -121,3 +124,115 @@ class AgentStateApi(APIView):
     def get(self, request, agent: str):
         state = selectors.agent_governance_state(project=request.auth.project, agent=agent)
         return Response(self.OutputSerializer({"agent": agent, **state}).data)
+
+
+AdminScope = scope_required("admin")
+
+
+class GraphListApi(APIView):
+    permission_classes = [ReadScope]
+
+    class OutputSerializer(serializers.Serializer):
+        name = serializers.CharField()
+        number = serializers.IntegerField()
+        digest = serializers.CharField()
+        is_active = serializers.BooleanField()
+        created_at = serializers.DateTimeField()
+        created_by = serializers.CharField()
+        public_url = serializers.SerializerMethodField()
+
+        def get_public_url(self, version) -> str:
+            return reverse("public_graph", kwargs={"project": self.context["project"].slug, "digest": version.digest})
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request):
+        project = request.auth.project
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.graph_version_list(project=project), request, view=self)
+        data = self.OutputSerializer(page, many=True, context={"project": project}).data
+        return paginator.get_paginated_response(data)
+
+
+class GraphPublishApi(APIView):
+    """Publishes a YAML manifest (admin scope); 400 lists each problem with its line."""
+
+    permission_classes = [AdminScope]
+
+    class InputSerializer(serializers.Serializer):
+        source = serializers.CharField(max_length=200_000, trim_whitespace=False)
+        activate = serializers.BooleanField(default=True)
+
+    @extend_schema(request=InputSerializer, responses={201: GraphListApi.OutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = request.auth.project
+        version = graphs.graph_publish(project=project, actor=request.user.name, **data.validated_data)
+        body = GraphListApi.OutputSerializer(version, context={"project": project}).data
+        return Response(body, status=201)
+
+
+class SanctionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    agent = serializers.CharField()
+    kind = serializers.CharField()
+    tool = serializers.CharField()
+    details = serializers.JSONField()
+    source = serializers.CharField()
+    graph_state = serializers.CharField()
+    reason = serializers.CharField()
+    applied_by = serializers.CharField()
+    applied_at = serializers.DateTimeField()
+    lifted_at = serializers.DateTimeField(allow_null=True)
+    lifted_by = serializers.CharField()
+    lift_reason = serializers.CharField()
+
+
+class SanctionListApi(APIView):
+    """GET lists sanctions (read scope; ?agent=, ?active=true|false); POST applies one (admin scope)."""
+
+    class FilterSerializer(serializers.Serializer):
+        agent = serializers.CharField(required=False, max_length=200)
+        active = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    class InputSerializer(serializers.Serializer):
+        agent = serializers.CharField(max_length=200)
+        kind = serializers.ChoiceField(choices=SanctionKind.values)
+        tool = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        details = serializers.DictField(required=False, default=dict)
+        reason = serializers.CharField(max_length=2000)
+
+    def get_permissions(self):
+        return [AdminScope()] if self.request.method == "POST" else [ReadScope()]
+
+    @extend_schema(parameters=[FilterSerializer], responses=SanctionOutputSerializer(many=True))
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        sanctions = selectors.sanction_list(project=request.auth.project, **filters.validated_data)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(sanctions, request, view=self)
+        return paginator.get_paginated_response(SanctionOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: SanctionOutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sanction = controller.sanction_apply(project=request.auth.project, actor=request.user.name,
+                                             **data.validated_data)
+        return Response(SanctionOutputSerializer(sanction).data, status=201)
+
+
+class SanctionLiftApi(APIView):
+    permission_classes = [AdminScope]
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(request=InputSerializer, responses=SanctionOutputSerializer)
+    def post(self, request, sanction_id: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sanction = get_object_or_404(Sanction, project=request.auth.project, pk=sanction_id)
+        sanction = controller.sanction_lift(sanction=sanction, actor=request.user.name, **data.validated_data)
+        return Response(SanctionOutputSerializer(sanction).data)

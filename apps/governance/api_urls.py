@@ -10,5 +10,9 @@ urlpatterns = [
     path("governance/log/verify", api.LogVerifyApi.as_view(), name="log_verify"),
     path("governance/log/export", api.LogExportApi.as_view(), name="log_export"),
     path("governance/log/checkpoints", api.CheckpointListApi.as_view(), name="checkpoints"),
+    path("governance/graphs", api.GraphListApi.as_view(), name="graphs"),
+    path("governance/graphs/publish", api.GraphPublishApi.as_view(), name="graph_publish"),
+    path("governance/sanctions", api.SanctionListApi.as_view(), name="sanctions"),
+    path("governance/sanctions/<int:sanction_id>/lift", api.SanctionLiftApi.as_view(), name="sanction_lift"),
     path("governance/agents/<path:agent>", api.AgentStateApi.as_view(), name="agent_state"),
 ]
