@@ -190,3 +190,14 @@ def test_the_expiry_task_applies_defaults_to_overdue_asks_only(bank_policy, deci
     assert approvals_expire_task.delay().get() == 1
     assert Approval.objects.get(pk=overdue).status == "timed_out"
     assert Approval.objects.get(pk=fresh).status == "pending"
+
+
+def test_an_ask_whose_default_is_terminate_ends_the_episode_at_its_deadline(project, admin, decide, decider):
+    from apps.traces.models import Episode
+
+    services.policy_publish(project=project, actor=admin, source=(
+        "name: strict\nrules:\n  - {tool: wire, effect: deny, fallback: {action: ask, timeout: 5, default: terminate}}\n"))
+    decision_id = decide("wire").json()["decision_id"]
+    Approval.objects.filter(pk=decision_id).update(deadline=timezone.now() - timedelta(seconds=1))
+    assert decider.get(f"/api/v1/decisions/{decision_id}").json()["outcome"] == "terminate"
+    assert Episode.objects.get(external_id="ep-1").status == "terminated"
