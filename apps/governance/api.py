@@ -3,7 +3,7 @@
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,9 +20,11 @@ ReadScope = scope_required("read")
 class LogEntryListApi(APIView):
     permission_classes = [ReadScope]
 
+    @extend_schema_serializer(component_name="GovernanceLogFilter")
     class FilterSerializer(serializers.Serializer):
         event = serializers.CharField(required=False, max_length=100)
 
+    @extend_schema_serializer(component_name="GovernanceLogEntry")
     class OutputSerializer(serializers.Serializer):
         seq = serializers.IntegerField()
         ts = serializers.CharField()
@@ -48,6 +50,7 @@ class LogVerifyApi(APIView):
 
     permission_classes = [ReadScope]
 
+    @extend_schema_serializer(component_name="GovernanceLogVerifyReport")
     class OutputSerializer(serializers.Serializer):
         project = serializers.CharField()
         ok = serializers.BooleanField()
@@ -69,6 +72,7 @@ class LogExportApi(APIView):
 
     permission_classes = [ReadScope]
 
+    @extend_schema_serializer(component_name="GovernanceLogExportRange")
     class InputSerializer(serializers.Serializer):
         from_seq = serializers.IntegerField(required=False, min_value=1, default=1)
         to_seq = serializers.IntegerField(required=False, min_value=1, allow_null=True, default=None)
@@ -94,6 +98,7 @@ class CheckpointListApi(APIView):
 
     permission_classes = [ReadScope]
 
+    @extend_schema_serializer(component_name="GovernanceCheckpoint")
     class OutputSerializer(serializers.Serializer):
         seq = serializers.IntegerField()
         head_hash = serializers.CharField()
@@ -113,6 +118,7 @@ class AgentStateApi(APIView):
 
     permission_classes = [ReadScope]
 
+    @extend_schema_serializer(component_name="AgentGovernanceState")
     class OutputSerializer(serializers.Serializer):
         agent = serializers.CharField()
         state = serializers.CharField(allow_null=True)
@@ -132,6 +138,7 @@ AdminScope = scope_required("admin")
 class GraphListApi(APIView):
     permission_classes = [ReadScope]
 
+    @extend_schema_serializer(component_name="GovernanceGraphVersion")
     class OutputSerializer(serializers.Serializer):
         name = serializers.CharField()
         number = serializers.IntegerField()
@@ -158,6 +165,7 @@ class GraphPublishApi(APIView):
 
     permission_classes = [AdminScope]
 
+    @extend_schema_serializer(component_name="GovernanceGraphPublish")
     class InputSerializer(serializers.Serializer):
         source = serializers.CharField(max_length=200_000, trim_whitespace=False)
         activate = serializers.BooleanField(default=True)
@@ -172,6 +180,7 @@ class GraphPublishApi(APIView):
         return Response(body, status=201)
 
 
+@extend_schema_serializer(component_name="Sanction")
 class SanctionOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     agent = serializers.CharField()
@@ -191,10 +200,12 @@ class SanctionOutputSerializer(serializers.Serializer):
 class SanctionListApi(APIView):
     """GET lists sanctions (read scope; ?agent=, ?active=true|false); POST applies one (admin scope)."""
 
+    @extend_schema_serializer(component_name="SanctionFilter")
     class FilterSerializer(serializers.Serializer):
         agent = serializers.CharField(required=False, max_length=200)
         active = serializers.BooleanField(required=False, allow_null=True, default=None)
 
+    @extend_schema_serializer(component_name="SanctionApply")
     class InputSerializer(serializers.Serializer):
         agent = serializers.CharField(max_length=200)
         kind = serializers.ChoiceField(choices=SanctionKind.values)
@@ -226,6 +237,7 @@ class SanctionListApi(APIView):
 class SanctionLiftApi(APIView):
     permission_classes = [AdminScope]
 
+    @extend_schema_serializer(component_name="SanctionLift")
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=2000)
 
