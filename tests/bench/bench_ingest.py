@@ -62,7 +62,8 @@ def _kv(key: str, value) -> KeyValue:
 
 
 def otlp_bodies(requests: int, spans: int) -> list[bytes]:
-    """Each request is one conversation: `spans` execute_tool spans, two steps each."""
+    """Each request is one conversation of `spans` spans, each two steps: four in five are
+    execute_tool spans (action + observation), one in five a chat span (user + assistant message)."""
     out = []
     t0 = time.time_ns()
     for r in range(requests):
@@ -78,9 +79,20 @@ def otlp_bodies(requests: int, spans: int) -> list[bytes]:
             span.name = "execute_tool search"
             span.start_time_unix_nano = t0 + s * 1000
             span.end_time_unix_nano = t0 + s * 1000 + 500
-            span.attributes.extend([
+            common = [_kv("gen_ai.agent.name", f"agent-{r % 4}"), _kv("gen_ai.conversation.id", f"otlp-{r}")]
+            if s % 5 == 0:  # a chat span: the user's message and the assistant's reply
+                span.name = "chat model-x"
+                span.attributes.extend([*common,
+                    _kv("gen_ai.operation.name", "chat"), _kv("gen_ai.request.model", "model-x"),
+                    _kv("gen_ai.input.messages", json.dumps([{"role": "user", "parts": [
+                        {"type": "text", "content": f"request {s}: " + "please look this up " * (1 + s % 6)}]}])),
+                    _kv("gen_ai.output.messages", json.dumps([{"role": "assistant", "parts": [
+                        {"type": "text", "content": f"answer {s}: " + "lorem ipsum dolor sit amet " * (1 + s % 6)}]}])),
+                    _kv("gen_ai.usage.input_tokens", 40 + s), _kv("gen_ai.usage.output_tokens", 12),
+                ])
+                continue
+            span.attributes.extend([*common,
                 _kv("gen_ai.operation.name", "execute_tool"), _kv("gen_ai.tool.name", f"tool_{s % 5}"),
-                _kv("gen_ai.agent.name", f"agent-{r % 4}"), _kv("gen_ai.conversation.id", f"otlp-{r}"),
                 _kv("gen_ai.tool.call.arguments", json.dumps({"q": f"query {s}"})),
                 _kv("gen_ai.tool.call.result", json.dumps({"ok": True, "n": s})),
                 _kv("bench.custom", s),
@@ -125,6 +137,37 @@ def send_all(url: str, key: str, jobs: list[tuple[str, bytes, str]], threads: in
     return elapsed, len(failures)
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(port: int, database: str) -> tuple[float, float]:
+    """CPU time used so far by this server's gunicorn processes and its PostgreSQL backends.
+
+    Other work on a shared machine slows the wall clock; server CPU per step does not move with
+    it, so the bench reports both.
+    """
+    web = db = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            is_web = f"127.0.0.1:{port}" in cmd and "gunicorn" in cmd
+            if not (is_web or f" {database} " in cmd):
+                continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks = int(fields[11]) + int(fields[12])  # utime, stime
+            if is_web:
+                web += ticks
+            else:
+                db += ticks
+        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
+            continue
+    return web / TICKS, db / TICKS
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--episodes", type=int, default=40)
@@ -138,7 +181,8 @@ def main() -> None:
 
     # Its own database: other benchmarks may drop and re-create the shared bench database meanwhile.
     os.environ.setdefault("WARDEN_BENCH_DB", "warden_bench_ingest")
-    print(f"cpus: {os.cpu_count()}, gunicorn workers: {args.workers}, client threads: {args.threads}")
+    print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}, gunicorn workers: {args.workers}, "
+          f"client threads: {args.threads}")
     with live_server(workers=args.workers) as server:
         key = server.manage("shell", "-c", SETUP).strip().splitlines()[-1]
         episode_jobs = [
@@ -154,15 +198,24 @@ def main() -> None:
         count_sql = ("SELECT count(*) FROM traces_step s JOIN traces_episode e ON e.id = s.episode_id "
                      "WHERE e.external_id LIKE %s")
 
-        seconds, failed = send_all(server.url, key, batch_jobs, args.threads)
-        stored = server.sql(count_sql, ("batch-%",))[0][0]
-        print(f"batch API     : {len(batch_jobs)} requests of {args.batch} steps, {stored} steps stored "
-              f"in {seconds:.2f} s -> {stored / seconds:,.0f} durable steps/s")
+        port = urlparse(server.url).port
+        database = server.env["DATABASE_URL"].rsplit("/", 1)[1]
 
-        seconds_o, failed_o = send_all(server.url, key, otlp_jobs, args.threads)
-        stored_o = server.sql(count_sql, ("otlp-%",))[0][0]
-        print(f"OTLP protobuf : {len(otlp_jobs)} requests of {args.otlp_spans} spans, {stored_o} steps stored "
-              f"in {seconds_o:.2f} s -> {stored_o / seconds_o:,.0f} durable steps/s")
+        def phase(label: str, jobs: list, pattern: str, unit: str) -> int:
+            web0, db0 = server_cpu_seconds(port, database)
+            seconds, failed = send_all(server.url, key, jobs, args.threads)
+            web1, db1 = server_cpu_seconds(port, database)
+            stored = server.sql(count_sql, (pattern,))[0][0]
+            web, db = (web1 - web0) / stored * 1e6, (db1 - db0) / stored * 1e6
+            print(f"{label}: {len(jobs)} requests of {unit}, {stored} steps stored in {seconds:.2f} s "
+                  f"-> {stored / seconds:,.0f} durable steps/s")
+            print(f"{' ' * len(label)}  server CPU {web + db:.0f} us/step (web {web:.0f}, postgres {db:.0f}) "
+                  f"-> {2e6 / (web + db):,.0f} steps/s if the 2 cores were the server's alone")
+            return failed
+
+        failed = phase("batch API     ", batch_jobs, "batch-%", f"{args.batch} steps")
+        stored = server.sql(count_sql, ("batch-%",))[0][0]
+        failed_o = phase("OTLP protobuf ", otlp_jobs, "otlp-%", f"{args.otlp_spans} spans")
 
         # Re-sending is harmless and cheap: nothing new is written.
         resend = batch_jobs[: max(1, len(batch_jobs) // 8)]
