@@ -13,10 +13,18 @@ _PREFIX = {"iban": "iban:", "email": "email:", "url": "url:", "number": "num:", 
 _PATTERN = re.compile(
     r"(?P<url>https?://[^\s\"'<>]+)"
     r"|(?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
-    r"|(?P<iban>\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,30}\b)"
+    r"|(?P<iban>\b[A-Z]{2}\d{2}(?:[A-Z0-9]{10,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)\b)"
     r"|(?P<token>\b(?=[A-Za-z_-]*\d)(?=[0-9_-]*[A-Za-z])[A-Za-z0-9_-]{16,}\b)"
-    r"|(?P<name>\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b)"
+    r"|(?P<name>\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b(?![@\w]))"
     r"|(?P<number>(?<![\w.])-?\d[\d,]*(?:\.\d+)?)"
+)
+
+
+# Capitalised words that start sentences or address people, not parts of a name.
+_NOT_NAMES = frozenset(
+    "A An The I We You He She They It My Our Your His Her Their This That These Those Dear Hi Hello Hey "
+    "Please Thanks Thank Yes No Ok Okay Done Sent Paid Ask Send Pay Transfer Contact Call Mail Email Tell "
+    "To From For And Or But If When Then So Also Mr Mrs Ms Dr Sir Madam Today Yesterday Tomorrow".split()
 )
 
 
@@ -48,6 +56,12 @@ def text_values(text: str, out: set, min_digits: int = 1) -> None:
             out.add("url:" + raw.rstrip(".,;:!?)]}"))
         elif kind == "email":
             out.add("email:" + raw.lower())
+        elif kind == "name":
+            words = raw.split(" ")
+            while words and words[0] in _NOT_NAMES:
+                words.pop(0)
+            if len(words) >= 2:
+                out.add("name:" + " ".join(words))
         else:
             out.add(_PREFIX[kind] + raw)
 
