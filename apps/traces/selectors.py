@@ -1,6 +1,7 @@
 """Reads from the trace store. Every query starts from a project."""
 
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery
@@ -36,6 +37,9 @@ def episode_filters_parse(params: Mapping[str, Any]) -> dict:
         value = (params.get(name) or "").strip()
         if value:
             out[name] = schema.parse_time(value.replace(" ", "+"), name)
+            if name == "until" and len(value) == 10:
+                # A bare date (the page's date input) means "up to the end of that day".
+                out[name] += timedelta(days=1)
     return out
 
 
@@ -80,10 +84,6 @@ def step_range(*, episode: Episode, start: int = 0, limit: int = 100) -> list[St
     return list(
         Step.objects.filter(episode_id=episode.pk, index__gte=start).order_by("index")[:limit]
     )
-
-
-def step_count_at_or_after(*, episode: Episode, start: int) -> bool:
-    return Step.objects.filter(episode_id=episode.pk, index__gte=start).exists()
 
 
 def episode_steps_iter(*, episode: Episode, chunk: int = 2000) -> Iterator[Step]:

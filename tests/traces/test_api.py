@@ -209,3 +209,9 @@ def test_a_step_with_a_nul_character_is_400_not_a_database_error(ingest, episode
     response = _post_steps(ingest, episode_id, [{"index": 0, "kind": "message", "content": "a\u0000b"}])
     assert response.status_code == 400
     assert "steps[0].content" in response.json()["error"]["fields"]
+
+
+def test_until_as_a_bare_date_includes_that_whole_day(ingest):
+    ingest.post(EPISODES, {"external_id": "late", "started_at": "2026-01-02T23:30:00Z"}, format="json")
+    results = ingest.get(f"{EPISODES}?since=2026-01-02&until=2026-01-02").json()["results"]
+    assert [e["external_id"] for e in results] == ["late"]
