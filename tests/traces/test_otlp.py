@@ -67,6 +67,7 @@ def _assert_bank_episode(project, external_id="conv-1"):
     assert steps[2].attributes["bank.branch"] == "north"
     assert "banker" in episode.agents
     assert episode.environment == "staging"
+    assert episode.task == "Pay rent"
     return episode, steps
 
 

@@ -74,6 +74,8 @@ def _episode_note(*, episode: Episode, group: dict) -> None:
         changes["trace_ids"] = trace_ids
     if group["title"] and not episode.title:
         changes["title"] = group["title"]
+    if group["task"] and not episode.task:
+        changes["task"] = group["task"]
     if group["environment"] and not episode.environment:
         changes["environment"] = group["environment"]
     agents = services._merge(episode.agents, group["agents"])

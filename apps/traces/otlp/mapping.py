@@ -327,7 +327,7 @@ def group_spans(spans: list[dict]) -> list[dict]:
     """Episodes with their steps in time order.
 
     Returns [{"external_id", "conversation": bool, "trace_ids", "title", "agents", "environment",
-    "steps", "span_ids", "resource", "agent_spans"}]; a group keyed by trace id has conversation=False so the caller can
+    "steps", "span_ids", "resource", "agent_spans", "task"}]; a group keyed by trace id has conversation=False so the caller can
     attach it to an episode that already holds that trace.
     """
     by_id = {s["span_id"]: s for s in spans}
@@ -379,6 +379,7 @@ def group_spans(spans: list[dict]) -> list[dict]:
                 group["steps"].append(step)
     for group in groups.values():
         group["steps"].sort(key=lambda s: (s["_at"], s["_order"]))
+        group["task"] = next((s["content"] for s in group["steps"] if s["actor"] == "user" and s["content"]), "")
         for step in group["steps"]:
             del step["_at"], step["_order"]
     return list(groups.values())
