@@ -3,19 +3,16 @@
 Idempotent: running it again keeps what exists and creates no second key.
 """
 
-import importlib
-
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from apps.core import demo
 from apps.tenancy import services as tenancy
 from apps.tenancy.models import ApiKey, Membership, Project, Role
 
 DEMO_PASSWORD = "warden-demo"
 DEMO_USERS = [("admin", Role.ADMIN), ("reviewer", Role.REVIEWER), ("viewer", Role.VIEWER)]
-# Each domain may ship apps/<domain>/demo.py with `seed(*, project, admin) -> str`.
-DOMAINS = ["traces", "policies", "contracts", "reviews", "governance"]
 
 
 class Command(BaseCommand):
@@ -40,21 +37,12 @@ class Command(BaseCommand):
                 _key, raw = tenancy.api_key_create(
                     project=project, name="demo-runtime", scopes=["ingest", "decide", "read"], actor=users[Role.ADMIN]
                 )
-        notes = []
-        for domain in DOMAINS:
-            try:
-                module = importlib.import_module(f"apps.{domain}.demo")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"apps.{domain}.demo":
-                    raise
-                continue
-            with transaction.atomic():
-                notes.append(module.seed(project=project, admin=users[Role.ADMIN]))
+        with transaction.atomic():
+            note = demo.seed(project=project, admin=users[Role.ADMIN])
 
         self.stdout.write("Demo logins (password '{}'): {}".format(DEMO_PASSWORD, ", ".join(u for u, _ in DEMO_USERS)))
         if raw:
             self.stdout.write(f"Demo API key (shown once, scopes ingest/decide/read): {raw}")
         else:
             self.stdout.write("Demo API key exists already; create a new one on the API keys page if you lost it.")
-        for note in filter(None, notes):
-            self.stdout.write(note)
+        self.stdout.write(note)
