@@ -7,7 +7,7 @@ from typing import Any
 
 from apps.contracts.engine.errors import ContractError
 from apps.contracts.engine.loader import LDict, line_of, load, plain
-from apps.contracts.engine.predicates import _Where, compile_pred
+from apps.contracts.engine.predicates import _Where, compile_pred, kinds_union, pred_kinds
 from apps.contracts.engine.rules import (
     Always,
     AtMost,
@@ -123,6 +123,37 @@ def _kinds(spec: dict, field: str, where: _Where, default: list[str]) -> list[st
 
 
 def _rule(spec: Any, field: str, where: _Where, parent: Any, index: int):
+    rule = _build(spec, field, where, parent, index)
+    rule.kinds = _interest(rule.operator, plain(spec.get(rule.operator)), plain(spec))
+    return rule
+
+
+def _interest(op: str, arg: Any, spec: dict) -> frozenset | None:
+    """Which step kinds can change the rule's state; None means every step (deadlines, budgets)."""
+    pk = pred_kinds
+    if op in ("never", "eventually"):
+        return pk(arg)
+    if op == "always":
+        return pk(spec.get("where"))
+    if op in ("precedes", "must_not_follow"):
+        return kinds_union(pk(arg.get("first")), pk(arg.get("then")))
+    if op == "at_most":
+        return pk(arg.get("match"))
+    if op == "pre":
+        return kinds_union(pk(arg.get("on")), *(pk(arg[k]) for k in ("after", "not_after") if k in arg))
+    if op == "post":
+        return kinds_union(pk(arg.get("on")), frozenset(["observation"]))
+    if op == "role":
+        return pk(arg.get("on") or {"kind": "action"})
+    if op == "flow":
+        return kinds_union(pk(arg.get("sources") or UNTRUSTED), pk(arg.get("trusted") or TRUSTED), pk(arg.get("sinks")))
+    if op == "grounding":
+        arg = arg or {}
+        return kinds_union(pk(arg.get("sources") or GROUNDS), pk(arg.get("answer") or FINAL_ANSWER))
+    return None
+
+
+def _build(spec: Any, field: str, where: _Where, parent: Any, index: int):
     if not isinstance(spec, LDict):
         raise where.error("a rule is a mapping with one operator", field, parent, index)
     ops = [k for k in spec if k in OPERATORS]

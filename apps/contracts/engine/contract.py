@@ -120,23 +120,32 @@ class Checker:
         self.seen = 0
         self.last = max((s["last"] for s in self.states), default=-1)
         self._active = [
-            (rule.feed, state["r"][j], state["v"], j, k)
+            (rule.feed, state["r"][j], state["v"], j, k, rule.kinds)
             for k, (contract, state) in enumerate(zip(contracts, self.states, strict=True))
             for j, rule in enumerate(contract.rules)
             if state["v"][j] is None
         ]
+        self._by_kind: dict = {}
+
+    def _for_kind(self, kind) -> list:
+        """The live rules a step of this kind can affect (rules only interested in other kinds skip it)."""
+        entries = self._by_kind.get(kind)
+        if entries is None:
+            entries = self._by_kind[kind] = [e for e in self._active if e[5] is None or kind in e[5]]
+        return entries
 
     def feed(self, step: dict) -> set[int]:
         """Feeds one step; returns the positions of the contracts that failed on it."""
         ctx = StepContext(step)
         failed: set[int] = set()
-        for feed, st, violations, j, k in self._active:
+        for feed, st, violations, j, k, _kinds in self._for_kind(step.get("kind")):
             hit = feed(st, step, ctx)
             if hit is not None:
                 violations[j] = [hit[0], hit[1], hit[2]]
                 failed.add(k)
         if failed:
             self._active = [e for e in self._active if e[2][e[3]] is None]
+            self._by_kind = {}
         self.seen += 1
         self.last = step["index"]
         return failed

@@ -213,3 +213,30 @@ def compile_pred(spec: Any, field: str, where: _Where) -> Pred:
         a, b, c = checks
         return lambda s: a(s) and b(s) and c(s)
     return lambda s: all(c(s) for c in checks)
+
+
+def pred_kinds(spec: Any) -> frozenset | None:
+    """The step kinds a predicate can match, or None for any: lets the checker skip rules cheaply."""
+    if not isinstance(spec, dict) or not spec:
+        return None
+    constraints: list[frozenset] = []
+    kind = spec.get("kind")
+    if isinstance(kind, str) and not _is_glob(kind):
+        constraints.append(frozenset([kind]))
+    elif isinstance(kind, list) and kind and all(isinstance(k, str) and not _is_glob(k) for k in kind):
+        constraints.append(frozenset(kind))
+    if isinstance(spec.get("all"), list):
+        constraints.extend(k for k in (pred_kinds(s) for s in spec["all"]) if k is not None)
+    if isinstance(spec.get("any"), list) and spec["any"]:
+        subs = [pred_kinds(s) for s in spec["any"]]
+        if all(k is not None for k in subs):
+            constraints.append(frozenset().union(*subs))
+    if not constraints:
+        return None
+    return frozenset.intersection(*constraints)
+
+
+def kinds_union(*kinds: frozenset | None) -> frozenset | None:
+    if any(k is None for k in kinds):
+        return None
+    return frozenset().union(*kinds)

@@ -17,6 +17,8 @@ PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 
 class Rule:
     operator = ""
+    # Step kinds that can change this rule's state (None: every step). Set by the compiler.
+    kinds: frozenset | None = None
 
     def __init__(self, name: str, message: str):
         self.name = name

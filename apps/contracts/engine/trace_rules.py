@@ -122,14 +122,14 @@ class Flow(Rule):
                  kinds: list[str], min_number_digits: int):
         super().__init__(name, message)
         self.sources, self.trusted, self.sinks = sources, trusted, sinks
-        self.kinds, self.digits = tuple(kinds), min_number_digits
+        self.value_kinds, self.digits = tuple(kinds), min_number_digits
 
     def feed(self, st, step, ctx):
         i = step["index"]
         if self.sinks(step):
             tainted = st.get("u")
             if tainted:
-                hits = [v for v in ctx.kept(True, self.kinds, self.digits) if v in tainted]
+                hits = [v for v in ctx.kept(True, self.value_kinds, self.digits) if v in tainted]
                 if hits:
                     hits.sort()
                     origin = sorted({tainted[v] for v in hits})
@@ -139,13 +139,13 @@ class Flow(Rule):
         if self.sources(step):
             trusted = st.get("t", {})
             tainted = st.setdefault("u", {})
-            for v in ctx.kept(False, self.kinds, self.digits):
+            for v in ctx.kept(False, self.value_kinds, self.digits):
                 if v not in trusted and v not in tainted:
                     tainted[v] = i
         elif self.trusted(step):
             trusted = st.setdefault("t", {})
             tainted = st.get("u", {})
-            for v in ctx.kept(False, self.kinds, self.digits):
+            for v in ctx.kept(False, self.value_kinds, self.digits):
                 if v not in tainted and v not in trusted:
                     trusted[v] = i
 
@@ -159,17 +159,17 @@ class Grounding(Rule):
                  min_number_digits: int):
         super().__init__(name, message)
         self.sources, self.answer = sources, answer
-        self.kinds, self.digits = tuple(kinds), min_number_digits
+        self.value_kinds, self.digits = tuple(kinds), min_number_digits
 
     def feed(self, st, step, ctx):
         i = step["index"]
         if self.answer(step):
             seen = st.get("s", {})
             st["a"] = i
-            st["x"] = sorted(v for v in ctx.kept(False, self.kinds, self.digits) if v not in seen)
+            st["x"] = sorted(v for v in ctx.kept(False, self.value_kinds, self.digits) if v not in seen)
         elif self.sources(step):
             seen = st.setdefault("s", {})
-            for v in ctx.kept(False, self.kinds, self.digits):
+            for v in ctx.kept(False, self.value_kinds, self.digits):
                 if v not in seen:
                     seen[v] = i
 
