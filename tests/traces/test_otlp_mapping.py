@@ -136,3 +136,32 @@ def test_non_genai_spans_become_no_steps():
 def test_oversized_tool_names_are_truncated_not_refused():
     _, steps = _steps([_span("a" * 16, {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "x" * 500})])
     assert len(steps[0]["tool"]) == 200
+
+
+def test_mapped_steps_equal_what_step_normalize_makes_of_them():
+    from apps.traces import schema
+
+    _, steps = _steps([
+        _span("a" * 16, {"gen_ai.operation.name": "chat", "gen_ai.input.messages": json.dumps(
+            [{"role": "user", "content": "hi"}]), "gen_ai.output.messages": json.dumps([{"role": "assistant",
+            "content": "yo"}]), "gen_ai.usage.input_tokens": 3, "llm.cost.total": 0.25, "x": [1, 2]}),
+        _span("b" * 16, {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t",
+                         "gen_ai.tool.call.arguments": '{"b": 1, "a": [1, {"z": null}]}', "warden.source": "web",
+                         "warden.provenance": "untrusted"}, start=3_000, end=4_000),
+    ])
+    for step in steps:
+        plain = {k: v for k, v in step.items() if k in schema.STEP_FIELDS}
+        again = schema.step_normalize(plain)
+        assert again == step
+        assert schema.step_digest(again) == schema.step_digest(step)
+
+
+def test_an_unencodable_attribute_is_coerced_not_fatal():
+    _, steps = _steps([_span("a" * 16, {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t",
+                                        "odd": float("nan")})])
+    assert steps[0]["attributes"]["odd"] == "nan"
+
+
+def test_a_nonsense_timestamp_is_dropped():
+    _, steps = _steps([_span("a" * 16, {"gen_ai.tool.name": "t"}, start=10**30, end=10**30)])
+    assert steps[0]["started_at"] is None

@@ -59,7 +59,7 @@ def otlp_ingest(*, project: Project, spans: list[dict]) -> dict:
             steps = [s for s in steps if s["span_id"] not in seen]
         _episode_note(episode=episode, group=group)
         if steps:
-            normalised = [schema.step_normalize(s, f"span {s['span_id']}") for s in steps]
+            normalised = steps  # mapping returns steps in step_normalize's form
             for start in range(0, len(normalised), schema.MAX_BATCH_STEPS):
                 chunk = normalised[start:start + schema.MAX_BATCH_STEPS]
                 written += services.steps_store_normalised(episode=episode, steps=chunk)

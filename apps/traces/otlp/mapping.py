@@ -15,6 +15,7 @@ Attributes the mapping does not read are kept in the first step's `attributes`, 
 """
 
 import json
+import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,8 @@ MESSAGE_EVENTS = {
 }
 ENV_KEYS = ("deployment.environment.name", "deployment.environment")
 _ENC = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+# The same canonical form as schema's, so a step's digest does not depend on how it arrived.
+_CANON = schema._CANON
 
 
 def _first(attrs: dict, keys: Iterable[str], used: set) -> Any:
@@ -162,7 +165,10 @@ def _messages(attrs: dict, events: list[dict], used: set) -> tuple[list[dict], l
 
 
 def _time(ns: int) -> datetime | None:
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC) if ns else None
+    try:
+        return datetime.fromtimestamp(ns / 1e9, tz=UTC) if ns else None
+    except (OverflowError, OSError, ValueError):  # a nonsense timestamp is dropped, not fatal
+        return None
 
 
 def _int(value: Any) -> int | None:
@@ -201,6 +207,19 @@ def _fit_str(value: str, name: str) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+def _jsonable(value: Any) -> Any:
+    """NaN, infinities and other values JSON cannot hold become strings, each in its place."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
 def _fit_json(value: Any) -> Any:
     """JSON-ready and within the size limit; an oversized value keeps a preview."""
     if value is None or isinstance(value, (bool, int)):
@@ -210,7 +229,7 @@ def _fit_json(value: Any) -> Any:
     try:
         text = _ENC.encode(value)
     except (TypeError, ValueError):
-        value = str(value)
+        value = _jsonable(value)
         text = _ENC.encode(value)
     if "\\u0000" in text:
         value = json.loads(text.replace("\\u0000", ""))
@@ -380,6 +399,48 @@ def group_spans(spans: list[dict]) -> list[dict]:
     for group in groups.values():
         group["steps"].sort(key=lambda s: (s["_at"], s["_order"]))
         group["task"] = next((s["content"] for s in group["steps"] if s["actor"] == "user" and s["content"]), "")
-        for step in group["steps"]:
-            del step["_at"], step["_order"]
+        group["steps"] = [_normalised(step) for step in group["steps"]]
     return list(groups.values())
+
+
+_BASE = {
+    **{name: "" for name in schema.STR_LIMITS}, "index": None, "actor": "agent", "provenance": "trusted",
+    "arguments": None, "result": None, "attributes": {}, "started_at": None, "ended_at": None,
+    "tokens_in": None, "tokens_out": None, "cost": None,
+}
+
+
+def _normalised(step: dict) -> dict:
+    """The step as schema.step_normalize would return it, built directly from values this module
+    already typed and bounded: OTLP ingestion skips re-validating every field of every span.
+
+    Whatever a span carried that cannot be stored is coerced here rather than refused: one odd
+    attribute must not make an exporter drop the whole batch.
+    """
+    out = {**_BASE, **step}
+    del out["_at"], out["_order"]
+    if out["provenance"] not in schema.PROVENANCES:
+        out["provenance"] = "untrusted"
+    if out["cost"] is not None:
+        try:
+            out["cost"] = schema._cost(out["cost"], "cost")
+        except schema.InvalidInput:
+            out["cost"] = None
+    texts = {}
+    for name in ("arguments", "result", "attributes"):
+        value = out[name]
+        if value is None:
+            texts[name] = "null"
+            continue
+        try:
+            text = _CANON.encode(value)
+        except (TypeError, ValueError):
+            text = ""
+        if not text or len(text) > schema.MAX_JSON_CHARS or "\\u0000" in text:
+            value = out[name] = _fit_json(value)
+            if name == "attributes" and not isinstance(value, dict):
+                value = out[name] = {"preview": value}
+            text = _CANON.encode(value)
+        texts[name] = text
+    out[schema.JSON_TEXTS] = texts
+    return out
