@@ -86,10 +86,12 @@ def _str(value: Any, field: str, limit: int) -> str:
 
 
 _STEP_FIELD_SET = frozenset(STEP_FIELDS)
+_SORTED_SCALARS = tuple(sorted(SCALAR_FIELDS))
 
 # Canonical JSON: sorted keys, compact, UTF-8 as is. Built once: json.dumps with options builds
 # an encoder per call, which shows at thousands of steps a second.
 _CANON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"))
+_FLAT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def _json_text(value: Any, field: str) -> str:
@@ -199,11 +201,14 @@ def _plain(value: Any) -> Any:
 
 def step_digest(step: dict) -> str:
     """SHA-256 of a normalised step: canonical JSON of its scalar fields, then of each JSON field."""
-    scalars = {name: step.get(name) for name in SCALAR_FIELDS}
+    get = step.get
+    # Keys in sorted order and scalar values only, so the unsorted encoder gives canonical JSON.
+    scalars = {name: get(name) for name in _SORTED_SCALARS}
     for name in ("started_at", "ended_at", "cost"):
-        scalars[name] = _plain(scalars[name])
-    texts = step.get(JSON_TEXTS) or {name: _CANON.encode(step.get(name)) for name in JSON_FIELDS}
-    body = "\n".join([_CANON.encode(scalars), *(texts[name] for name in JSON_FIELDS)])
+        if scalars[name] is not None:
+            scalars[name] = _plain(scalars[name])
+    texts = get(JSON_TEXTS) or {name: _CANON.encode(get(name)) for name in JSON_FIELDS}
+    body = "\n".join([_FLAT.encode(scalars), *(texts[name] for name in JSON_FIELDS)])
     return hashlib.sha256(body.encode()).hexdigest()
 
 
