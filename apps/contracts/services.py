@@ -5,6 +5,7 @@ from functools import lru_cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import JsonbLoader
 
 from apps.contracts import engine
 from apps.contracts.models import Contract, ContractVersion, RuntimeState, Verdict
@@ -85,10 +86,24 @@ def episode_steps(*, episode: Episode, start: int = 0):
     Long episodes stream through a server-side cursor in chunks (bounded memory); short ones are
     read in one round trip, which is most of the cost of checking them.
     """
-    qs = Step.objects.filter(episode_id=episode.pk, index__gte=start).order_by("index").values(*STEP_FIELDS)
     if episode.step_count - start <= READ_CHUNK:
-        return qs
+        return _steps_short(episode.pk, start)
+    qs = Step.objects.filter(episode_id=episode.pk, index__gte=start).order_by("index").values(*STEP_FIELDS)
     return qs.iterator(chunk_size=READ_CHUNK)
+
+
+_STEP_COLUMNS = ", ".join('"%s"' % c for c in STEP_FIELDS)  # noqa: UP031 - SQL identifiers, not user input
+_STEP_SQL = f'SELECT {_STEP_COLUMNS} FROM traces_step WHERE episode_id = %s AND "index" >= %s ORDER BY "index"'
+
+
+
+def _steps_short(episode_id: int, start: int) -> list[dict]:
+    """One plain query, JSON decoded by psycopg: a third of the ORM's per-row cost on the check path."""
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        raw.adapters.register_loader("jsonb", JsonbLoader)
+        raw.execute(_STEP_SQL, [episode_id, start])
+        return [dict(zip(STEP_FIELDS, row, strict=True)) for row in raw.fetchall()]
 
 
 def _agent_at(steps_by_index: dict, index: int | None) -> str:
