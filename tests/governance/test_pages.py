@@ -137,3 +137,10 @@ def test_public_graph_list_shows_versions(client, project):
     graph_publish(project=project, source=MARKET, actor="alice")
     response = client.get("/graphs/acme/")
     assert b"market-institution v1" in response.content
+
+
+def test_project_overview_has_a_governance_card_with_sanctioned_agents(login, viewer, project):
+    sanction_apply(project=project, agent="trader-9", kind="suspend", actor="rita", reason="x")
+    response = login(viewer).get("/p/acme/")
+    assert b'id="governance-card"' in response.content
+    assert b"1 agent under sanction" in response.content and b"trader-9" in response.content
