@@ -20,6 +20,8 @@ def governance_figure(metrics: dict) -> dict:
         "layout": {
             "barmode": "stack", "height": 360, "margin": {"t": 30, "r": 60, "b": 40, "l": 50},
             "legend": {"orientation": "h"},
+            # Days as categories: one bar per day even when there is only one.
+            "xaxis": {"type": "category", "title": {"text": "episode start (UTC day)"}},
             "yaxis": {"title": {"text": "decisions"}},
             "yaxis2": {"title": {"text": "compliance"}, "overlaying": "y", "side": "right", "range": [0, 1],
                        "tickformat": ".0%"},
