@@ -62,28 +62,26 @@ def _policy_for(version: hotpath.BoundVersion) -> engine.CompiledPolicy:
 def decision_make(*, project: Project, data: DecideInput, actor: str) -> Decision:
     """Decides one tool call. Raises StepConflict if `step_index` holds another step."""
     started = time.perf_counter()
-    episode = hotpath.episode_find(project_id=project.id, external_id=data.episode)
-    if episode is None or (data.environment and episode.environment != data.environment):
+    found = hotpath.decide_context(project_id=project.id, external_id=data.episode)
+    if found is None or (data.environment and found.episode.environment != data.environment):
         # Only an unknown episode (or a changed environment) needs the upsert and its savepoints.
         fields = {"environment": data.environment} if data.environment else {}
-        episode, _ = traces.episode_upsert(project=project, external_id=data.episode, **fields)
+        traces.episode_upsert(project=project, external_id=data.episode, **fields)
+        found = hotpath.decide_context(project_id=project.id, external_id=data.episode)
+    episode, guard, decision_id = found.episode, found.guard, found.decision_id
     if data.step_index is not None:
         replay = _replayed(episode, data)
         if replay is not None:
             return replay
     environment = data.environment or episode.environment
     version = None
-    guard = hotpath.guard_lock(episode=episode)
-    untrusted = data.untrusted or guard.untrusted or (
-        episode.step_count > guard.scanned_to
-        and hotpath.untrusted_since(episode_id=episode.pk, index=guard.scanned_to)
-    )
+    untrusted = data.untrusted or guard.untrusted or found.untrusted_seen
     context: dict = {}
     if episode.status == EpisodeStatus.TERMINATED:
         verdict = engine.Verdict(engine.TERMINATE, data.arguments, "this episode was terminated by governance",
                                  TERMINATED_RULE)
     else:
-        version = hotpath.bound_version(project_id=project.id, agent=data.agent, environment=environment)
+        version = found.version_for(agent=data.agent, environment=environment)
         if version is None:
             verdict = engine.Verdict(engine.BLOCK, data.arguments, "no policy governs this agent; ask an admin",
                                      NO_POLICY_RULE)
@@ -103,7 +101,6 @@ def decision_make(*, project: Project, data: DecideInput, actor: str) -> Decisio
                                     overlays)
             context = {"untrusted": untrusted, "counts": dict(guard.counts), "steps": episode.step_count,
                        "environment": environment, "state": gov["state"], "narrowings": len(overlays)}
-    decision_id = hotpath.next_decision_id()
     digest = version.digest if version else ""
     step = traces.step_append(
         episode=episode, kind="decision", index=data.step_index, actor="governance", agent=data.agent,
@@ -128,18 +125,18 @@ def decision_make(*, project: Project, data: DecideInput, actor: str) -> Decisio
         policy_digest=digest, tier="full" if full else "light", evidence=evidence, created_at=now,
         latency_us=int((time.perf_counter() - started) * 1_000_000),
     )
-    hotpath.decision_insert(**row)
+    counts = guard.counts
+    if verdict.verdict in ALLOWING:
+        counts = {**counts, data.tool: counts.get(data.tool, 0) + 1}
+    # Steps from the count seen before this decision on are scanned again next time, so an
+    # untrusted step committed meanwhile is never skipped.
+    hotpath.decision_store(row=row, counts=counts, untrusted=untrusted, scanned_to=episode.step_count)
     decision = Decision(**row)
     decision.episode = episode
     decision._state.adding = False
     if asking:
         Approval.objects.create(decision=decision, project=project, default=verdict.default or engine.BLOCK,
                                 deadline=now + timedelta(seconds=verdict.timeout or 60))
-    counts = guard.counts
-    if verdict.verdict in ALLOWING:
-        counts = {**counts, data.tool: counts.get(data.tool, 0) + 1}
-    hotpath.guard_save(episode_id=episode.pk, counts=counts, untrusted=untrusted,
-                       scanned_to=max(episode.step_count, step.index + 1))
     if verdict.verdict == engine.TERMINATE and episode.status != EpisodeStatus.TERMINATED:
         traces.episode_end(episode=episode, status=EpisodeStatus.TERMINATED,
                            outcome={"termination_reason": f"policy: {verdict.rule or 'default'}"})

@@ -1,5 +1,4 @@
 from difflib import unified_diff
-from fnmatch import fnmatchcase
 
 from django.db.models import QuerySet
 
@@ -39,23 +38,6 @@ def version_diff(*, old: PolicyVersion, new: PolicyVersion) -> str:
 
 def binding_list(*, project: Project) -> QuerySet[PolicyBinding]:
     return PolicyBinding.objects.filter(project=project).select_related("policy")
-
-
-def binding_version_for(*, project: Project, agent: str, environment: str) -> PolicyVersion | None:
-    """The active version governing `agent` in `environment`: highest-priority matching binding,
-    exact names before globs at equal priority. One query over the project's (few) bindings."""
-    bindings = (
-        PolicyBinding.objects.filter(project=project, policy__active_version__isnull=False)
-        .select_related("policy__active_version")
-    )
-    best = None
-    for b in bindings:
-        if fnmatchcase(agent or "", b.agent) and fnmatchcase(environment or "", b.environment):
-            exactness = (b.agent == agent) + (b.environment == environment)
-            key = (b.priority, exactness, -b.id)
-            if best is None or key > best[0]:
-                best = (key, b)
-    return best[1].policy.active_version if best else None
 
 
 def decision_list(*, project: Project, filters: dict | None = None) -> QuerySet[Decision]:
