@@ -7,6 +7,7 @@ stored canonical payload (no JSON parse per row), so a million entries take seco
 import contextlib
 import hashlib
 import hmac
+import itertools
 import queue
 import threading
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ _ROWS_SQL = f"""
     ORDER BY seq
 """
 _FETCH = 20_000
+_cursor_ids = itertools.count(1)  # named cursors must differ when two walks share a connection
 
 
 def log_keys() -> dict[str, bytes]:
@@ -77,7 +79,7 @@ def _stream_rows(project_id: int, first: int, last: int) -> Iterator[list[tuple]
 
     with transaction.atomic():
         connection.ensure_connection()
-        with connection.connection.cursor(name=f"govlog_walk_{project_id}") as cursor:
+        with connection.connection.cursor(name=f"govlog_walk_{project_id}_{next(_cursor_ids)}") as cursor:
             cursor.execute(_ROWS_SQL, [project_id, first, last], binary=True)
             worker = threading.Thread(target=fetch, args=(cursor,), daemon=True)
             worker.start()

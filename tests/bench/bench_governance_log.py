@@ -133,7 +133,8 @@ def main() -> None:
     recreate_database(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     _setup_django(env)
-    print(f"machine: {os.cpu_count()} CPUs; database {env['DATABASE_URL'].rsplit('/', 1)[1]}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load} at start; database {env['DATABASE_URL'].rsplit('/', 1)[1]}")
     bench_appends(env, args.processes, args.seconds)
     bench_verify(args.entries)
 

@@ -164,3 +164,28 @@ def test_appended_entry_chains_to_the_previous_one(project):
     first = governance_log_append(project=project, event="a", actor="x", data={})
     second = governance_log_append(project=project, event="b", actor="x", data={})
     assert (second.seq, second.prev_hash) == (first.seq + 1, first.mac)
+
+
+def test_checkpoint_task_checkpoints_every_project_with_a_log(project, other_project):
+    from apps.governance.tasks import log_checkpoint_task
+
+    fill_log(project, 2)
+    fill_log(other_project, 1)
+    assert log_checkpoint_task.delay().get() == 2
+    assert sorted(Checkpoint.objects.values_list("seq", flat=True)) == [1, 2]
+
+
+def test_rotate_key_command_generates_a_key_list_keeping_the_old_key(capsys):
+    call_command("governance_rotate_key", "--generate", "k2")
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith("WARDEN_LOG_KEYS=k2:")
+    assert line.endswith(",k1:warden-dev-log-key-change-me")
+
+
+def test_rotate_key_command_logs_the_rotation_per_project(project, settings, capsys):
+    fill_log(project, 1)
+    settings.WARDEN_LOG_KEYS = {"k2": "new", **settings.WARDEN_LOG_KEYS}
+    settings.WARDEN_LOG_KEY_ID = "k2"
+    call_command("governance_rotate_key")
+    assert "acme: rotated to key k2" in capsys.readouterr().out
+    assert governance_verify(project=project).ok

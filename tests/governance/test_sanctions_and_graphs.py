@@ -7,6 +7,7 @@ from apps.governance.controller import sanction_apply, sanction_lift
 from apps.governance.graphs import graph_publish
 from apps.governance.models import GovernanceLogEntry, GraphVersion
 from apps.governance.selectors import agent_governance_state
+from apps.governance.verification import governance_verify
 from apps.policies import services as policy_services
 from tests.governance.graphs import MARKET
 
@@ -123,6 +124,7 @@ def test_revoked_tool_is_blocked_on_the_next_decide(decide, project):
     sanction_apply(project=project, agent="trader", kind="revoke", tool="read_*", actor="rita", reason="scraping")
     assert decide("read_market")["verdict"] == "block"
     assert decide("read_market", agent="honest")["verdict"] == "allow"
+    assert governance_verify(project=project).ok  # decisions and the sanction share one valid chain
 
 
 def test_suspended_agent_is_blocked_on_every_call_until_lifted(decide, project):
