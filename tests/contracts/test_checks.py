@@ -197,3 +197,11 @@ def test_a_broker_outage_does_not_fail_the_ingestion_that_triggered_it(project, 
     with django_capture_on_commit_callbacks(execute=True):
         episode = ingest(project, "ep", [act("x")], end="completed")
     assert episode.step_count == 1 and episode.status == "completed"
+
+
+def test_the_demo_contracts_compile_and_publish_idempotently(project):
+    from apps.contracts.demo import demo_contracts_publish
+
+    first = demo_contracts_publish(project=project)
+    again = demo_contracts_publish(project=project)
+    assert [v.pk for v in first] == [v.pk for v in again] and len(first) == 4
