@@ -120,6 +120,14 @@ def project_metrics(*, project: Project, filters: Mapping[str, str] | None = Non
         .values_list("day", "p", "f")
     ):
         daily_compliance[day.isoformat()] = _rate(p, p + f)
+    by_contract = {}
+    for name, p, f, i in (
+        Verdict.objects.filter(project=project, episode_id__in=ids).values("version__contract__name")
+        .annotate(p=Count("id", filter=Q(status="pass")), f=Count("id", filter=Q(status="fail")),
+                  i=Count("id", filter=Q(status="inconclusive")))
+        .values_list("version__contract__name", "p", "f", "i").order_by("version__contract__name")
+    ):
+        by_contract[name] = {"pass": p, "fail": f, "inconclusive": i, "compliance_rate": _rate(p, p + f)}
     days_seen = sorted(set(daily_outcomes) | set(daily_compliance))
     return {
         "window_days": days,
@@ -129,6 +137,7 @@ def project_metrics(*, project: Project, filters: Mapping[str, str] | None = Non
         "termination_reliability": _rate(e["ended_well"], e["ended"]),
         "verdicts": {"pass": passed, "fail": failed, "inconclusive": verdicts.get("inconclusive", 0)},
         "compliance_rate": _rate(passed, passed + failed),
+        "by_contract": by_contract,
         "containment": containment,
         "governance_outcomes": outcomes,
         "series": [{"day": d, "outcomes": daily_outcomes.get(d, dict.fromkeys(OUTCOMES, 0)),

@@ -41,6 +41,8 @@ def test_project_metrics_aggregate_over_episodes(project, history):
     # two stopped decisions contained, one contract violation escaped
     assert m["containment"] == {"contained": 2, "escaped": 1, "rate": round(2 / 3, 4)}
     assert sum(row["outcomes"]["allow"] for row in m["series"]) == 2
+    assert m["by_contract"] == {"no-deletes": {"pass": 2, "fail": 1, "inconclusive": 0,
+                                              "compliance_rate": round(2 / 3, 4)}}
 
 
 def test_metrics_never_count_another_projects_episodes(project, other_project, history):
