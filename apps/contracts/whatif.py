@@ -103,8 +103,7 @@ def whatif_cancel(*, job: WhatIfJob) -> WhatIfJob:
 
 def _contract_diff(job: WhatIfJob, episode: Episode, checkers: list[engine.Contract]) -> tuple[dict | None, int, dict]:
     ended = episode.status != EpisodeStatus.RUNNING
-    steps = list(episode_steps(episode=episode))
-    results = engine.check_many(checkers, steps, ended=ended)
+    results = engine.check_many(checkers, episode_steps(episode=episode), ended=ended)
     after = results[-1]
     before = results[0] if len(results) == 2 else None
     row = None
@@ -117,7 +116,7 @@ def _contract_diff(job: WhatIfJob, episode: Episode, checkers: list[engine.Contr
                "evidence": after.evidence[:3]}
         if before is None and after.status == engine.PASS:
             row = None  # a new contract that passes everywhere changes nothing worth listing
-    return row, len(steps), {"before": before.status if before else None, "after": after.status}
+    return row, after.steps_checked, {"before": before.status if before else None, "after": after.status}
 
 
 def _policy_diff(job: WhatIfJob, episode: Episode, policy) -> tuple[dict | None, int, dict]:
