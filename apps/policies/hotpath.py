@@ -6,6 +6,7 @@ dozen queries through other apps' services; the policies app's own reads take on
 """
 
 import json
+import os
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -66,20 +67,28 @@ SELECT e.id, e.status, e.environment, e.step_count, e.versions,
           FROM policies_policybinding b JOIN policies_policy p ON p.id = b.policy_id
           JOIN policies_policyversion v ON v.id = p.active_version_id
          WHERE b.project_id = %(project)s),
-       nextval(pg_get_serial_sequence('policies_decision', 'id'))
+       nextval(pg_get_serial_sequence('policies_decision', 'id')),
+       CASE WHEN %(async_commit)s THEN set_config('synchronous_commit', 'off', true) END
 FROM e JOIN g ON g.episode_id = e.id
 """
+
+# WARDEN_DECIDE_ASYNC_COMMIT=1: /decide commits without waiting for the WAL flush (PostgreSQL's
+# synchronous_commit=off for that transaction only). A database crash can then lose the last
+# fraction of a second of decisions (never reorder or corrupt them: the governance chain still
+# verifies); in exchange the fsync (milliseconds on small disks) leaves the decision's latency.
+ASYNC_COMMIT = os.environ.get("WARDEN_DECIDE_ASYNC_COMMIT", "").lower() in {"1", "true", "yes", "on"}
 
 
 def decide_context(*, project_id: int, external_id: str) -> DecideContext | None:
     """None when the episode does not exist yet (the caller creates it and asks again)."""
     with connection.cursor() as cursor:
-        cursor.execute(_CONTEXT_SQL, {"project": project_id, "external_id": external_id, "now": timezone.now()})
+        cursor.execute(_CONTEXT_SQL, {"project": project_id, "external_id": external_id, "now": timezone.now(),
+                                      "async_commit": ASYNC_COMMIT})
         row = cursor.fetchone()
     if row is None:
         return None
     (episode_id, status, environment, step_count, versions, untrusted, scanned_to, counts, narrowings,
-     seen, bindings, decision_id) = row
+     seen, bindings, decision_id, _) = row
     # A partial instance: step_append and episode_end only need the key and these fields.
     episode = Episode(id=episode_id, project_id=project_id, external_id=external_id, status=status,
                       environment=environment, step_count=step_count, versions=_json(versions, {}))

@@ -118,6 +118,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--async-commit", action="store_true",
+                        help="run the server with WARDEN_DECIDE_ASYNC_COMMIT=1 (no fsync wait per decision)")
     parser.add_argument("--load", nargs=2, metavar=("URL", "KEY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
@@ -130,8 +132,10 @@ def main() -> None:
 
     seconds = min(args.seconds, 30)  # stay well inside the 2-minute bound
     rates = [args.rate] + ([args.also] if args.also else [])
-    print(f"server: gunicorn, {args.workers} workers x {args.threads} threads, {os.cpu_count()} CPUs (load generator on the same host)")
-    with live_server(workers=args.workers, threads=args.threads) as server:
+    print(f"server: gunicorn, {args.workers} workers x {args.threads} threads, {os.cpu_count()} CPUs (load generator on the same host), "
+          f"decide commits {'without' if args.async_commit else 'with'} waiting for the WAL flush")
+    extra = {"WARDEN_DECIDE_ASYNC_COMMIT": "1" if args.async_commit else "0"}
+    with live_server(workers=args.workers, threads=args.threads, extra_env=extra) as server:
         try:
             key = server.manage("shell", "-c", SEED).strip().splitlines()[-1]
         except subprocess.CalledProcessError as exc:

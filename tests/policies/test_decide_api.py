@@ -188,3 +188,17 @@ def test_the_decision_list_shows_only_the_callers_project(bank_policy, decide, a
 def test_the_policy_version_in_force_is_recorded_on_the_episode(bank_policy, decide):
     decide("read_balance")
     assert Episode.objects.get(external_id="ep-1").versions == {"policy": bank_policy.digest}
+
+
+@pytest.mark.parametrize(("flag", "expected"), [(False, "on"), (True, "off")])
+def test_async_commit_is_opt_in_and_scoped_to_the_decide_transaction(bank_policy, decide, monkeypatch, flag,
+                                                                    expected):
+    from django.db import connection
+
+    from apps.policies import hotpath
+
+    monkeypatch.setattr(hotpath, "ASYNC_COMMIT", flag)
+    decide("read_balance")  # the test's own transaction is still open, so SET LOCAL is visible here
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == expected
