@@ -10,5 +10,5 @@ urlpatterns = [
     path("e/<int:episode_id>/", views.episode_detail, name="episode"),
     path("e/<int:episode_id>/steps", views.step_chunk, name="step_chunk"),
     path("e/<int:episode_id>/export", views.episode_export, name="episode_export"),
-    path("x/<str:external_id>/", views.episode_by_external_id, name="episode_by_external_id"),
+    path("x/<path:external_id>/", views.episode_by_external_id, name="episode_by_external_id"),
 ]

@@ -215,3 +215,11 @@ def test_until_as_a_bare_date_includes_that_whole_day(ingest):
     ingest.post(EPISODES, {"external_id": "late", "started_at": "2026-01-02T23:30:00Z"}, format="json")
     results = ingest.get(f"{EPISODES}?since=2026-01-02&until=2026-01-02").json()["results"]
     assert [e["external_id"] for e in results] == ["late"]
+
+
+def test_an_external_id_with_slashes_works_for_every_route(ingest):
+    assert ingest.post(EPISODES, {"external_id": "team/run/7"}, format="json").status_code == 201
+    assert _post_steps(ingest, "team/run/7", _steps(2)).status_code == 200
+    assert ingest.get(f"{EPISODES}/team/run/7/steps").json()["results"][1]["index"] == 1
+    assert ingest.post(f"{EPISODES}/team/run/7/end", {"status": "completed"}, format="json").status_code == 200
+    assert ingest.get(f"{EPISODES}/team/run/7").json()["status"] == "completed"
