@@ -1,3 +1,5 @@
+import hashlib
+import hmac
 import json
 
 from django.conf import settings
@@ -17,34 +19,34 @@ def _signing_key() -> tuple[str, bytes]:
     return key_id, settings.WARDEN_LOG_KEYS[key_id].encode()
 
 
-@transaction.atomic
-def governance_log_append(*, project: Project, event: str, actor: str, data: dict) -> GovernanceLogEntry:
-    """Appends one entry to the project's chain inside the caller's transaction.
+def _lock_head(project_id: int) -> tuple[int, str, str, str] | None:
+    """Takes the project's append lock and returns its head (seq, mac, event, key_id) in one round trip.
 
-    The advisory lock serialises appends per project across every web and worker process, so
-    sequence numbers have no gaps and each entry chains to the one committed before it.
+    The advisory lock serialises appends per project across every web and worker process and is
+    held until the caller's transaction ends, so sequence numbers have no gaps and each entry
+    chains to the one committed before it (see migration 0005 for why the head read is fresh).
     """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, project.id])
-    last = (
-        GovernanceLogEntry.objects.filter(project=project).order_by("-seq").values_list("seq", "mac").first()
-    )
-    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, chain.GENESIS)
+        cursor.execute("SELECT * FROM governance_log_lock_head(%s, %s)", [_LOCK_NAMESPACE, project_id])
+        row = cursor.fetchone()
+    return None if row is None or row[0] is None else row
+
+
+@transaction.atomic
+def governance_log_append(*, project: Project, event: str, actor: str, data: dict) -> GovernanceLogEntry:
+    """Appends one entry to the project's chain inside the caller's transaction."""
+    head = _lock_head(project.id)
+    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, chain.GENESIS)
     now = timezone.now()
-    payload = chain.canonical(data)
-    data = json.loads(payload)
+    # Canonical text of the JSON value as it reads back (e.g. int keys become strings and sort as
+    # strings), so the stored payload is exactly the text that is signed and verified.
+    payload = chain.canonical(json.loads(chain.canonical(data)))
     key_id, key = _signing_key()
-    body = chain.entry_body(seq=seq, ts=ts_text(now), actor=actor, event=event, data=data)
+    body = chain.body_text(seq=seq, ts=ts_text(now), actor=actor, event=event, payload=payload)
+    mac = hmac.new(key, f"{prev_hash}\n{body}".encode(), hashlib.sha256).hexdigest()
     return GovernanceLogEntry.objects.create(
-        project=project,
-        seq=seq,
-        created_at=now,
-        actor=actor,
-        event=event,
-        payload=payload,
-        prev_hash=prev_hash,
-        mac=chain.mac(key=key, prev_hash=prev_hash, body=body),
-        key_id=key_id,
+        project=project, seq=seq, created_at=now, actor=actor, event=event, payload=payload,
+        prev_hash=prev_hash, mac=mac, key_id=key_id,
     )
 
 
@@ -55,14 +57,7 @@ def log_checkpoint(*, project: Project) -> Checkpoint | None:
     Skips when nothing was appended since the last checkpoint, so the beat task can run often.
     Deleting entries up to the head later shows as missing entries, not as a shorter valid log.
     """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, project.id])
-    head = (
-        GovernanceLogEntry.objects.filter(project=project)
-        .order_by("-seq")
-        .values_list("seq", "mac", "event")
-        .first()
-    )
+    head = _lock_head(project.id)
     if head is None or head[2] == "log.checkpoint":
         return None
     entry = governance_log_append(
@@ -87,11 +82,8 @@ def log_key_rotated(*, project: Project, actor: str) -> GovernanceLogEntry | Non
     The new key signs the rotation entry itself; old keys stay in WARDEN_LOG_KEYS to verify
     earlier entries. Returns None when the project's chain already uses the current key.
     """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, project.id])
-    last_key = (
-        GovernanceLogEntry.objects.filter(project=project).order_by("-seq").values_list("key_id", flat=True).first()
-    )
+    head = _lock_head(project.id)
+    last_key = head[3] if head else None
     key_id, _key = _signing_key()
     if last_key is None or last_key == key_id:
         return None

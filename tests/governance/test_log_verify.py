@@ -189,3 +189,17 @@ def test_rotate_key_command_logs_the_rotation_per_project(project, settings, cap
     call_command("governance_rotate_key")
     assert "acme: rotated to key k2" in capsys.readouterr().out
     assert governance_verify(project=project).ok
+
+
+def test_payload_with_number_keys_verifies_on_the_server_and_standalone(project):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "clients" / "verify" / "warden_verify.py"
+    spec = importlib.util.spec_from_file_location("warden_verify", path)
+    verifier = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(verifier)
+    entry = governance_log_append(project=project, event="x", actor="a", data={10: "a", 9: [1.5, None]})
+    assert governance_verify(project=project).ok
+    record = {"seq": entry.seq, "ts": entry.ts, "actor": "a", "event": "x", "data": entry.data}
+    assert verifier.entry_mac(b"warden-dev-log-key-change-me", entry.prev_hash, record) == entry.mac
