@@ -69,7 +69,7 @@ def otlp_ingest(*, project: Project, spans: list[dict]) -> dict:
 def _episode_note(*, episode: Episode, group: dict) -> None:
     """Records trace ids, title, environment and agent names the spans carry, in one UPDATE."""
     changes = {}
-    trace_ids = services._merge(episode.trace_ids, group["trace_ids"])
+    trace_ids = services.merge_unique(episode.trace_ids, group["trace_ids"])
     if trace_ids != episode.trace_ids:
         changes["trace_ids"] = trace_ids
     if group["title"] and not episode.title:
@@ -78,7 +78,7 @@ def _episode_note(*, episode: Episode, group: dict) -> None:
         changes["task"] = group["task"]
     if group["environment"] and not episode.environment:
         changes["environment"] = group["environment"]
-    agents = services._merge(episode.agents, group["agents"])
+    agents = services.merge_unique(episode.agents, group["agents"])
     if agents != episode.agents:
         changes["agents"] = agents
     otel = dict((episode.config or {}).get("otel") or {})

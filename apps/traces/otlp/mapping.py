@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apps.traces import schema
+from apps.traces.otlp.messages import indexed, loads, messages
 
 OP = "gen_ai.operation.name"
 TOOL_OPS = {"execute_tool"}
@@ -37,10 +38,6 @@ TOOL_NAME_KEYS = ("gen_ai.tool.name", "tool.name")
 TOOL_ARG_KEYS = ("gen_ai.tool.call.arguments", "gen_ai.tool.arguments", "tool.parameters", "tool_call.function.arguments")
 TOOL_RESULT_KEYS = ("gen_ai.tool.call.result", "gen_ai.tool.result")
 PROVENANCE_KEYS = ("warden.provenance", "warden.source")
-MESSAGE_EVENTS = {
-    "gen_ai.system.message": "system", "gen_ai.user.message": "user", "gen_ai.assistant.message": "assistant",
-    "gen_ai.tool.message": "tool", "gen_ai.choice": "assistant",
-}
 ENV_KEYS = ("deployment.environment.name", "deployment.environment")
 _ENC = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 # The same canonical form as schema's, so a step's digest does not depend on how it arrived.
@@ -53,115 +50,6 @@ def _first(attrs: dict, keys: Iterable[str], used: set) -> Any:
             used.add(key)
             return attrs[key]
     return None
-
-
-def _loads(value: Any) -> Any:
-    """Semconv values are often JSON strings; structured values pass through."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text[:1] in ("{", "[", '"') or text in ("true", "false", "null"):
-            try:
-                return json.loads(text)
-            except ValueError:
-                return value
-    return value
-
-
-def _text(content: Any) -> str:
-    """Text of a message content: a string, or current semconv parts [{"type": "text", "content": ...}]."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            if isinstance(part, dict):
-                if part.get("type", "text") == "text":
-                    value = part.get("content", part.get("text"))
-                    if isinstance(value, str):
-                        texts.append(value)
-            elif isinstance(part, str):
-                texts.append(part)
-        return "\n".join(texts)
-    return json.dumps(content, ensure_ascii=False)
-
-
-def _message(raw: Any) -> dict | None:
-    if not isinstance(raw, dict):
-        return None
-    if "message" in raw and isinstance(raw["message"], dict):  # gen_ai.choice {"message": {...}}
-        raw = raw["message"]
-    content = raw.get("parts") if "parts" in raw else raw.get("content")
-    tool_calls = raw.get("tool_calls") or [
-        p for p in (raw.get("parts") or []) if isinstance(p, dict) and p.get("type") == "tool_call"
-    ]
-    return {"role": str(raw.get("role") or ""), "content": _text(content), "tool_calls": tool_calls}
-
-
-def _indexed(attrs: dict, prefix: str, used: set) -> list[dict]:
-    """Flattened lists: `llm.input_messages.0.message.role`, `gen_ai.prompt.0.content` ..."""
-    rows: dict[int, dict] = {}
-    for key, value in attrs.items():
-        if not key.startswith(prefix):
-            continue
-        head, _, rest = key[len(prefix):].partition(".")
-        if not head.isdigit():
-            continue
-        used.add(key)
-        rest = rest.removeprefix("message.")
-        rows.setdefault(int(head), {})[rest] = value
-    messages = []
-    for _, row in sorted(rows.items()):
-        calls = sorted({k.split(".")[1] for k in row if k.startswith("tool_calls.") and k.count(".") >= 2})
-        tool_calls = [
-            {"name": row.get(f"tool_calls.{c}.tool_call.function.name") or row.get(f"tool_calls.{c}.name"),
-             "arguments": _loads(row.get(f"tool_calls.{c}.tool_call.function.arguments")
-                                 or row.get(f"tool_calls.{c}.arguments"))}
-            for c in calls
-        ]
-        messages.append({"role": str(row.get("role") or ""), "content": _text(row.get("content")),
-                         "tool_calls": tool_calls})
-    return messages
-
-
-def _messages(attrs: dict, events: list[dict], used: set) -> tuple[list[dict], list[dict]]:
-    """(input messages, output messages) from whichever convention the span uses."""
-    inputs: list[dict] = []
-    outputs: list[dict] = []
-    for key, target in (("gen_ai.input.messages", inputs), ("gen_ai.output.messages", outputs),
-                        ("gen_ai.prompt", inputs), ("gen_ai.completion", outputs)):
-        if key in attrs:
-            value = _loads(attrs[key])
-            used.add(key)
-            if isinstance(value, str):
-                target.append({"role": "user" if target is inputs else "assistant", "content": value,
-                               "tool_calls": []})
-            elif isinstance(value, list):
-                target.extend(m for m in map(_message, value) if m)
-            elif isinstance(value, dict):
-                target.extend(m for m in [_message(value)] if m)
-    if not inputs:
-        inputs = _indexed(attrs, "llm.input_messages.", used) or _indexed(attrs, "gen_ai.prompt.", used)
-    if not outputs:
-        outputs = _indexed(attrs, "llm.output_messages.", used) or _indexed(attrs, "gen_ai.completion.", used)
-    for event in events:
-        role = MESSAGE_EVENTS.get(event["name"])
-        if role is None:
-            continue
-        ea = event["attributes"]
-        body = _loads(ea.get("content", ea.get("gen_ai.event.content", ea.get("message"))))
-        msg = _message(body) if isinstance(body, dict) else {"role": role, "content": _text(body), "tool_calls": []}
-        if msg:
-            msg["role"] = msg["role"] or role
-            (outputs if event["name"] == "gen_ai.choice" or role == "assistant" else inputs).append(msg)
-    if not inputs and "input.value" in attrs:
-        used.add("input.value")
-        inputs = [{"role": "user", "content": _text(_loads(attrs["input.value"])), "tool_calls": []}]
-    if not outputs and "output.value" in attrs:
-        used.add("output.value")
-        outputs = [{"role": "assistant", "content": _text(_loads(attrs["output.value"])), "tool_calls": []}]
-    return inputs, outputs
 
 
 def _time(ns: int) -> datetime | None:
@@ -293,29 +181,29 @@ def span_steps(span: dict, agent: str) -> list[dict]:
     steps: list[dict] = []
     if kind in ("tool", "retriever"):
         tool = str(_first(attrs, TOOL_NAME_KEYS, used) or ("retriever" if kind == "retriever" else span["name"]))
-        arguments = _loads(_first(attrs, TOOL_ARG_KEYS, used))
-        result = _loads(_first(attrs, TOOL_RESULT_KEYS, used))
+        arguments = loads(_first(attrs, TOOL_ARG_KEYS, used))
+        result = loads(_first(attrs, TOOL_RESULT_KEYS, used))
         content = ""
         if kind == "retriever":
-            docs = _indexed(attrs, "retrieval.documents.", used)
+            docs = indexed(attrs, "retrieval.documents.", used)
             content = "\n\n".join(d.get("content", "") for d in docs)
             provenance = provenance or "untrusted"
             source = source or "retrieval"
         if arguments is None and "input.value" in attrs:
             used.add("input.value")
-            arguments = _loads(attrs["input.value"])
+            arguments = loads(attrs["input.value"])
             if kind == "retriever":
                 arguments = {"query": arguments}
         if result is None and "output.value" in attrs:
             used.add("output.value")
-            result = _loads(attrs["output.value"])
+            result = loads(attrs["output.value"])
         steps.append(_step(span, small=small, kind="action", actor="agent", agent=agent, at_ns=start, tool=tool,
                            arguments=arguments, started_at=_time(start)))
         steps.append(_step(span, small=small, kind="observation", actor="tool", agent=agent, at_ns=end, tool=tool,
                            role="tool", result=result, content=content, error=error,
                            provenance=provenance or "trusted", source=source, **common))
     else:  # chat
-        inputs, outputs = _messages(attrs, span["events"], used)
+        inputs, outputs = messages(attrs, span["events"], used)
         if inputs and inputs[-1]["role"] == "user":
             steps.append(_step(span, small=small, kind="message", actor="user", agent=agent, at_ns=start, role="user",
                                content=inputs[-1]["content"], provenance=provenance or "trusted", source=source,
