@@ -27,15 +27,15 @@ def _setup_django(env: dict) -> None:
     django.setup()
 
 
-def _appender(env: dict, project_id: int, seconds: float, start_at: float, out) -> None:
+def _appender(env: dict, project_id: int, seconds: float, ready, go, out) -> None:
     _setup_django(env)
     from apps.governance.services import governance_log_append
     from apps.tenancy.models import Project
 
     project = Project.objects.get(id=project_id)
-    while time.time() < start_at:
-        time.sleep(0.001)
-    n, deadline = 0, start_at + seconds
+    ready.put(os.getpid())
+    go.wait()  # every process starts appending at once, after all of them have loaded Django
+    n, deadline = 0, time.time() + seconds
     while time.time() < deadline:
         governance_log_append(project=project, event="decision", actor=f"pid{os.getpid()}",
                               data={"decision_id": n, "agent": "bench", "tool": "send_money", "verdict": "allow"})
@@ -50,11 +50,13 @@ def bench_appends(env: dict, processes: int, seconds: float) -> None:
     for procs in sorted({1, processes}):
         project = Project.objects.create(slug=f"append-{procs}", name=f"appends x{procs}")
         ctx = mp.get_context("spawn")
-        out = ctx.Queue()
-        start_at = time.time() + 3.0  # let every process import Django first
-        workers = [ctx.Process(target=_appender, args=(env, project.id, seconds, start_at, out)) for _ in range(procs)]
+        ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+        workers = [ctx.Process(target=_appender, args=(env, project.id, seconds, ready, go, out)) for _ in range(procs)]
         for w in workers:
             w.start()
+        for _ in workers:
+            ready.get(timeout=120)
+        go.set()
         total = sum(out.get(timeout=120) for _ in workers)
         for w in workers:
             w.join()
@@ -122,6 +124,31 @@ def bench_verify(entries: int) -> None:
               f"ok={report.ok}")
 
 
+def bench_export(entries: int) -> None:
+    """Exports a range as a signed bundle and checks it with the standalone verifier."""
+    import tempfile
+
+    from django.conf import settings
+
+    from apps.governance.verification import log_export_lines
+    from apps.tenancy.models import Project
+
+    project = Project.objects.get(slug="verify")
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as out:
+        t0 = time.perf_counter()
+        for line in log_export_lines(project=project, from_seq=1, to_seq=entries):
+            out.write(line)
+        exported = time.perf_counter() - t0
+    key = ",".join(f"{k}:{v}" for k, v in settings.WARDEN_LOG_KEYS.items())
+    t0 = time.perf_counter()
+    result = subprocess.run([sys.executable, str(ROOT / "clients" / "verify" / "warden_verify.py"), out.name],
+                            env={**os.environ, "WARDEN_LOG_KEYS": key}, capture_output=True, text=True)
+    took = time.perf_counter() - t0
+    os.unlink(out.name)
+    print(f"export of {entries:,} entries as a signed bundle: {exported:.1f} s; standalone verifier: {took:.1f} s "
+          f"({entries / took:,.0f} entries/s) -> {result.stdout.strip()[:40]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--processes", type=int, default=4)
@@ -137,6 +164,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs, load average {load} at start; database {env['DATABASE_URL'].rsplit('/', 1)[1]}")
     bench_appends(env, args.processes, args.seconds)
     bench_verify(args.entries)
+    bench_export(min(args.entries, 100_000))
 
 
 if __name__ == "__main__":
