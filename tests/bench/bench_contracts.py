@@ -98,16 +98,16 @@ def main() -> None:
     for length in (100, 1_000, 10_000):
         steps = episode_steps(random.Random(length), length)
         reps = max(1, 10_000 // length)
-        t = time.perf_counter()
+        c = time.process_time()
         for _ in range(reps):
             engine.check_many(compiled, steps)
-        per_step = (time.perf_counter() - t) / (reps * len(steps)) * 1e6
-        print(f"linearity: {len(steps):>6}-step episode: {per_step:.1f} µs per step (20 contracts)")
+        per_step = (time.process_time() - c) / (reps * len(steps)) * 1e6
+        print(f"linearity: {len(steps):>6}-step episode: {per_step:.1f} µs CPU per step (20 contracts)")
 
     load = os.getloadavg()[0]
-    verdict = "meets" if n / engine_s >= TARGET else "misses"
-    print(f"target {TARGET:,} steps/s per worker process (engine, wall): {verdict} it; "
-          f"load average during the run {load:.1f} on {os.cpu_count()} CPUs")
+    verdict = "meets" if n / engine_cpu >= TARGET else "misses"
+    print(f"target {TARGET:,} steps/s per worker process (engine, per CPU-second): {verdict} it "
+          f"({n / engine_cpu:,.0f}); load average during the run {load:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":
