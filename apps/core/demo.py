@@ -4,7 +4,7 @@ the API uses, so the demo shows decisions, violations, verdicts and log entries 
 produce them.
 """
 
-from apps.contracts.services import contract_publish
+from apps.contracts.demo import demo_contracts_publish
 from apps.governance.graphs import graph_publish
 from apps.policies.decisions import DecideInput, decision_make
 from apps.policies.services import policy_publish
@@ -31,6 +31,7 @@ rules:
     fallback: {action: rewrite, clamp: {amount: {maximum: 100}}}
   - {id: password-needs-human, tool: update_password, effect: deny, fallback: {action: ask, timeout: 3600, default: block}}
   - {id: reads, tool: "read_*", effect: allow}
+  - {id: balance, tool: get_balance, effect: allow}
   - {id: browsing, tool: browse, effect: allow}
 tests:
   - name: reading is fine
@@ -40,23 +41,6 @@ tests:
     call: {tool: send_money, agent: banker, arguments: {recipient: DE89370400440532013000, amount: 5}}
     expect: block
 """
-
-CONTRACTS = [
-    """\
-name: no-untrusted-payments
-description: a value read from the web never reaches a payment
-severity: critical
-rules:
-  - flow: {sinks: {kind: action, tool: [send_money, pay_invoice]}}
-""",
-    """\
-name: ends-with-answer
-description: every episode ends with a final answer within budget
-severity: medium
-rules:
-  - termination: {max_steps: 200, final_answer: true}
-""",
-]
 
 GRAPH = """\
 name: banking-institution
@@ -115,14 +99,13 @@ def _obs(tool: str, result, untrusted: bool = False, source: str = "") -> dict:
 
 def seed(*, project: Project, admin) -> str:
     policy_publish(project=project, source=POLICY, actor=admin)
-    for source in CONTRACTS:
-        contract_publish(project=project, source=source, actor=admin.username)
+    demo_contracts_publish(project=project, actor=admin.username)
     graph_publish(project=project, source=GRAPH, actor=admin.username)
 
     _run(project, "demo-pay-rent", "Pay this month's rent", [
         _msg("user", "Please pay my rent of 800 to my landlord.", actor="user"),
-        _act("read_balance"),
-        _obs("read_balance", {"balance": 2400}),
+        _act("get_balance"),
+        _obs("get_balance", {"balance": 2400}),
         _act("send_money", recipient="UK12345678901234567890", amount=800),
         _obs("send_money", {"status": "sent"}),
         _msg("assistant", "Done: 800 sent to your landlord; 1600 left."),
@@ -145,10 +128,9 @@ def seed(*, project: Project, admin) -> str:
 
     _run(project, "demo-no-answer", "Check balance (crashed)", [
         _msg("user", "What's my balance?", actor="user"),
-        _act("read_balance"),
-        _obs("read_balance", {"error": "timeout"}),
+        _act("get_balance"),
+        _obs("get_balance", {"error": "timeout"}),
     ], end="failed", outcome={"success": False, "termination_reason": "tool timeout"})
 
-    return ("Demo data: policy 'banking-least-privilege', contracts 'no-untrusted-payments' and "
-            "'ends-with-answer', graph 'banking-institution', 4 episodes (one with a prompt injection, "
-            "one waiting on the Approvals page).")
+    return ("Demo data: policy 'banking-least-privilege', four contracts, graph 'banking-institution', "
+            "4 episodes (one with a prompt injection, one waiting on the Approvals page).")
