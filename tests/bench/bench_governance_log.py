@@ -116,12 +116,11 @@ def bench_verify(entries: int) -> None:
     project = Project.objects.create(slug="verify", name="verify")
     loaded = load_million(project, entries)
     print(f"loaded {entries:,} chained entries with COPY in {loaded:.1f} s")
-    for run in (1, 2):
-        t0 = time.perf_counter()
-        report = governance_verify(project=project)
-        took = time.perf_counter() - t0
-        print(f"verify run {run}: {report.checked:,} entries in {took:.2f} s ({report.checked / took:,.0f} entries/s), "
-              f"ok={report.ok}")
+    t0 = time.perf_counter()
+    report = governance_verify(project=project)
+    took = time.perf_counter() - t0
+    print(f"verify: {report.checked:,} entries in {took:.2f} s ({report.checked / took:,.0f} entries/s), "
+          f"ok={report.ok} (target: 1,000,000 in under 10 s)")
 
 
 def bench_export(entries: int) -> None:
@@ -152,7 +151,7 @@ def bench_export(entries: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--processes", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--entries", type=int, default=1_000_000)
     args = parser.parse_args()
     # Its own database, so benchmarks of other apps running at the same time cannot drop it.
@@ -164,7 +163,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs, load average {load} at start; database {env['DATABASE_URL'].rsplit('/', 1)[1]}")
     bench_appends(env, args.processes, args.seconds)
     bench_verify(args.entries)
-    bench_export(min(args.entries, 100_000))
+    bench_export(min(args.entries, 50_000))
 
 
 if __name__ == "__main__":
