@@ -96,7 +96,6 @@ _STEP_COLUMNS = ", ".join('"%s"' % c for c in STEP_FIELDS)  # noqa: UP031 - SQL 
 _STEP_SQL = f'SELECT {_STEP_COLUMNS} FROM traces_step WHERE episode_id = %s AND "index" >= %s ORDER BY "index"'
 
 
-
 def _steps_short(episode_id: int, start: int) -> list[dict]:
     """One plain query, JSON decoded by psycopg: a third of the ORM's per-row cost on the check path."""
     with connection.cursor() as cursor:
@@ -104,11 +103,6 @@ def _steps_short(episode_id: int, start: int) -> list[dict]:
         raw.adapters.register_loader("jsonb", JsonbLoader)
         raw.execute(_STEP_SQL, [episode_id, start])
         return [dict(zip(STEP_FIELDS, row, strict=True)) for row in raw.fetchall()]
-
-
-def _agent_at(steps_by_index: dict, index: int | None) -> str:
-    step = steps_by_index.get(index) if index is not None else None
-    return (step or {}).get("agent", "") if step else ""
 
 
 _VERDICT_FIELDS = ("status", "first_violating_step", "evidence", "steps_checked", "at_runtime", "checked_at")
@@ -172,6 +166,10 @@ def episode_check(*, episode: Episode, versions: list[ContractVersion] | None = 
         if failed:
             agents[step["index"]] = step["agent"]
     results = checker.finish(ended=episode.status != EpisodeStatus.RUNNING)
+    # Failures found only at the end (eventually, grounding, final answer) name a step not seen failing.
+    unseen = {v.first_violating_step for v in results if v.status == engine.FAIL} - set(agents)
+    if unseen:
+        agents.update(Step.objects.filter(episode_id=episode.pk, index__in=unseen).values_list("index", "agent"))
     # A failure a runtime contract already caught live stays marked as caught (contained).
     caught = set(RuntimeState.objects.filter(episode=episode, failed=True).values_list("version_id", flat=True))
     with transaction.atomic():

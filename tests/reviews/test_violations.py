@@ -135,3 +135,12 @@ def test_a_key_of_another_project_can_neither_see_nor_update(violation, other_pr
 def test_counts_group_by_severity_and_agent(violation, project, make_key, api):
     body = api(make_key(project, ["read"])).get("/api/v1/violations/counts").json()
     assert body["by_severity"] == {"high": 1} and body["by_agent"] == {"cleaner": 1}
+
+
+def test_a_failure_found_at_the_end_names_the_agent_of_its_step(project):
+    publish(project, "name: grounded\nrules:\n  - grounding: {}\n")
+    episode = ingest(project, "g", [act("get_balance"), say("You owe 310 EUR to Jane Doe.", agent="writer")],
+                     end="completed")
+    contracts.episode_check(episode=episode)
+    violation = Violation.objects.get(episode=episode)
+    assert (violation.first_step_index, violation.agent) == (1, "writer")
