@@ -143,6 +143,9 @@ def main() -> None:
         for rate in rates:
             before = _drained(server)
             load_before = os.getloadavg()[0]
+            port = server.url.rsplit(":", 1)[1]
+            db = server.env["DATABASE_URL"].rsplit("/", 1)[1]
+            web_cpu, pg_cpu = _cpu_seconds(f"127.0.0.1:{port}"), _cpu_seconds(f"postgres {db} ")
             out = subprocess.run(
                 [sys.executable, __file__, "--load", server.url, key, "--rate", str(rate),
                  "--seconds", str(seconds), "--warmup", str(args.warmup)],
@@ -150,6 +153,9 @@ def main() -> None:
                 timeout=seconds + args.warmup + 45,
             )
             f = json.loads(out.stdout.strip().splitlines()[-1])
+            _drained(server)
+            web_cpu = _cpu_seconds(f"127.0.0.1:{port}") - web_cpu
+            pg_cpu = _cpu_seconds(f"postgres {db} ") - pg_cpu
             decisions = server.sql("SELECT count(*) FROM policies_decision")[0][0] - before
             logged = server.sql(
                 "SELECT count(*) FROM governance_governancelogentry WHERE event = 'decision'")[0][0]
@@ -170,8 +176,28 @@ def main() -> None:
             print(f"   in-transaction decide time before the log append (Decision.latency_us): "
                   f"p50 {inside[0]:.0f} us, p99 {inside[1]:.0f} us")
             met = f["p99_ms"] < 10 and not f["dropped"] and not f["errors"]
+            print(f"   CPU per decision: web {web_cpu * 1000 / max(decisions, 1):.1f} ms, "
+                  f"postgres {pg_cpu * 1000 / max(decisions, 1):.1f} ms")
             print(f"   host load average before the run: {load_before:.2f} (other processes share these CPUs)")
             print(f"   p99 < 10 ms at this rate: {'MET' if met else 'MISSED'}")
+
+
+def _cpu_seconds(needle: str) -> float:
+    """User+system CPU of every process whose command line contains `needle` (Linux /proc)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if needle.encode() not in f.read():
+                    continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _drained(server) -> int:
