@@ -73,7 +73,7 @@ class ContractListApi(ContractsApiView):
         class Meta:
             ref_name = "ContractPublishInput"
 
-        source = serializers.CharField(max_length=200_000, trim_whitespace=False)
+        source = serializers.CharField(trim_whitespace=False)
 
     @extend_schema(responses=ContractOutputSerializer(many=True))
     def get(self, request):

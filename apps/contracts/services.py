@@ -18,6 +18,7 @@ from apps.traces import services as traces
 from apps.traces.models import Episode, EpisodeStatus, Step
 
 READ_CHUNK = 2000
+MAX_SOURCE_CHARS = 100_000
 
 
 @lru_cache(maxsize=512)
@@ -34,6 +35,8 @@ def contract_validate(*, source: str) -> engine.Contract:
     """Compiles `source` or raises ValidationError on `source` naming contract, field and line."""
     if not isinstance(source, str) or not source.strip():
         raise ValidationError({"source": ["is required"]})
+    if len(source) > MAX_SOURCE_CHARS:
+        raise ValidationError({"source": [f"at most {MAX_SOURCE_CHARS} characters"]})
     try:
         return engine.compile_source(source)
     except engine.ContractError as exc:

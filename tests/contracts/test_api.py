@@ -95,3 +95,10 @@ def test_publishing_in_another_project_does_not_touch_this_one(project, other_pr
 
 def test_requests_without_a_key_are_refused(api):
     assert api().get("/api/v1/contracts").status_code in (401, 403)
+
+
+def test_an_oversized_contract_is_a_400_and_nothing_is_published(project, make_key, api):
+    source = NO_DELETE + "#" * 100_001
+    r = api(make_key(project, ["admin"])).post("/api/v1/contracts", {"source": source}, format="json")
+    assert r.status_code == 400 and "at most" in r.json()["error"]["message"]
+    assert api(make_key(project, ["read"])).get("/api/v1/contracts").json()["count"] == 0
