@@ -142,3 +142,15 @@ def test_graph_quantity_floor_rewrites_or_blocks_a_low_quantity(decide, project)
     colluding(project)
     assert decide("produce", arguments={"quantity": 50})["verdict"] == "allow"
     assert decide("produce", arguments={"quantity": 2})["verdict"] != "allow"
+
+
+def test_database_refuses_editing_a_published_graph_version(project):
+    from django.db import DatabaseError, transaction
+
+    version = graph_publish(project=project, source=MARKET, actor="alice")
+    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+        GraphVersion.objects.filter(pk=version.pk).update(source="name: forged")
+    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+        GraphVersion.objects.filter(pk=version.pk).delete()
+    version.refresh_from_db()
+    assert version.source == MARKET
