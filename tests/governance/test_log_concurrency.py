@@ -1,5 +1,6 @@
 """Many writers at once keep one unbroken, gap-free chain per project."""
 
+import multiprocessing
 import threading
 
 import pytest
@@ -8,6 +9,7 @@ from django.db import connection
 from apps.governance.models import GovernanceLogEntry
 from apps.governance.services import governance_log_append
 from apps.governance.verification import governance_verify
+from tests.governance.procs import append_in_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,3 +43,18 @@ def test_concurrent_appends_from_threads_stay_gap_free_and_chained(project, othe
         seqs = list(GovernanceLogEntry.objects.filter(project=p).order_by("seq").values_list("seq", flat=True))
         assert seqs == list(range(1, THREADS * PER_THREAD + 1))
         assert governance_verify(project=p).ok
+
+
+def test_concurrent_appends_from_processes_stay_gap_free_and_chained(project):
+    settings_db = connection.settings_dict
+    url = f"postgres://{settings_db['USER']}@{settings_db['HOST']}:{settings_db['PORT']}/{settings_db['NAME']}"
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=append_in_process, args=(url, project.id, 30)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    seqs = list(GovernanceLogEntry.objects.filter(project=project).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, 121))
+    assert governance_verify(project=project).ok
