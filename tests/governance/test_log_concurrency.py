@@ -2,6 +2,7 @@
 
 import multiprocessing
 import threading
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -47,7 +48,8 @@ def test_concurrent_appends_from_threads_stay_gap_free_and_chained(project, othe
 
 def test_concurrent_appends_from_processes_stay_gap_free_and_chained(project):
     settings_db = connection.settings_dict
-    url = f"postgres://{settings_db['USER']}@{settings_db['HOST']}:{settings_db['PORT']}/{settings_db['NAME']}"
+    auth = settings_db["USER"] + (f":{quote(settings_db['PASSWORD'])}" if settings_db.get("PASSWORD") else "")
+    url = f"postgres://{auth}@{settings_db['HOST']}:{settings_db['PORT']}/{settings_db['NAME']}"
     ctx = multiprocessing.get_context("spawn")
     workers = [ctx.Process(target=append_in_process, args=(url, project.id, 30)) for _ in range(4)]
     for w in workers:
