@@ -39,7 +39,7 @@ class StepConflict(Exception):
         self.index = index
 
 
-def _merge(existing: Iterable[str], new: Iterable[str]) -> list[str]:
+def merge_unique(existing: Iterable[str], new: Iterable[str]) -> list[str]:
     merged = list(existing)
     seen = set(merged)
     for item in new:
@@ -77,7 +77,7 @@ def episode_upsert(*, project: Project, external_id: str, **fields: Any) -> tupl
         if value is None:
             continue
         if name in ("agents", "tags"):
-            value = _merge(getattr(episode, name), value)
+            value = merge_unique(getattr(episode, name), value)
         if getattr(episode, name) != value:
             setattr(episode, name, value)
             changed.append(name)
@@ -201,8 +201,8 @@ def _store(*, episode: Episode, steps: list[dict]) -> tuple[list[dict], dict[int
             step["id"] = row.id
 
     if new:
-        tools = _merge(locked.tools, (s["tool"] for s in new))
-        agents = _merge(locked.agents, (s["agent"] for s in new if s["actor"] in ("agent", "governance")))
+        tools = merge_unique(locked.tools, (s["tool"] for s in new))
+        agents = merge_unique(locked.agents, (s["agent"] for s in new if s["actor"] in ("agent", "governance")))
         step_count = max(next_free, locked.step_count)
         Episode.objects.filter(pk=episode.pk).update(
             step_count=step_count, tools=tools, agents=agents, updated_at=now
