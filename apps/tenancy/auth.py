@@ -4,6 +4,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import connection
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
@@ -39,7 +40,7 @@ def key_lookup(raw: str) -> ApiKey:
     parts = raw.split("_")
     if not raw.startswith(KEY_PREFIX) or len(parts) < 3:
         raise exceptions.AuthenticationFailed("Malformed API key.")
-    key = ApiKey.objects.select_related("project").filter(prefix=parts[1]).first()
+    key = _key_by_prefix(parts[1])
     if key is None or not hmac.compare_digest(key.hashed, hash_key(raw)):
         raise exceptions.AuthenticationFailed("Unknown API key.")
     now = timezone.now()
@@ -50,6 +51,28 @@ def key_lookup(raw: str) -> ApiKey:
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
+    return key
+
+
+_KEY_COLUMNS = ("id", "name", "prefix", "hashed", "scopes", "expires_at", "revoked_at", "last_used_at")
+_PROJECT_COLUMNS = ("id", "slug", "name")
+# Every API request authenticates, so this is one plain statement rather than an ORM query:
+# building the ORM query cost more CPU than running it.
+_KEY_SQL = "SELECT {}, {} FROM tenancy_apikey k JOIN tenancy_project p ON p.id = k.project_id WHERE k.prefix = %s".format(
+    ", ".join(f"k.{c}" for c in _KEY_COLUMNS), ", ".join(f"p.{c}" for c in _PROJECT_COLUMNS)
+)
+
+
+def _key_by_prefix(prefix: str) -> ApiKey | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_KEY_SQL, [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n = len(_KEY_COLUMNS)
+    project = Project(**dict(zip(_PROJECT_COLUMNS, row[n:], strict=True)))
+    key = ApiKey(project_id=project.id, **dict(zip(_KEY_COLUMNS, row[:n], strict=True)))
+    key.project = project
     return key
 
 
