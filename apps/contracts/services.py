@@ -1,5 +1,6 @@
 """Writes for contracts: publishing versions, checking episodes (at the end and live), verdicts."""
 
+from collections import OrderedDict
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
@@ -186,11 +187,28 @@ def episode_check(*, episode: Episode, versions: list[ContractVersion] | None = 
         ])
 
 
+# Live checking states kept in this worker process: (episode id, version id) -> (next index, state).
+# Steps below a state's next index never change (ingestion refuses conflicting re-sends), so a state
+# for a longer prefix is always valid: whichever of memory and the stored row got further is used.
+# Memory saves decoding and re-encoding a growing state on every batch (runtimes often send one
+# step at a time); the row is a snapshot, written every PERSIST_EVERY steps and at a failure.
+_LIVE: OrderedDict = OrderedDict()
+LIVE_CACHE_SIZE = 4096
+PERSIST_EVERY = 256
+
+
+def _live_remember(key: tuple, next_index: int, state: dict) -> None:
+    _LIVE[key] = (next_index, state)
+    _LIVE.move_to_end(key)
+    while len(_LIVE) > LIVE_CACHE_SIZE:
+        _LIVE.popitem(last=False)
+
+
 def episode_check_runtime(*, episode: Episode) -> list[Verdict]:
     """Feeds the live episode's new steps to its `runtime` contracts; a failure terminates the episode.
 
-    Each contract's state is stored per episode, so every step is read and checked once (linear).
-    Steps that arrive with a gap in their indexes wait until the gap is filled.
+    Every step is read and checked once per contract (linear in the episode's length); steps that
+    arrive after a gap in the indexes wait until it is filled.
     """
     versions = versions_active(project=episode.project, runtime_only=True)
     if not versions:
@@ -199,38 +217,50 @@ def episode_check_runtime(*, episode: Episode) -> list[Verdict]:
     with transaction.atomic():
         locked = Episode.objects.select_for_update().get(pk=episode.pk)
         if locked.status != EpisodeStatus.RUNNING:
+            for v in versions:
+                _LIVE.pop((locked.pk, v.pk), None)
             return []
-        states = [RuntimeState.objects.get_or_create(episode=locked, version=v)[0] for v in versions]
-        live = [(v, rs) for v, rs in zip(versions, states, strict=True) if not rs.failed]
+        stored = {rs.version_id: rs for rs in
+                  RuntimeState.objects.filter(episode=locked, version__in=versions).defer("state")}
+        live = []
+        for version in versions:
+            rs = stored.get(version.pk) or RuntimeState.objects.get_or_create(episode=locked, version=version)[0]
+            if rs.failed:
+                continue
+            remembered = _LIVE.get((locked.pk, version.pk))
+            if remembered is not None and remembered[0] >= rs.next_index:
+                next_index, state = remembered
+            else:
+                next_index, state = rs.next_index, rs.state or compiled(version).start()
+            live.append((version, rs, next_index, state))
         if not live:
             return []
-        # Read the new steps once for all runtime contracts, stopping at a gap in the indexes:
-        # steps after a gap wait until it is filled, so every contract sees the trace in order.
-        start = min(rs.next_index for _, rs in live)
+        # Read the new steps once for all runtime contracts, stopping at a gap in the indexes.
+        start = min(next_index for _, _, next_index, _ in live)
         new_steps = []
         for step in episode_steps(episode=locked, start=start):
             if step["index"] != start + len(new_steps):
                 break
             new_steps.append(step)
+        agents = {step["index"]: step["agent"] for step in new_steps}
         now = timezone.now()
-        for version, rs in live:
+        for version, rs, next_index, state in live:
             contract = compiled(version)
-            state = rs.state or contract.start()
             checker = engine.Checker([contract], [state])
-            hit_step = None
-            for step in new_steps[rs.next_index - start:]:
-                rs.next_index = step["index"] + 1
+            for step in new_steps[next_index - start:]:
+                next_index = step["index"] + 1
                 if checker.feed(step):
-                    hit_step = step
                     break
             checker.sync()
-            rs.state, rs.updated_at = state, now
-            if hit_step is not None:
-                rs.failed = True
+            _live_remember((locked.pk, version.pk), next_index, state)
+            failed = contract.failed(state)  # also a failure found before a rolled-back attempt
+            if failed:
                 verdict = contract.finish(state, ended=False)
                 verdict.status = engine.FAIL
-                failures.append((version, verdict, hit_step.get("agent", "")))
-            rs.save()
+                failures.append((version, verdict, agents.get(verdict.first_violating_step, "")))
+            if failed or next_index - rs.next_index >= PERSIST_EVERY:
+                rs.state, rs.next_index, rs.failed, rs.updated_at = state, next_index, failed, now
+                rs.save(update_fields=["state", "next_index", "failed", "updated_at"])
     rows = []
     if failures:
         with transaction.atomic():

@@ -116,7 +116,8 @@ def test_a_runtime_contract_terminates_a_live_injection_episode(project, django_
     assert violation.severity == "critical" and violation.evidence["contained"] is True
 
 
-def test_runtime_checks_read_each_step_once(project, django_capture_on_commit_callbacks):
+def test_runtime_checks_read_each_step_once(project, django_capture_on_commit_callbacks, monkeypatch):
+    monkeypatch.setattr(services, "PERSIST_EVERY", 1)
     publish(project, FLOW)
     batch = steps(*BENIGN)
     episode, _ = traces.episode_upsert(project=project, external_id="live")
@@ -129,7 +130,9 @@ def test_runtime_checks_read_each_step_once(project, django_capture_on_commit_ca
     assert episode.status == "running"
 
 
-def test_every_runtime_contract_advances_over_the_same_new_steps(project, django_capture_on_commit_callbacks):
+def test_every_runtime_contract_advances_over_the_same_new_steps(project, django_capture_on_commit_callbacks,
+                                                                 monkeypatch):
+    monkeypatch.setattr(services, "PERSIST_EVERY", 1)
     publish(project, FLOW)
     publish(project, "name: short\nruntime: true\nrules:\n  - termination: {max_steps: 100}\n")
     batch = steps(*BENIGN)
@@ -142,7 +145,9 @@ def test_every_runtime_contract_advances_over_the_same_new_steps(project, django
     assert [s["n"] for s in RuntimeState.objects.filter(episode=episode).values_list("state", flat=True)] == [6, 6]
 
 
-def test_runtime_checks_wait_for_a_gap_in_the_indexes_to_fill(project, django_capture_on_commit_callbacks):
+def test_runtime_checks_wait_for_a_gap_in_the_indexes_to_fill(project, django_capture_on_commit_callbacks,
+                                                              monkeypatch):
+    monkeypatch.setattr(services, "PERSIST_EVERY", 1)
     publish(project, FLOW)
     batch = steps(*INJECTION)
     episode, _ = traces.episode_upsert(project=project, external_id="live")
@@ -153,6 +158,24 @@ def test_runtime_checks_wait_for_a_gap_in_the_indexes_to_fill(project, django_ca
         traces.steps_append_batch(episode=episode, steps=[batch[2], batch[3]])
     episode.refresh_from_db()
     assert episode.status == "terminated"
+
+
+def test_a_worker_without_the_live_state_in_memory_resumes_from_the_stored_snapshot(
+        project, django_capture_on_commit_callbacks, monkeypatch):
+    monkeypatch.setattr(services, "PERSIST_EVERY", 2)
+    publish(project, FLOW)
+    batch = steps(*INJECTION)
+    episode, _ = traces.episode_upsert(project=project, external_id="live")
+    for i in range(4):
+        with django_capture_on_commit_callbacks(execute=True):
+            traces.steps_append_batch(episode=episode, steps=[batch[i]])
+    assert RuntimeState.objects.get(episode=episode).next_index == 4  # snapshots at 2 and 4
+    services._LIVE.clear()  # the next batch lands on another worker process
+    with django_capture_on_commit_callbacks(execute=True):
+        traces.steps_append_batch(episode=episode, steps=[batch[4]])
+    episode.refresh_from_db()
+    assert episode.status == "terminated"
+    assert Verdict.objects.get(episode=episode).first_violating_step == 4
 
 
 def test_a_runtime_failure_is_rechecked_at_the_end_without_a_second_violation(project, django_capture_on_commit_callbacks):
