@@ -104,6 +104,23 @@ def main() -> None:
         per_step = (time.process_time() - c) / (reps * len(steps)) * 1e6
         print(f"linearity: {len(steps):>6}-step episode: {per_step:.1f} µs CPU per step (20 contracts)")
 
+    # Runtime path: one step per batch (as a runtime that posts each step), all runtime contracts
+    # checked after each; the cost per batch must not grow with the episode's length.
+    runtime_steps = episode_steps(random.Random(11), 1_200)
+    live, _ = traces.episode_upsert(project=project, external_id="bench-live")
+    quarter = len(runtime_steps) // 4
+    cpu = []
+    for i, step in enumerate(runtime_steps):
+        traces.steps_append_batch(episode=live, steps=[dict(step)])
+        c = time.process_time()
+        services.episode_check_runtime(episode=live)
+        cpu.append(time.process_time() - c)
+        if i == len(runtime_steps) - 2:
+            break  # keep the episode running (the last step is the answer)
+    first, last = sum(cpu[:quarter]) / quarter * 1e3, sum(cpu[-quarter:]) / quarter * 1e3
+    print(f"runtime: {len(cpu)} one-step batches, runtime contracts checked after each: "
+          f"{first:.2f} ms CPU per batch in the first quarter, {last:.2f} ms in the last")
+
     load = os.getloadavg()[0]
     verdict = "meets" if n / engine_cpu >= TARGET else "misses"
     print(f"target {TARGET:,} steps/s per worker process (engine, per CPU-second): {verdict} it "
