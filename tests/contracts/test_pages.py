@@ -98,3 +98,12 @@ def test_the_metrics_page_embeds_the_chart_figure(project, viewer, login, django
 
 def test_the_metrics_page_has_an_empty_state(project, viewer, login):
     assert b"No episodes in the last" in login(viewer).get("/p/acme/contracts/metrics/").content
+
+
+def test_cancelling_a_running_job_shows_it_is_stopping(project, reviewer, login):
+    job = whatif.whatif_create(project=project, actor="a", source=NO_DELETE)
+    WhatIfJob.objects.filter(pk=job.pk).update(status="running")
+    r = login(reviewer).post(f"/p/acme/contracts/whatif/{job.pk}/cancel/", headers={"HX-Request": "true"})
+    assert r.status_code == 200 and b"Cancelling" in r.content and b"<html" not in r.content
+    job.refresh_from_db()
+    assert job.cancel_requested and job.status == "running"
