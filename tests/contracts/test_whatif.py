@@ -118,3 +118,21 @@ def test_a_read_key_cannot_start_a_job_and_another_project_cannot_see_one(projec
     other = api(make_key(other_project, ["admin"]))
     assert other.get(f"/api/v1/contracts/whatif/{job.pk}").status_code == 404
     assert other.post(f"/api/v1/contracts/whatif/{job.pk}/cancel").status_code == 404
+
+
+def test_a_job_cancelled_while_running_stops_at_the_next_boundary_and_keeps_its_results(project, episodes,
+                                                                                       monkeypatch):
+    monkeypatch.setattr(whatif, "PROGRESS_EVERY", 1)
+    job = whatif.whatif_create(project=project, actor="alice", source=LIMIT_1)
+    original = whatif._contract_diff
+
+    def diff_then_cancel(job_, episode, subject):
+        result = original(job_, episode, subject)
+        whatif.whatif_cancel(job=WhatIfJob.objects.get(pk=job_.pk))  # a reviewer presses Cancel meanwhile
+        return result
+
+    monkeypatch.setattr(whatif, "_contract_diff", diff_then_cancel)
+    job = whatif.whatif_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.total) == ("cancelled", 1, 3)
+    assert job.finished_at is not None
