@@ -92,7 +92,44 @@ def step_append(*, episode: Episode, kind: str, index: int | None = None, **fiel
 
     Raises StepConflict if that index holds different content, schema.InvalidInput on bad fields.
     """
+    if index is None:
+        return _append_next(episode=episode, step=schema.step_normalize({"kind": kind, **fields}, "step"))
     return steps_append_batch(episode=episode, steps=[{"kind": kind, "index": index, **fields}])[0]
+
+
+# One statement takes the episode's row lock, hands out the next index and keeps the tool and
+# agent summaries current: the server-written step of every /decide pays two round trips, not four.
+_NEXT_INDEX_SQL = """
+UPDATE traces_episode e
+   SET step_count = e.step_count + 1,
+       tools = CASE WHEN %(tool)s = '' OR %(tool)s = ANY(e.tools) THEN e.tools
+                    ELSE array_append(e.tools, %(tool)s::varchar) END,
+       agents = CASE WHEN NOT %(names_agent)s OR %(agent)s = '' OR %(agent)s = ANY(e.agents) THEN e.agents
+                     ELSE array_append(e.agents, %(agent)s::varchar) END,
+       updated_at = %(now)s
+ WHERE e.id = %(episode_id)s
+RETURNING e.step_count - 1, e.project_id
+"""
+
+
+@transaction.atomic
+def _append_next(*, episode: Episode, step: dict) -> Step:
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_INDEX_SQL, {
+            "tool": step["tool"], "agent": step["agent"], "names_agent": step["actor"] in ("agent", "governance"),
+            "now": now, "episode_id": episode.pk,
+        })
+        step["index"], project_id = cursor.fetchone()
+        step["digest"] = schema.step_digest(step)
+        step["project_id"], step["episode_id"], step["created_at"] = project_id, episode.pk, now
+        step["id"] = _insert_one(cursor, step)
+    episode.step_count = step["index"] + 1
+    transaction.on_commit(lambda: _send(signals.steps_appended, episode=episode, first_index=step["index"], count=1))
+    row = Step(**{k: v for k, v in step.items() if k != schema.JSON_TEXTS})
+    row._state.adding = False
+    row.created = True
+    return row
 
 
 @transaction.atomic
@@ -222,6 +259,27 @@ _COPY_COLUMNS = (
 )
 
 
+def _json_row(step: dict) -> list:
+    """The _COPY_COLUMNS values of a step, JSON columns as the canonical text already made."""
+    from psycopg.types.json import Jsonb
+
+    texts = step.get(schema.JSON_TEXTS)
+    row = [step[column] for column in _COPY_COLUMNS]
+    for position, column in ((9, "arguments"), (10, "result"), (22, "attributes")):
+        if row[position] is not None:
+            row[position] = texts[column] if texts else Jsonb(row[position])
+    return row
+
+
+def _insert_one(cursor, step: dict) -> int:
+    casts = ["%s::jsonb" if c in ("arguments", "result", "attributes") else "%s" for c in _COPY_COLUMNS]
+    cursor.execute(
+        f"INSERT INTO traces_step ({', '.join(_COPY_COLUMNS)}) VALUES ({', '.join(casts)}) RETURNING id",
+        _json_row(step),
+    )
+    return cursor.fetchone()[0]
+
+
 def _copy_steps(steps: list[dict]) -> None:
     """Bulk insert through COPY: one round trip and no per-row SQL parsing.
 
@@ -229,17 +287,10 @@ def _copy_steps(steps: list[dict]) -> None:
     hands it to jsonb's input function), so no value is serialised twice. COPY returns no ids;
     readers fetch by (episode, index).
     """
-    from psycopg.types.json import Jsonb
-
     sql = f"COPY traces_step ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for step in steps:
-            texts = step.get(schema.JSON_TEXTS)
-            row = [step[column] for column in _COPY_COLUMNS]
-            for position, column in ((9, "arguments"), (10, "result"), (22, "attributes")):
-                if row[position] is not None:
-                    row[position] = texts[column] if texts else Jsonb(row[position])
-            copy.write_row(row)
+            copy.write_row(_json_row(step))
 
 
 @transaction.atomic

@@ -44,6 +44,26 @@ def test_step_append_without_index_takes_the_next_free_index(project):
     assert episode.step_count == 4
 
 
+def test_server_written_step_updates_tool_and_agent_summaries_and_is_stored_whole(project):
+    episode, _ = services.episode_upsert(project=project, external_id="e")
+    step = services.step_append(episode=episode, kind="decision", actor="governance", agent="planner",
+                                tool="send_money", arguments={"amount": 5}, result={"verdict": "block"},
+                                attributes={"verdict": "block"})
+    episode.refresh_from_db()
+    assert (episode.tools, episode.agents) == (["send_money"], ["planner"])
+    stored = Step.objects.get(pk=step.id)
+    assert (stored.arguments, stored.result, stored.attributes) == ({"amount": 5}, {"verdict": "block"},
+                                                                    {"verdict": "block"})
+    assert stored.digest == step.digest
+
+
+def test_resending_a_server_written_step_at_its_index_is_harmless(project):
+    episode, _ = services.episode_upsert(project=project, external_id="e")
+    first = services.step_append(episode=episode, kind="message", content="hi")
+    again = services.step_append(episode=episode, kind="message", index=first.index, content="hi")
+    assert again.id == first.id and again.created is False
+
+
 def test_step_append_with_same_index_and_content_returns_the_existing_step(project):
     episode, _ = services.episode_upsert(project=project, external_id="e")
     first = services.step_append(episode=episode, kind="message", index=0, content="hi")
