@@ -13,13 +13,12 @@ app.conf.task_default_queue = "default"
 app.conf.task_routes = {
     "apps.contracts.*": {"queue": "checks"},
 }
-app.conf.beat_schedule = {}
-# governance: record the log head (truncation evidence); catch up the Oracle and decay tiers
-app.conf.beat_schedule["governance-log-checkpoint"] = {
-    "task": "apps.governance.tasks.log_checkpoint_task", "schedule": 300.0,
-}
-app.conf.beat_schedule["governance-oracle-sweep"] = {
-    "task": "apps.governance.tasks.oracle_sweep_task", "schedule": 300.0,
+app.conf.beat_schedule = {
+    # policies: an ask nobody answered takes the policy's default at its deadline
+    "policies-approvals-expire": {"task": "apps.policies.tasks.approvals_expire_task", "schedule": 10.0},
+    # governance: record the log head (truncation evidence); catch up the Oracle and decay tiers
+    "governance-log-checkpoint": {"task": "apps.governance.tasks.log_checkpoint_task", "schedule": 300.0},
+    "governance-oracle-sweep": {"task": "apps.governance.tasks.oracle_sweep_task", "schedule": 300.0},
 }
 app.autodiscover_tasks()
 

@@ -31,7 +31,8 @@ class Command(BaseCommand):
 
         commands = {
             "web": [python, "-m", "gunicorn", "apps.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                    "--workers", os.environ.get("WEB_CONCURRENCY", "3"), "--access-logfile", "-"],
+                    "--workers", os.environ.get("WEB_CONCURRENCY", "3"), "--threads", "8",
+                    "--access-logfile", "-"],
             "worker": [python, "-m", "celery", "-A", "workers.celery_app", "worker", "-l", "info",
                        "-Q", "default,checks", "--concurrency", "2"],
             "beat": [python, "-m", "celery", "-A", "workers.celery_app", "beat", "-l", "info",
