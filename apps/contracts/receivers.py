@@ -10,10 +10,36 @@ import logging
 logger = logging.getLogger(__name__)
 
 
+# Is there work for episode_steps_task? Only when the project checks runtime contracts or the new
+# steps hold a stopping decision. Asking costs one indexed statement; enqueueing costs a broker round
+# trip on every /decide, most of which are routine allows.
+_WORK_SQL = """
+SELECT EXISTS (SELECT 1 FROM contracts_contract c JOIN contracts_contractversion v ON v.id = c.current_id
+                WHERE c.project_id = %(project)s AND c.enabled AND v.runtime)
+    OR EXISTS (SELECT 1 FROM traces_step s
+                WHERE s.episode_id = %(episode)s AND s.kind = 'decision'
+                  AND s.index >= %(first)s AND s.index < %(end)s
+                  AND s.attributes ->> 'verdict' = ANY(%(verdicts)s))
+"""
+
+
+def _has_work(episode, first_index: int, count: int) -> bool:
+    from django.db import connection
+
+    from apps.reviews.services import STOPPING_VERDICTS
+
+    with connection.cursor() as cursor:
+        cursor.execute(_WORK_SQL, {"project": episode.project_id, "episode": episode.pk, "first": first_index,
+                                   "end": first_index + count, "verdicts": list(STOPPING_VERDICTS)})
+        return cursor.fetchone()[0]
+
+
 def on_steps_appended(sender, episode, first_index: int, count: int, **kwargs) -> None:
     from apps.contracts.tasks import episode_steps_task
 
     try:
+        if not _has_work(episode, first_index, count):
+            return
         episode_steps_task.delay(episode.pk, first_index)
     except Exception:  # noqa: BLE001 - see the module docstring
         logger.exception("could not enqueue runtime checks for episode %s", episode.pk)
