@@ -32,7 +32,8 @@ def _lock_head(project_id: int) -> tuple[int, str, str, str] | None:
     return None if row is None or row[0] is None else row
 
 
-@transaction.atomic
+# No savepoint when nested: an entry that cannot be appended must abort what it records.
+@transaction.atomic(savepoint=False)
 def governance_log_append(*, project: Project, event: str, actor: str, data: dict) -> GovernanceLogEntry:
     """Appends one entry to the project's chain inside the caller's transaction."""
     head = _lock_head(project.id)
@@ -44,10 +45,22 @@ def governance_log_append(*, project: Project, event: str, actor: str, data: dic
     key_id, key = _signing_key()
     body = chain.body_text(seq=seq, ts=ts_text(now), actor=actor, event=event, payload=payload)
     mac = hmac.new(key, f"{prev_hash}\n{body}".encode(), hashlib.sha256).hexdigest()
-    return GovernanceLogEntry.objects.create(
+    entry = GovernanceLogEntry(
         project=project, seq=seq, created_at=now, actor=actor, event=event, payload=payload,
         prev_hash=prev_hash, mac=mac, key_id=key_id,
     )
+    # Every /decide appends: a plain INSERT skips the ORM's per-field preparation.
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, [project.id, seq, now, actor, event, payload, prev_hash, mac, key_id])
+        entry.id = cursor.fetchone()[0]
+    entry._state.adding = False
+    return entry
+
+
+_INSERT_SQL = (
+    "INSERT INTO governance_governancelogentry (project_id, seq, created_at, actor, event, payload, prev_hash,"
+    " mac, key_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+)
 
 
 @transaction.atomic

@@ -112,7 +112,8 @@ RETURNING e.step_count - 1, e.project_id
 """
 
 
-@transaction.atomic
+# No savepoint when nested: a failed append must abort the caller's whole transaction anyway.
+@transaction.atomic(savepoint=False)
 def _append_next(*, episode: Episode, step: dict) -> Step:
     now = timezone.now()
     with connection.cursor() as cursor:
