@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from apps.contracts import metrics, selectors, services, whatif
 from apps.contracts.models import Contract, ContractVersion, Verdict, WhatIfJob
-from apps.core.api import PageNumberPagination
+from apps.core.api import paginated_response
 from apps.tenancy.models import ApiKey
 from apps.traces.models import Episode
 
@@ -29,9 +29,7 @@ class ContractsApiView(APIView):
     permission_classes = [permissions.IsAuthenticated, MethodScope]
 
     def paginate(self, request, qs, serializer):
-        pager = PageNumberPagination()
-        page = pager.paginate_queryset(qs, request, view=self)
-        return pager.get_paginated_response(serializer(page, many=True).data)
+        return paginated_response(request, self, qs, lambda page: serializer(page, many=True).data)
 
     def episode_or_404(self, request, external_id: str) -> Episode:
         episode = Episode.objects.filter(project=request.auth.project, external_id=external_id).first()

@@ -51,3 +51,10 @@ class PageNumberPagination(pagination.PageNumberPagination):
                 "results": data,
             }
         )
+
+
+def paginated_response(request, view, queryset, serialize) -> Response:
+    """One page of `queryset` as {count, next, previous, results}; `serialize(page)` makes the results."""
+    paginator = PageNumberPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serialize(page))

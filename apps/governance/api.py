@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import PageNumberPagination
+from apps.core.api import paginated_response
 from apps.governance import controller, graphs, selectors
 from apps.governance.models import Sanction, SanctionKind
 from apps.governance.verification import governance_verify, log_export_lines
@@ -40,9 +40,7 @@ class LogEntryListApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         entries = selectors.log_entry_list(project=request.auth.project, event=filters.validated_data.get("event"))
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(entries, request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        return paginated_response(request, self, entries, lambda page: self.OutputSerializer(page, many=True).data)
 
 
 class LogVerifyApi(APIView):
@@ -108,9 +106,8 @@ class CheckpointListApi(APIView):
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
         checkpoints = selectors.checkpoint_list(project=request.auth.project)
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(checkpoints, request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        return paginated_response(request, self, checkpoints,
+                                  lambda page: self.OutputSerializer(page, many=True).data)
 
 
 class AgentStateApi(APIView):
@@ -154,10 +151,10 @@ class GraphListApi(APIView):
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
         project = request.auth.project
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(selectors.graph_version_list(project=project), request, view=self)
-        data = self.OutputSerializer(page, many=True, context={"project": project}).data
-        return paginator.get_paginated_response(data)
+        return paginated_response(
+            request, self, selectors.graph_version_list(project=project),
+            lambda page: self.OutputSerializer(page, many=True, context={"project": project}).data,
+        )
 
 
 class GraphPublishApi(APIView):
@@ -221,9 +218,7 @@ class SanctionListApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         sanctions = selectors.sanction_list(project=request.auth.project, **filters.validated_data)
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(sanctions, request, view=self)
-        return paginator.get_paginated_response(SanctionOutputSerializer(page, many=True).data)
+        return paginated_response(request, self, sanctions, lambda page: SanctionOutputSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: SanctionOutputSerializer})
     def post(self, request):

@@ -8,7 +8,7 @@ from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import PageNumberPagination
+from apps.core.api import paginated_response
 from apps.policies import decisions, selectors, services
 from apps.policies.models import Decision, DecisionStatus
 from apps.tenancy.auth import scope_required
@@ -164,9 +164,8 @@ class DecisionListApi(APIView):
                    responses=DecisionOutputSerializer(many=True))
     def get(self, request):
         qs = selectors.decision_list(project=request.auth.project, filters=request.query_params)
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(qs.select_related("approval"), request, view=self)
-        return paginator.get_paginated_response([decision_data(d) for d in page])
+        return paginated_response(request, self, qs.select_related("approval"),
+                                  lambda page: [decision_data(d) for d in page])
 
 
 class NarrowApi(APIView):

@@ -6,7 +6,7 @@ from rest_framework import exceptions, permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import PageNumberPagination
+from apps.core.api import paginated_response
 from apps.reviews import selectors, services
 from apps.reviews.models import Status, Violation
 from apps.tenancy.models import ApiKey
@@ -40,9 +40,7 @@ class ViolationListApi(ViolationsApiView):
     )
     def get(self, request):
         qs = selectors.violation_list(project=request.auth.project, filters=request.query_params)
-        pager = PageNumberPagination()
-        page = pager.paginate_queryset(qs, request, view=self)
-        return pager.get_paginated_response(ViolationOutputSerializer(page, many=True).data)
+        return paginated_response(request, self, qs, lambda page: ViolationOutputSerializer(page, many=True).data)
 
 
 class ViolationDetailApi(ViolationsApiView):

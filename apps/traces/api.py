@@ -11,7 +11,7 @@ from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import PageNumberPagination
+from apps.core.api import paginated_response
 from apps.tenancy.models import ApiKey
 from apps.traces import jsonl, schema, selectors, services
 from apps.traces.http import read_body, read_json
@@ -93,9 +93,7 @@ class EpisodeListCreateApi(TraceApiView):
     def get(self, request):
         filters = selectors.episode_filters_parse(request.query_params)
         episodes = selectors.episode_list(project=request.auth.project, filters=filters)
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(episodes, request, view=self)
-        return paginator.get_paginated_response(EpisodeOutputSerializer(page, many=True).data)
+        return paginated_response(request, self, episodes, lambda page: EpisodeOutputSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses=EpisodeOutputSerializer)
     @translate_errors
