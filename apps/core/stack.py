@@ -74,6 +74,7 @@ def resolve_services(var_dir: Path, say=print) -> dict:
     if database_url:
         if not wait_for(database_url, 5432, 30):
             raise SystemExit(f"DATABASE_URL is set but nothing answers at {urlparse(database_url).netloc}")
+        _ensure_database(database_url)
     elif wait_for(DEFAULT_DATABASE_URL, 5432, 2):
         database_url = DEFAULT_DATABASE_URL
         _ensure_database(database_url)
@@ -94,9 +95,25 @@ def resolve_services(var_dir: Path, say=print) -> dict:
 
 
 def _ensure_database(url: str) -> None:
+    """Creates the named database when the server lacks it; a role that may not create databases
+    leaves it to migrate to report what is missing."""
     import psycopg
 
-    admin_url, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin_url = url.replace(parsed.path, "/postgres", 1)
+    try:
+        with psycopg.connect(_libpq_url(admin_url), autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error:
+        pass
+
+
+def _libpq_url(url: str) -> str:
+    """libpq wants a socket directory as ?host=, dj-database-url as a percent-encoded host."""
+    parsed = urlparse(url)
+    host = unquote(parsed.hostname or "")
+    if host.startswith("/"):
+        return f"postgresql://{parsed.username or 'postgres'}@{parsed.path}?host={host}"
+    return url

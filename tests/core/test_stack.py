@@ -49,3 +49,16 @@ def test_without_postgres_or_redis_run_starts_private_postgres_and_database_brok
     socket_dir = str(tmp_path / "var" / "pg")
     with psycopg.connect(dbname="warden", user="postgres", host=socket_dir) as conn:
         assert conn.execute("SELECT current_database()").fetchone() == ("warden",)
+
+
+@pytest.mark.integration
+def test_configured_database_that_does_not_exist_yet_is_created(monkeypatch, tmp_path):
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "warden_stack_test" WITH (FORCE)')
+    monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/warden_stack_test")
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:6379/3")
+    stack.resolve_services(tmp_path, say=lambda _msg: None)
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/warden_stack_test") as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == ("warden_stack_test",)
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute('DROP DATABASE "warden_stack_test" WITH (FORCE)')
