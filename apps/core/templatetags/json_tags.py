@@ -9,7 +9,7 @@ MAX_SHOWN = 20_000
 
 @register.filter
 def pretty_json(value) -> str:
-    """Indented JSON for the replay page, cut short for very large values."""
+    """Indented JSON for pages (replay, decisions, approvals), cut short for very large values."""
     if value is None:
         return ""
     text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
