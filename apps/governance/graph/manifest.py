@@ -28,30 +28,14 @@ import json
 import re
 from dataclasses import dataclass, field
 
-import yaml
-
 from apps.governance.graph import predicates
 from apps.governance.graph.predicates import Atom, Expr, PredicateError
+from apps.governance.graph.yamlsource import GraphError, Problem, _line, _load, _Map, _normal
 
 SANCTION_KINDS = ("suspend", "revoke", "tighten", "fine")
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _STATE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-class GraphError(ValueError):
-    def __init__(self, problems: list[Problem]):
-        self.problems = sorted(problems, key=lambda p: p.line)
-        super().__init__("; ".join(str(p) for p in self.problems))
 
 
 @dataclass(frozen=True)
@@ -104,72 +88,6 @@ class Graph:
     def digest(self) -> str:
         text = json.dumps(self.manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()
-
-
-# --- YAML with line numbers ----------------------------------------------------------------
-
-class _Map(dict):
-    line = 0
-    key_lines: dict
-
-
-class _List(list):
-    line = 0
-    item_lines: list
-
-
-def _plain(node: yaml.Node, loader: yaml.SafeLoader, problems: list[Problem]):
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out = _Map()
-        out.line, out.key_lines = line, {}
-        for key_node, value_node in node.value:
-            key = _plain(key_node, loader, problems)
-            if not isinstance(key, str | int | float | bool):
-                problems.append(Problem(key_node.start_mark.line + 1, "mapping keys must be plain values"))
-                continue
-            if key in out:
-                problems.append(Problem(key_node.start_mark.line + 1, f"duplicate key {key!r}"))
-            out[key] = _plain(value_node, loader, problems)
-            out.key_lines[key] = key_node.start_mark.line + 1
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        out = _List(_plain(item, loader, problems) for item in node.value)
-        out.line, out.item_lines = line, [item.start_mark.line + 1 for item in node.value]
-        return out
-    return loader.construct_object(node, deep=True)
-
-
-def _load(source: str) -> _Map:
-    try:
-        loader = yaml.SafeLoader(source)
-        try:
-            node = loader.get_single_node()
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise GraphError([Problem(mark.line + 1 if mark else 1, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
-    if node is None or not isinstance(node, yaml.MappingNode):
-        raise GraphError([Problem(1, "a graph is a YAML mapping with name, initial, states and transitions")])
-    problems: list[Problem] = []
-    data = _plain(node, yaml.SafeLoader(""), problems)
-    if problems:
-        raise GraphError(problems)
-    return data
-
-
-def _line(mapping, key, default: int = 1) -> int:
-    return getattr(mapping, "key_lines", {}).get(key, getattr(mapping, "line", default))
-
-
-def _normal(value):
-    """Plain JSON-able data (drops the line bookkeeping) for the manifest and its digest."""
-    if isinstance(value, dict):
-        return {str(k): _normal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_normal(v) for v in value]
-    return value
 
 
 # --- compile + validate ---------------------------------------------------------------------
