@@ -71,8 +71,15 @@ def render_svg(graph: Graph) -> str:
             f'stroke-width="1.6"{dash} marker-end="url(#{marker})"><title>{escape(source)} → {escape(target)}: {escape(label)}</title></path>'
         )
         short = label if len(label) <= 34 else label[:33] + "…"
+        # The label sits at the curve's midpoint and grows away from the chord, on the side the arrow
+        # bends to, so the labels of A->B and B->A never cover each other.
+        lx, ly = (mx + qx) / 2, (my + qy) / 2
+        dx, dy = qx - mx, qy - my
+        anchor = "middle" if abs(dx) < abs(dy) / 2 else ("start" if dx > 0 else "end")
+        lx += 4 if anchor == "start" else -4 if anchor == "end" else 0
+        ly += 0 if anchor != "middle" else (12 if dy > 0 else -6)
         parts.append(
-            f'<text x="{(mx + qx) / 2:.1f}" y="{(my + qy) / 2:.1f}" font-size="10.5" text-anchor="middle" '
+            f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="10.5" text-anchor="{anchor}" '
             f'fill="{colour}" paint-order="stroke" stroke="#fff" stroke-width="3">{escape(short)}</text>'
         )
     for name, (x, y) in pos.items():
