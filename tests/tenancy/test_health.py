@@ -17,23 +17,19 @@ def test_healthz_is_503_when_broker_is_down(client, settings):
     assert response.json()["database"] == "ok"
 
 
-def test_healthz_is_503_when_database_is_down(client, monkeypatch):
-    from apps.core import health
+@pytest.mark.django_db(transaction=True)
+def test_healthz_is_503_when_database_is_down(client):
+    from django.db import connection
 
-    def refuse(*_args, **_kwargs):
-        raise health.connection.__class__  # never reached; replaced below
-
-    class DeadCursor:
-        def __enter__(self):
-            from django.db import OperationalError
-
-            raise OperationalError("connection refused")
-
-        def __exit__(self, *exc):
-            return False
-
-    monkeypatch.setattr(health.connection, "cursor", lambda: DeadCursor())
-    response = client.get("/healthz")
+    # Point the real connection at a port where nothing listens, as when PostgreSQL is down.
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
+    try:
+        response = client.get("/healthz")
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
     assert response.status_code == 503
     assert response.json()["database"] == "OperationalError"
 
