@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.forms import form_apply_errors
 from apps.governance import controller, graphs, selectors
 from apps.governance.forms import GraphForm, MoveForm, ReasonForm, SanctionForm
 from apps.governance.graph import engine
@@ -26,11 +27,6 @@ transitions:
 restore:
   - {from: restricted, to: good, after_clean_rounds: 3}
 """
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    for field, messages in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages)
 
 
 def _can_review(request: HttpRequest) -> bool:
@@ -80,7 +76,7 @@ def sanction_apply(request: HttpRequest) -> HttpResponse:
         try:
             controller.sanction_apply(project=request.project, actor=request.user.username, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_apply_errors(form, exc)
         else:
             if request.htmx:
                 context = _agent_context(request, form.cleaned_data["agent"])

@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.forms import form_apply_errors
 from apps.tenancy import selectors, services
 from apps.tenancy.decorators import project_member
 from apps.tenancy.forms import ApiKeyForm, MemberForm
@@ -19,11 +20,6 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("project", project=membership.project.slug)
 
 
-def _apply_errors(form, exc: ValidationError) -> None:
-    for field, messages in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages)
-
-
 @require_http_methods(["GET", "POST"])
 @project_member(Role.ADMIN)
 def member_list(request: HttpRequest) -> HttpResponse:
@@ -33,7 +29,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
             services.member_set(project=request.project, actor=request.user.username, **form.cleaned_data)
             form = MemberForm()
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_apply_errors(form, exc)
     context = {"members": selectors.membership_list(project=request.project), "form": form}
     template = "tenancy/member_list.html"
     if request.htmx:
@@ -65,7 +61,7 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
             created = {"key": key, "raw": raw}
             form = ApiKeyForm()
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_apply_errors(form, exc)
     context = {"keys": selectors.api_key_list(project=request.project), "form": form, "created": created}
     template = "tenancy/api_key_list.html"
     if request.htmx:
