@@ -140,6 +140,8 @@ WARDEN_LOG_KEYS = dict(
     if ":" in pair
 )
 WARDEN_LOG_KEY_ID = next(iter(WARDEN_LOG_KEYS))
+# Seconds between a web process's after-response flushes of the decision outbox into the log.
+WARDEN_LOG_FLUSH_INTERVAL = float(os.environ.get("WARDEN_LOG_FLUSH_INTERVAL", "0.2"))
 
 LOGGING = {
     "version": 1,

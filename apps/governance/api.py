@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from apps.core.api import paginated_response
 from apps.governance import controller, graphs, selectors
 from apps.governance.models import Sanction, SanctionKind
+from apps.governance.services import governance_log_flush
 from apps.governance.verification import governance_verify, log_export_lines
 from apps.tenancy.auth import scope_required
 
@@ -39,6 +40,7 @@ class LogEntryListApi(APIView):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        governance_log_flush(project_id=request.auth.project.id)  # list every committed event
         entries = selectors.log_entry_list(project=request.auth.project, event=filters.validated_data.get("event"))
         return paginated_response(request, self, entries, lambda page: self.OutputSerializer(page, many=True).data)
 

@@ -9,7 +9,7 @@ from apps.tenancy.models import Project
 
 
 class GovernanceLogEntry(models.Model):
-    """One keyed, append-only entry. The database refuses UPDATE, DELETE and TRUNCATE (see migration 0001)."""
+    """One keyed, append-only entry. The database refuses UPDATE, DELETE and TRUNCATE (see migration 0002)."""
 
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
     seq = models.PositiveBigIntegerField()
@@ -21,10 +21,18 @@ class GovernanceLogEntry(models.Model):
     prev_hash = models.CharField(max_length=64)
     mac = models.CharField(max_length=64)
     key_id = models.CharField(max_length=32)
+    # The GovernanceLogOutbox row this entry chained (None for direct appends). Bookkeeping, not
+    # signed: the outbox's delete trigger looks it up to allow removing only chained rows.
+    outbox_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["project_id", "seq"]
-        constraints = [models.UniqueConstraint(fields=["project", "seq"], name="govlog_project_seq_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "seq"], name="govlog_project_seq_unique"),
+            models.UniqueConstraint(
+                fields=["outbox_id"], condition=models.Q(outbox_id__isnull=False), name="govlog_outbox_unique"
+            ),
+        ]
         indexes = [models.Index(fields=["project", "event", "seq"], name="govlog_project_event")]
 
     def __str__(self) -> str:
@@ -41,6 +49,32 @@ class GovernanceLogEntry(models.Model):
 
 def ts_text(value) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class GovernanceLogOutbox(models.Model):
+    """An event recorded in its own transaction, waiting to be chained into the log.
+
+    Decisions write here instead of appending, so they never wait for the per-project append lock;
+    a flush chains the rows in id order under that lock and deletes them. The database refuses
+    UPDATE and TRUNCATE, and DELETE of a row no log entry has chained (see migration 0008).
+    Raw-SQL writers insert (project_id, created_at, actor, event, payload) and let `id` default.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    # When the event happened: it becomes the entry's signed ts.
+    created_at = models.DateTimeField(default=timezone.now)
+    actor = models.CharField(max_length=200)
+    event = models.CharField(max_length=100)
+    # Canonical JSON text, exactly what will be signed (services.log_payload).
+    payload = models.TextField()
+
+    class Meta:
+        db_table = "governance_logoutbox"
+        ordering = ["project_id", "id"]
+        indexes = [models.Index(fields=["project", "id"], name="govoutbox_project_id")]
+
+    def __str__(self) -> str:
+        return f"pending {self.event} ({self.id})"
 
 
 class GraphVersion(models.Model):

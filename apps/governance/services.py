@@ -1,17 +1,43 @@
+"""Writes to the governance log: direct appends, the decision outbox and its flush, checkpoints.
+
+Two ways in. `governance_log_append` chains an entry at once under the project's append lock.
+`governance_log_defer` only records the event in the outbox inside the caller's transaction, so a
+decision never waits for that lock nor holds it across its commit; `governance_log_flush` chains
+outbox rows in id order, in batches, under the same lock. Every path that reads or extends the
+chain first chains what is pending, so the log keeps causal order and readers see every event.
+"""
+
 import hashlib
 import hmac
 import json
+import logging
+import threading
+import time
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.governance import chain
-from apps.governance.models import Checkpoint, GovernanceLogEntry, ts_text
+from apps.governance.models import Checkpoint, GovernanceLogEntry, GovernanceLogOutbox, ts_text
 from apps.tenancy.models import Project
+
+logger = logging.getLogger(__name__)
 
 # Namespace for pg_advisory_xact_lock(ns, project_id): one writer per project chain at a time.
 _LOCK_NAMESPACE = 7_301
+# Outbox rows chained per round trip; one batch is one multi-row INSERT and one DELETE.
+_BATCH = 1_000
+
+
+class _Head(NamedTuple):
+    seq: int  # 0: empty chain
+    mac: str  # what the next entry chains to (GENESIS for an empty chain)
+    event: str | None
+    key_id: str | None
+    pending: bool  # the outbox held rows for the project when the lock was granted
 
 
 def _signing_key() -> tuple[str, bytes]:
@@ -19,37 +45,64 @@ def _signing_key() -> tuple[str, bytes]:
     return key_id, settings.WARDEN_LOG_KEYS[key_id].encode()
 
 
-def _lock_head(project_id: int) -> tuple[int, str, str, str] | None:
-    """Takes the project's append lock and returns its head (seq, mac, event, key_id) in one round trip.
+def _lock_head(project_id: int, *, wait: bool = True) -> _Head | None:
+    """Takes the project's append lock and returns its head and outbox state in one round trip.
 
-    The advisory lock serialises appends per project across every web and worker process and is
-    held until the caller's transaction ends, so sequence numbers have no gaps and each entry
-    chains to the one committed before it (see migration 0005 for why the head read is fresh).
+    The advisory lock serialises chain writes per project across every web and worker process and
+    is held until the caller's transaction ends, so sequence numbers have no gaps and each entry
+    chains to the one committed before it (see migrations 0005 and 0009 for why the head read is
+    fresh). With wait=False returns None at once when another transaction holds the lock.
     """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM governance_log_lock_head(%s, %s)", [_LOCK_NAMESPACE, project_id])
-        row = cursor.fetchone()
-    return None if row is None or row[0] is None else row
+        cursor.execute(
+            "SELECT locked, head_seq, head_mac, head_event, head_key, pending"
+            " FROM governance_log_lock_head(%s, %s, %s)",
+            [_LOCK_NAMESPACE, project_id, wait],
+        )
+        locked, seq, mac, event, key_id, pending = cursor.fetchone()
+    if not locked:
+        return None
+    if seq is None:
+        return _Head(0, chain.GENESIS, None, None, pending)
+    return _Head(seq, mac, event, key_id, pending)
+
+
+def _mac(key: bytes, prev_hash: str, *, seq: int, ts: str, actor: str, event: str, payload: str) -> str:
+    body = chain.body_text(seq=seq, ts=ts, actor=actor, event=event, payload=payload)
+    return hmac.new(key, f"{prev_hash}\n{body}".encode(), hashlib.sha256).hexdigest()
+
+
+def log_payload(data: dict) -> str:
+    """The canonical text stored and signed for `data`.
+
+    Canonical text of the JSON value as it reads back (e.g. int keys become strings and sort as
+    strings), so the stored payload is exactly the text that is signed and verified. Raw-SQL
+    writers of outbox rows use this too, so both paths store identical text.
+    """
+    return chain.canonical(json.loads(chain.canonical(data)))
 
 
 # No savepoint when nested: an entry that cannot be appended must abort what it records.
 @transaction.atomic(savepoint=False)
 def governance_log_append(*, project: Project, event: str, actor: str, data: dict) -> GovernanceLogEntry:
-    """Appends one entry to the project's chain inside the caller's transaction."""
+    """Appends one entry to the project's chain inside the caller's transaction.
+
+    Outbox rows committed before the lock was granted (or written earlier in this transaction)
+    are chained first, so an event never precedes in the log one that happened before it.
+    """
     head = _lock_head(project.id)
-    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, chain.GENESIS)
+    if head.pending:
+        head = _chain_pending(project.id, head)
+    seq, prev_hash = head.seq + 1, head.mac
     now = timezone.now()
-    # Canonical text of the JSON value as it reads back (e.g. int keys become strings and sort as
-    # strings), so the stored payload is exactly the text that is signed and verified.
-    payload = chain.canonical(json.loads(chain.canonical(data)))
+    payload = log_payload(data)
     key_id, key = _signing_key()
-    body = chain.body_text(seq=seq, ts=ts_text(now), actor=actor, event=event, payload=payload)
-    mac = hmac.new(key, f"{prev_hash}\n{body}".encode(), hashlib.sha256).hexdigest()
+    mac = _mac(key, prev_hash, seq=seq, ts=ts_text(now), actor=actor, event=event, payload=payload)
     entry = GovernanceLogEntry(
         project=project, seq=seq, created_at=now, actor=actor, event=event, payload=payload,
         prev_hash=prev_hash, mac=mac, key_id=key_id,
     )
-    # Every /decide appends: a plain INSERT skips the ORM's per-field preparation.
+    # A plain INSERT skips the ORM's per-field preparation.
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_SQL, [project.id, seq, now, actor, event, payload, prev_hash, mac, key_id])
         entry.id = cursor.fetchone()[0]
@@ -63,27 +116,162 @@ _INSERT_SQL = (
 )
 
 
+def governance_log_defer(*, project: Project, event: str, actor: str, data: dict) -> None:
+    """Records an event in the outbox inside the caller's transaction; no lock, no chain read.
+
+    The row is chained by the next flush of the project (`log_flush_soon` after commit, the beat
+    task, any direct append, or any read of the log). Its created_at becomes the entry's ts.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_DEFER_SQL, [project.id, timezone.now(), actor, event, log_payload(data)])
+
+
+_DEFER_SQL = "INSERT INTO governance_logoutbox (project_id, created_at, actor, event, payload) VALUES (%s, %s, %s, %s, %s)"
+_PENDING_SQL = (
+    "SELECT id, created_at, actor, event, payload FROM governance_logoutbox"
+    " WHERE project_id = %s ORDER BY id LIMIT %s"
+)
+# The entries are built from the outbox rows in the database, so only seq and the hashes travel.
+_CHAIN_SQL = """
+INSERT INTO governance_governancelogentry
+    (project_id, seq, created_at, actor, event, payload, prev_hash, mac, key_id, outbox_id)
+SELECT o.project_id, c.seq, o.created_at, o.actor, o.event, o.payload, c.prev_hash, c.mac, %s, o.id
+FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[]) AS c(outbox_id, seq, prev_hash, mac)
+JOIN governance_logoutbox o ON o.id = c.outbox_id
+"""
+_CHAINED_DELETE_SQL = "DELETE FROM governance_logoutbox WHERE id = ANY(%s::bigint[])"
+
+
+def _chain_pending(project_id: int, head: _Head) -> _Head:
+    """Chains the project's outbox rows in id order after `head`; the caller holds the lock.
+
+    Per batch: one SELECT, the MACs in Python, one multi-row INSERT, one DELETE (the outbox's
+    trigger lets it remove only rows an entry now records). Returns the new head.
+    """
+    key_id, key = _signing_key()
+    seq, prev, event = head.seq, head.mac, head.event
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(_PENDING_SQL, [project_id, _BATCH])
+            rows = cursor.fetchall()
+            if not rows:
+                break
+            ids, seqs, prevs, macs = [], [], [], []
+            for outbox_id, created_at, actor, event, payload in rows:
+                seq += 1
+                mac = _mac(key, prev, seq=seq, ts=ts_text(created_at), actor=actor, event=event, payload=payload)
+                ids.append(outbox_id)
+                seqs.append(seq)
+                prevs.append(prev)
+                macs.append(mac)
+                prev = mac
+            cursor.execute(_CHAIN_SQL, [key_id, ids, seqs, prevs, macs])
+            if cursor.rowcount != len(ids):  # a row vanished under the lock: never leave a gap
+                raise RuntimeError(f"chained {cursor.rowcount} of {len(ids)} outbox rows of project {project_id}")
+            cursor.execute(_CHAINED_DELETE_SQL, [ids])
+            if len(rows) < _BATCH:
+                break
+    return _Head(seq, prev, event, key_id if seq > head.seq else head.key_id, False)
+
+
+def governance_log_flush(*, project_id: int, wait: bool = True) -> int:
+    """Chains the project's outbox rows; returns how many, or -1 when wait=False found the lock busy.
+
+    Runs in its own transaction, or joins the caller's. wait=False is the background flush: it
+    never queues behind a writer and commits without waiting for the WAL flush (a lost flush
+    leaves its rows in the outbox, where the next one finds them). Readers use wait=True.
+    """
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(savepoint=False):
+        head = _lock_head(project_id, wait=wait)
+        if head is None:
+            return -1
+        if not head.pending:
+            return 0
+        if not wait and outermost:  # never relax the durability of a caller's transaction
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        return _chain_pending(project_id, head).seq - head.seq
+
+
+def governance_log_flush_all() -> int:
+    """Flushes every project with outbox rows (waiting for each lock); returns the rows chained."""
+    project_ids = list(
+        GovernanceLogOutbox.objects.order_by("project_id").values_list("project_id", flat=True).distinct()
+    )
+    return sum(governance_log_flush(project_id=project_id) for project_id in project_ids)
+
+
+# "Flush soon": projects this process deferred entries for, flushed after a response is sent.
+_dirty: set[int] = set()
+_dirty_lock = threading.Lock()
+_last_flush = float("-inf")
+
+
+def log_flush_soon(project_id: int) -> None:
+    """Marks the project for the next after-response flush in this process (thread-safe)."""
+    with _dirty_lock:
+        _dirty.add(project_id)
+
+
+def log_flush_dirty(*, min_interval: float) -> int:
+    """Flushes marked projects with wait=False when min_interval seconds passed since the last time.
+
+    Runs after a response was sent, so it never raises: errors are logged and the beat task
+    catches up. A project whose lock was busy stays marked (its holder may be mid-flush already).
+    """
+    global _last_flush
+    if not _dirty:
+        return 0
+    with _dirty_lock:
+        now = time.monotonic()
+        if not _dirty or now - _last_flush < min_interval:
+            return 0
+        _last_flush = now
+        project_ids = sorted(_dirty)
+        _dirty.clear()
+    chained, busy = 0, []
+    for project_id in project_ids:
+        try:
+            count = governance_log_flush(project_id=project_id, wait=False)
+        except Exception:
+            logger.exception("could not flush the governance log outbox of project %s", project_id)
+            continue
+        if count < 0:
+            busy.append(project_id)
+        else:
+            chained += count
+    if busy:
+        with _dirty_lock:
+            _dirty.update(busy)
+    return chained
+
+
 @transaction.atomic
 def log_checkpoint(*, project: Project) -> Checkpoint | None:
     """Records the chain head (seq + hash) as a "log.checkpoint" entry and a Checkpoint row.
 
+    Pending outbox rows are chained first, so the checkpoint covers every committed event.
     Skips when nothing was appended since the last checkpoint, so the beat task can run often.
     Deleting entries up to the head later shows as missing entries, not as a shorter valid log.
     """
     head = _lock_head(project.id)
-    if head is None or head[2] == "log.checkpoint":
+    if head.pending:
+        head = _chain_pending(project.id, head)
+    if head.seq == 0 or head.event == "log.checkpoint":
         return None
     entry = governance_log_append(
-        project=project, event="log.checkpoint", actor="system", data={"seq": head[0], "head": head[1]}
+        project=project, event="log.checkpoint", actor="system", data={"seq": head.seq, "head": head.mac}
     )
-    return Checkpoint.objects.create(project=project, seq=head[0], head_hash=head[1], entry_seq=entry.seq)
+    return Checkpoint.objects.create(project=project, seq=head.seq, head_hash=head.mac, entry_seq=entry.seq)
 
 
 def log_checkpoint_all() -> int:
     """Checkpoints every project that has a log; returns how many checkpoints were written."""
-    project_ids = GovernanceLogEntry.objects.values_list("project_id", flat=True).distinct()
+    with_log = GovernanceLogEntry.objects.values("project_id")
+    pending = GovernanceLogOutbox.objects.values("project_id")
     written = 0
-    for project in Project.objects.filter(id__in=project_ids):
+    for project in Project.objects.filter(Q(id__in=with_log) | Q(id__in=pending)).order_by("id"):
         written += log_checkpoint(project=project) is not None
     return written
 
@@ -94,13 +282,13 @@ def log_key_rotated(*, project: Project, actor: str) -> GovernanceLogEntry | Non
 
     The new key signs the rotation entry itself; old keys stay in WARDEN_LOG_KEYS to verify
     earlier entries. Returns None when the project's chain already uses the current key.
+    The last key is read before pending outbox rows are chained (with the current key).
     """
     head = _lock_head(project.id)
-    last_key = head[3] if head else None
     key_id, _key = _signing_key()
-    if last_key is None or last_key == key_id:
+    if head.key_id is None or head.key_id == key_id:
         return None
     return governance_log_append(
         project=project, event="log.key_rotated", actor=actor,
-        data={"previous_key_id": last_key, "key_id": key_id},
+        data={"previous_key_id": head.key_id, "key_id": key_id},
     )

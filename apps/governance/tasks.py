@@ -13,6 +13,11 @@ def log_checkpoint_task() -> int:
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
+def log_outbox_flush_task() -> int:
+    return services.governance_log_flush_all()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
 def oracle_episode_task(episode_id: int) -> None:
     episode = Episode.objects.select_related("project").filter(id=episode_id).first()
     if episode is not None:

@@ -1,6 +1,7 @@
-"""Walking and exporting the governance log. Reads only; the keys come from settings.
+"""Walking and exporting the governance log; the keys come from settings.
 
-Verification streams rows through a server-side cursor and builds each signed message from the
+Both first chain the project's pending outbox rows (governance_log_flush), so they cover every
+committed event; past that they only read. Verification streams rows through a server-side cursor and builds each signed message from the
 stored canonical payload (no JSON parse per row), so a million entries take seconds.
 """
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from apps.governance import chain
 from apps.governance.models import Checkpoint, GovernanceLogEntry
+from apps.governance.services import governance_log_flush
 from apps.tenancy.models import Project
 
 BUNDLE_FORMAT = "warden-governance-log/1"
@@ -105,6 +107,7 @@ def governance_verify(*, project: Project, keys: dict[str, bytes] | None = None)
     Checkpoints catch a truncated tail: each one names a seq that must exist with that hash.
     """
     keys = keys if keys is not None else log_keys()
+    governance_log_flush(project_id=project.id)
     checkpoints = dict(Checkpoint.objects.filter(project=project).values_list("seq", "head_hash"))
     walk = chain.RowWalk()
     with contextlib.closing(_stream_rows(project.id, 1, 2**62)) as batches:
@@ -145,6 +148,7 @@ def log_export_lines(*, project: Project, from_seq: int = 1, to_seq: int | None 
     the last line signs the SHA-256 of every preceding byte with the current log key.
     `clients/verify/warden_verify.py` checks it with nothing but the standard library and the key.
     """
+    governance_log_flush(project_id=project.id)
     head = GovernanceLogEntry.objects.filter(project=project).order_by("-seq").values_list("seq", flat=True).first()
     to_seq = min(to_seq or head or 0, head or 0)
     from_seq = max(from_seq, 1)

@@ -11,6 +11,7 @@ from apps.governance import controller, graphs, selectors
 from apps.governance.forms import GraphForm, MoveForm, ReasonForm, SanctionForm
 from apps.governance.graph import engine
 from apps.governance.models import Evidence, Sanction
+from apps.governance.services import governance_log_flush
 from apps.governance.verification import governance_verify
 from apps.tenancy.decorators import project_member
 from apps.tenancy.models import Role
@@ -154,6 +155,7 @@ def graph_list(request: HttpRequest) -> HttpResponse:
 @project_member()
 def log_list(request: HttpRequest) -> HttpResponse:
     event = request.GET.get("event") or None
+    governance_log_flush(project_id=request.project.id)  # list every committed event
     entries = selectors.log_entry_list(project=request.project, event=event)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     context = {"page": page, "event": event or "", "events": selectors.log_event_names(project=request.project),
