@@ -2,7 +2,7 @@
 
 from django.db import connection
 
-from apps.governance.services import governance_log_append
+from apps.governance.services import governance_log_append, governance_log_defer
 
 TABLE = "governance_governancelogentry"
 
@@ -10,6 +10,11 @@ TABLE = "governance_governancelogentry"
 def fill_log(project, count: int, event: str = "decision") -> None:
     for i in range(count):
         governance_log_append(project=project, event=event, actor="tester", data={"i": i, "tool": "send_money"})
+
+
+def defer_log(project, count: int, event: str = "decision", actor: str = "tester") -> None:
+    for i in range(count):
+        governance_log_defer(project=project, event=event, actor=actor, data={"i": i})
 
 
 def as_superuser(sql: str, params=(), table: str = TABLE) -> None:
