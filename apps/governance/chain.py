@@ -38,6 +38,30 @@ def body_text(*, seq: int, ts: str, actor: str, event: str, payload: str) -> str
     return f'{{"actor":{_json_str(actor)},"data":{payload},"event":{_json_str(event)},"seq":{seq},"ts":{_json_str(ts)}}}'
 
 
+def link_rows(rows: Iterable[tuple], key: bytes, prev: str, seq: int) -> list[tuple[int, str, str]]:
+    """Chains new entries after the head (seq, prev): rows are (ts, actor, event, payload) in order.
+
+    Returns (seq, prev_hash, mac) per row: the same signed message as body_text, built the way
+    verify_rows rebuilds it (ts is the stored ISO text, which needs no escaping).
+    """
+    digest = hmac.digest
+    names: dict[str, str] = {}
+    links = []
+    for ts, actor, event, payload in rows:
+        seq += 1
+        a = names.get(actor)
+        if a is None:
+            a = names[actor] = _json_str(actor)
+        e = names.get(event)
+        if e is None:
+            e = names[event] = _json_str(event)
+        message = f'{prev}\n{{"actor":{a},"data":{payload},"event":{e},"seq":{seq},"ts":"{ts}"}}'
+        mac = digest(key, message.encode(), "sha256").hex()
+        links.append((seq, prev, mac))
+        prev = mac
+    return links
+
+
 @dataclass
 class RowWalk:
     """The state of a verification walk, so a long chain can be checked in streamed chunks."""

@@ -51,6 +51,10 @@ def ts_text(value) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+# ts_text computed by PostgreSQL from a `created_at` column: the same text, without a datetime per row.
+TS_SQL = """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+
+
 class GovernanceLogOutbox(models.Model):
     """An event recorded in its own transaction, waiting to be chained into the log.
 

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.governance import chain
-from apps.governance.models import Checkpoint, GovernanceLogEntry, GovernanceLogOutbox, ts_text
+from apps.governance.models import TS_SQL, Checkpoint, GovernanceLogEntry, GovernanceLogOutbox, ts_text
 from apps.tenancy.models import Project
 
 logger = logging.getLogger(__name__)
@@ -128,18 +128,21 @@ def governance_log_defer(*, project: Project, event: str, actor: str, data: dict
 
 _DEFER_SQL = "INSERT INTO governance_logoutbox (project_id, created_at, actor, event, payload) VALUES (%s, %s, %s, %s, %s)"
 _PENDING_SQL = (
-    "SELECT id, created_at, actor, event, payload FROM governance_logoutbox"
-    " WHERE project_id = %s ORDER BY id LIMIT %s"
+    f"SELECT id, {TS_SQL}, actor, event, payload FROM (SELECT * FROM governance_logoutbox"
+    " WHERE project_id = %s AND id > %s ORDER BY id LIMIT %s) AS batch ORDER BY id"
 )
-# The entries are built from the outbox rows in the database, so only seq and the hashes travel.
+# The entries are built from the outbox rows in the database, so only ids, seqs and hashes travel,
+# each column as one space-separated string: quoting 1000-element arrays client-side costs more
+# than computing the MACs.
 _CHAIN_SQL = """
 INSERT INTO governance_governancelogentry
     (project_id, seq, created_at, actor, event, payload, prev_hash, mac, key_id, outbox_id)
 SELECT o.project_id, c.seq, o.created_at, o.actor, o.event, o.payload, c.prev_hash, c.mac, %s, o.id
-FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[]) AS c(outbox_id, seq, prev_hash, mac)
+FROM unnest(string_to_array(%s, ' ')::bigint[], string_to_array(%s, ' ')::bigint[],
+            string_to_array(%s, ' '), string_to_array(%s, ' ')) AS c(outbox_id, seq, prev_hash, mac)
 JOIN governance_logoutbox o ON o.id = c.outbox_id
 """
-_CHAINED_DELETE_SQL = "DELETE FROM governance_logoutbox WHERE id = ANY(%s::bigint[])"
+_CHAINED_DELETE_SQL = "DELETE FROM governance_logoutbox WHERE id = ANY(string_to_array(%s, ' ')::bigint[])"
 
 
 def _chain_pending(project_id: int, head: _Head) -> _Head:
@@ -150,25 +153,25 @@ def _chain_pending(project_id: int, head: _Head) -> _Head:
     """
     key_id, key = _signing_key()
     seq, prev, event = head.seq, head.mac, head.event
+    after = 0  # keyset: the rows this transaction deleted stay in the index until it ends
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(_PENDING_SQL, [project_id, _BATCH])
+            cursor.execute(_PENDING_SQL, [project_id, after, _BATCH])
             rows = cursor.fetchall()
             if not rows:
                 break
-            ids, seqs, prevs, macs = [], [], [], []
-            for outbox_id, created_at, actor, event, payload in rows:
-                seq += 1
-                mac = _mac(key, prev, seq=seq, ts=ts_text(created_at), actor=actor, event=event, payload=payload)
-                ids.append(outbox_id)
-                seqs.append(seq)
-                prevs.append(prev)
-                macs.append(mac)
-                prev = mac
-            cursor.execute(_CHAIN_SQL, [key_id, ids, seqs, prevs, macs])
-            if cursor.rowcount != len(ids):  # a row vanished under the lock: never leave a gap
-                raise RuntimeError(f"chained {cursor.rowcount} of {len(ids)} outbox rows of project {project_id}")
+            links = chain.link_rows((row[1:] for row in rows), key, prev, seq)
+            ids = " ".join(str(row[0]) for row in rows)
+            cursor.execute(_CHAIN_SQL, [
+                key_id, ids, " ".join(str(link[0]) for link in links),
+                " ".join(link[1] for link in links), " ".join(link[2] for link in links),
+            ])
+            if cursor.rowcount != len(rows):  # a row vanished under the lock: never leave a gap
+                raise RuntimeError(f"chained {cursor.rowcount} of {len(rows)} outbox rows of project {project_id}")
             cursor.execute(_CHAINED_DELETE_SQL, [ids])
+            after = rows[-1][0]
+            seq, _prev, prev = links[-1]
+            event = rows[-1][3]
             if len(rows) < _BATCH:
                 break
     return _Head(seq, prev, event, key_id if seq > head.seq else head.key_id, False)

@@ -19,14 +19,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.governance import chain
-from apps.governance.models import Checkpoint, GovernanceLogEntry
+from apps.governance.models import TS_SQL, Checkpoint, GovernanceLogEntry
 from apps.governance.services import governance_log_flush
 from apps.tenancy.models import Project
 
 BUNDLE_FORMAT = "warden-governance-log/1"
-_TS_SQL = """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 _ROWS_SQL = f"""
-    SELECT seq, {_TS_SQL}, actor, event, payload, prev_hash, mac, key_id
+    SELECT seq, {TS_SQL}, actor, event, payload, prev_hash, mac, key_id
     FROM governance_governancelogentry
     WHERE project_id = %s AND seq >= %s AND seq <= %s
     ORDER BY seq
