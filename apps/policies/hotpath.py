@@ -1,8 +1,10 @@
 """Raw SQL for the rows /decide touches on every call.
 
-The ORM costs up to a millisecond of CPU per query on a small node, and /decide already runs a
-dozen queries through other apps' services; the policies app's own reads take one round trip
-(`decide_context`) and its writes another (`decision_store`).
+A routine decision costs two statements: `decide_context` reads everything the engine needs
+without taking a lock, and `decision_write` stores the decision, its step, the guard and the
+governance-log outbox row in one statement, which commits by itself. The guard's `rev` makes the
+pair safe without a lock: the write happens only if no other decision of the episode was stored
+in between; otherwise the caller reads again and decides again.
 """
 
 import json
@@ -11,10 +13,13 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from django.db import connection
-from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from apps.contracts.receivers import RUNTIME_CONTRACTS_SQL
 from apps.traces.models import Episode
+from apps.traces.services import step_next_sql
+
+NO_GUARD = -1  # the `rev` of a guard row that did not exist when the context was read
 
 
 @dataclass
@@ -23,6 +28,7 @@ class Guard:
     scanned_to: int
     counts: dict
     narrowings: list
+    rev: int = NO_GUARD
 
 
 @dataclass
@@ -38,38 +44,35 @@ class DecideContext:
     untrusted_seen: bool  # untrusted steps since the guard's last scan (or earlier)
     bindings: list  # [binding id, agent glob, environment glob, priority, version id, digest]
     decision_id: int
+    governance: dict  # {"state", "suspended", "revoked_tools", "arg_bounds"} of the calling agent
+    runtime_contracts: bool  # the project checks runtime contracts on new steps
 
     def version_for(self, *, agent: str, environment: str) -> "BoundVersion | None":
         return _best_binding(self.bindings, agent, environment)
 
 
-# One round trip for everything /decide reads: the episode, its guard (created on first use and
-# locked: ON CONFLICT DO UPDATE takes the row lock, so one episode's decisions count in turn),
-# untrusted steps written since the last scan (a range scan of the (episode, index) key), the
-# project's bindings without policy sources (engines are cached by digest), and the decision id.
-_CONTEXT_SQL = """
-WITH e AS (
-    SELECT id, status, environment, step_count, versions FROM traces_episode
-    WHERE project_id = %(project)s AND external_id = %(external_id)s
-), g AS (
-    INSERT INTO policies_episodeguard (episode_id, project_id, untrusted, scanned_to, counts, narrowings, updated_at)
-    SELECT id, %(project)s, false, 0, '{}'::jsonb, '[]'::jsonb, %(now)s FROM e
-    ON CONFLICT (episode_id) DO UPDATE SET updated_at = policies_episodeguard.updated_at
-    RETURNING episode_id, untrusted, scanned_to, counts, narrowings
-)
+# One round trip, no lock, for everything /decide reads: the episode, its guard, untrusted steps
+# written since the guard's last scan (a range scan of the (episode, index) key), the project's
+# bindings without policy sources (engines are cached by digest), the agent's governance state,
+# whether runtime contracts exist, and the decision id.
+_CONTEXT_SQL = f"""
 SELECT e.id, e.status, e.environment, e.step_count, e.versions,
-       g.untrusted, g.scanned_to, g.counts, g.narrowings,
-       e.step_count > g.scanned_to AND EXISTS (
+       g.untrusted, g.scanned_to, g.counts, g.narrowings, g.rev,
+       e.step_count > coalesce(g.scanned_to, 0) AND EXISTS (
            SELECT 1 FROM traces_step s
-           WHERE s.episode_id = e.id AND s.index >= g.scanned_to AND s.provenance = 'untrusted'),
+           WHERE s.episode_id = e.id AND s.index >= coalesce(g.scanned_to, 0) AND s.provenance = 'untrusted'),
        (SELECT coalesce(json_agg(json_build_array(b.id, b.agent, b.environment, b.priority, v.id, v.digest)),
                         '[]'::json)
           FROM policies_policybinding b JOIN policies_policy p ON p.id = b.policy_id
           JOIN policies_policyversion v ON v.id = p.active_version_id
          WHERE b.project_id = %(project)s),
-       nextval(pg_get_serial_sequence('policies_decision', 'id')),
-       CASE WHEN %(async_commit)s THEN set_config('synchronous_commit', 'off', true) END
-FROM e JOIN g ON g.episode_id = e.id
+       a.state, a.suspended, a.revoked_tools, a.arg_bounds,
+       {RUNTIME_CONTRACTS_SQL},
+       nextval(pg_get_serial_sequence('policies_decision', 'id'))
+  FROM traces_episode e
+  LEFT JOIN policies_episodeguard g ON g.episode_id = e.id
+  LEFT JOIN governance_agentstate a ON a.project_id = %(project)s AND a.agent = %(agent)s
+ WHERE e.project_id = %(project)s AND e.external_id = %(external_id)s
 """
 
 # WARDEN_DECIDE_ASYNC_COMMIT=1: /decide commits without waiting for the WAL flush (PostgreSQL's
@@ -77,37 +80,94 @@ FROM e JOIN g ON g.episode_id = e.id
 # fraction of a second of decisions (never reorder or corrupt them: the governance chain still
 # verifies); in exchange the fsync (milliseconds on small disks) leaves the decision's latency.
 ASYNC_COMMIT = os.environ.get("WARDEN_DECIDE_ASYNC_COMMIT", "").lower() in {"1", "true", "yes", "on"}
+_ASYNC_SQL = "CASE WHEN %(async_commit)s THEN set_config('synchronous_commit', 'off', true) END"
 
 
-def decide_context(*, project_id: int, external_id: str) -> DecideContext | None:
+def decide_context(*, project_id: int, external_id: str, agent: str) -> DecideContext | None:
     """None when the episode does not exist yet (the caller creates it and asks again)."""
     with connection.cursor() as cursor:
-        cursor.execute(_CONTEXT_SQL, {"project": project_id, "external_id": external_id, "now": timezone.now(),
-                                      "async_commit": ASYNC_COMMIT})
+        cursor.execute(_CONTEXT_SQL, {"project": project_id, "external_id": external_id, "agent": agent})
         row = cursor.fetchone()
     if row is None:
         return None
-    (episode_id, status, environment, step_count, versions, untrusted, scanned_to, counts, narrowings,
-     seen, bindings, decision_id, _) = row
+    (episode_id, status, environment, step_count, versions, untrusted, scanned_to, counts, narrowings, rev,
+     seen, bindings, state, suspended, revoked, bounds, runtime, decision_id) = row
     # A partial instance: step_append and episode_end only need the key and these fields.
     episode = Episode(id=episode_id, project_id=project_id, external_id=external_id, status=status,
                       environment=environment, step_count=step_count, versions=_json(versions, {}))
-    guard = Guard(untrusted, scanned_to, _json(counts, {}), _json(narrowings, []))
-    return DecideContext(episode, guard, bool(seen), _json(bindings, []), decision_id)
+    guard = Guard(bool(untrusted), scanned_to or 0, _json(counts, {}), _json(narrowings, []),
+                  NO_GUARD if rev is None else rev)
+    governance = {"state": state, "suspended": bool(suspended), "revoked_tools": list(revoked or ()),
+                  "arg_bounds": _json(bounds, {})}
+    return DecideContext(episode, guard, bool(seen), _json(bindings, []), decision_id, governance, bool(runtime))
 
 
-def decision_store(*, row: dict, counts: dict, untrusted: bool, scanned_to: int) -> None:
-    """Inserts the Decision and updates the episode's guard in one statement."""
-    json_fields = ("arguments", "final_arguments", "evidence")
-    values = {k: Jsonb(v) if k in json_fields else v for k, v in row.items()}
-    columns = ", ".join(values)
-    marks = ", ".join(["%s"] * len(values))
-    sql = (f"WITH d AS (INSERT INTO policies_decision ({columns}) VALUES ({marks}))"
-           " UPDATE policies_episodeguard SET counts = %s, untrusted = %s, scanned_to = %s, updated_at = %s"
-           " WHERE episode_id = %s")
-    params = [*values.values(), Jsonb(counts), untrusted, scanned_to, timezone.now(), row["episode_id"]]
+# Writes the guard only if it is still the one the decision was made on (`rev`), creating it on
+# an episode's first decision. Returns no row when another decision got there first.
+_GUARD_SQL = """
+INSERT INTO policies_episodeguard AS eg (episode_id, project_id, untrusted, scanned_to, counts, narrowings,
+                                         updated_at, rev)
+VALUES (%(episode_id)s::bigint, %(project_id)s::bigint, %(g_untrusted)s::boolean, %(g_scanned_to)s::integer,
+        %(g_counts)s::jsonb, '[]'::jsonb, %(now)s::timestamptz, 1)
+ON CONFLICT (episode_id) DO UPDATE
+   SET untrusted = EXCLUDED.untrusted, scanned_to = EXCLUDED.scanned_to, counts = EXCLUDED.counts,
+       updated_at = EXCLUDED.updated_at, rev = eg.rev + 1
+ WHERE eg.rev = %(g_rev)s::bigint
+RETURNING eg.episode_id"""
+
+DECISION_COLUMNS = {
+    "id": "bigint", "project_id": "bigint", "episode_id": "bigint", "step_index": "integer", "agent": "text",
+    "tool": "text", "arguments": "jsonb", "final_arguments": "jsonb", "verdict": "text", "outcome": "text",
+    "status": "text", "rule": "text", "message": "text", "policy_version_id": "bigint", "policy_digest": "text",
+    "tier": "text", "evidence": "jsonb", "created_at": "timestamptz", "latency_us": "integer",
+}
+_JSON_COLUMNS = ("arguments", "final_arguments", "evidence")
+
+_OUTBOX_SQL = """INSERT INTO governance_logoutbox (project_id, created_at, actor, event, payload)
+SELECT %(project_id)s::bigint, %(now)s::timestamptz, %(o_actor)s::text, 'decision', %(o_payload)s::text"""
+
+
+def _params(*, row: dict, guard: Guard, counts: dict, untrusted: bool, scanned_to: int, now) -> dict:
+    params = {f"d_{k}": Jsonb(v) if k in _JSON_COLUMNS else v for k, v in row.items()}
+    params.update(episode_id=row["episode_id"], project_id=row["project_id"], now=now, g_untrusted=untrusted,
+                  g_scanned_to=scanned_to, g_counts=Jsonb(counts), g_rev=guard.rev, async_commit=ASYNC_COMMIT)
+    return params
+
+
+def decision_write(*, row: dict, step: dict, guard: Guard, counts: dict, untrusted: bool, scanned_to: int,
+                   now, log_actor: str, log_payload: str) -> int | None:
+    """Stores a routine decision in one statement; returns its step index, None if the guard moved.
+
+    Guard, next step (index taken in the database), Decision and outbox row are written together
+    or not at all; outside a transaction the statement commits by itself.
+    """
+    step_sql, params = step_next_sql(step=step, after="g")
+    params.update(_params(row=row, guard=guard, counts=counts, untrusted=untrusted, scanned_to=scanned_to, now=now))
+    params.update(o_actor=log_actor, o_payload=log_payload)
+    values = ", ".join("s.index" if c == "step_index" else f"%(d_{c})s::{t}" for c, t in DECISION_COLUMNS.items())
+    sql = (f"WITH g AS ({_GUARD_SQL}), {step_sql},"
+           f" d AS (INSERT INTO policies_decision ({', '.join(DECISION_COLUMNS)}) SELECT {values} FROM s RETURNING id),"
+           f" o AS ({_OUTBOX_SQL} FROM d)"
+           f" SELECT s.index, {_ASYNC_SQL} FROM s")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        found = cursor.fetchone()
+    return None if found is None else found[0]
+
+
+def guard_write(*, row: dict, guard: Guard, counts: dict, untrusted: bool, scanned_to: int, now) -> bool:
+    """The guard part of decision_write alone, inside the caller's transaction: False if it moved."""
+    params = _params(row=row, guard=guard, counts=counts, untrusted=untrusted, scanned_to=scanned_to, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{_GUARD_SQL}, {_ASYNC_SQL}", params)
+        return cursor.fetchone() is not None
+
+
+def decision_insert(*, row: dict) -> None:
+    values = ", ".join(f"%(d_{c})s::{t}" for c, t in DECISION_COLUMNS.items())
+    params = {f"d_{k}": Jsonb(v) if k in _JSON_COLUMNS else v for k, v in row.items()}
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO policies_decision ({', '.join(DECISION_COLUMNS)}) VALUES ({values})", params)
 
 
 def _best_binding(rows: list, agent: str, environment: str) -> "BoundVersion | None":
@@ -122,22 +182,23 @@ def _best_binding(rows: list, agent: str, environment: str) -> "BoundVersion | N
 
 
 def guard_lock(*, episode: Episode) -> Guard:
-    """Creates the episode's guard on first use and locks it: one upsert, one round trip.
+    """Creates the episode's guard on first use and locks it until the transaction ends.
 
-    ON CONFLICT DO UPDATE takes the row lock, so concurrent decisions of one episode count in turn.
+    For writers other than /decide (approvals, narrowings): they bump `rev` when they write, so a
+    decision read before them is made again.
     """
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO policies_episodeguard"
-            " (episode_id, project_id, untrusted, scanned_to, counts, narrowings, updated_at)"
-            " VALUES (%s, %s, false, 0, '{}'::jsonb, '[]'::jsonb, %s)"
+            " (episode_id, project_id, untrusted, scanned_to, counts, narrowings, updated_at, rev)"
+            " VALUES (%s, %s, false, 0, '{}'::jsonb, '[]'::jsonb, now(), 0)"
             " ON CONFLICT (episode_id) DO UPDATE SET updated_at = policies_episodeguard.updated_at"
-            " RETURNING untrusted, scanned_to, counts, narrowings",
-            [episode.pk, episode.project_id, timezone.now()],
+            " RETURNING untrusted, scanned_to, counts, narrowings, rev",
+            [episode.pk, episode.project_id],
         )
-        untrusted, scanned_to, counts, narrowings = cursor.fetchone()
+        untrusted, scanned_to, counts, narrowings, rev = cursor.fetchone()
     # Django's backend leaves jsonb as text for the ORM to decode; decode it here.
-    return Guard(untrusted, scanned_to, _json(counts, {}), _json(narrowings, []))
+    return Guard(untrusted, scanned_to, _json(counts, {}), _json(narrowings, []), rev)
 
 
 def _json(value, empty):

@@ -169,6 +169,8 @@ class EpisodeGuard(models.Model):
     counts = models.JSONField(default=dict, blank=True)
     narrowings = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Bumped by every write: /decide reads without a lock and writes only if `rev` is unchanged.
+    rev = models.PositiveBigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"guard of episode {self.episode_id}"

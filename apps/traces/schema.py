@@ -212,6 +212,28 @@ def step_digest(step: dict) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+_BEFORE_INDEX = tuple(n for n in _SORTED_SCALARS if n < "index")
+_AFTER_INDEX = tuple(n for n in _SORTED_SCALARS if n > "index")
+
+
+def step_digest_text(step: dict) -> tuple[str, str]:
+    """What step_digest hashes, split around the index: prefix + str(index) + suffix.
+
+    For a writer that learns the index inside the database (the next free one), so it can
+    hash the same text there: sha256(prefix || index || suffix) equals step_digest.
+    """
+    get = step.get
+    before = {name: _plain(get(name)) if name in _TEXTUAL_SCALARS else get(name) for name in _BEFORE_INDEX}
+    after = {name: _plain(get(name)) if name in _TEXTUAL_SCALARS else get(name) for name in _AFTER_INDEX}
+    texts = get(JSON_TEXTS) or {name: _CANON.encode(get(name)) for name in JSON_FIELDS}
+    prefix = _FLAT.encode(before)[:-1] + ',"index":'
+    suffix = "," + _FLAT.encode(after)[1:]
+    return prefix, "\n".join([suffix, *(texts[name] for name in JSON_FIELDS)])
+
+
+_TEXTUAL_SCALARS = frozenset(("started_at", "ended_at", "cost"))
+
+
 def step_plain(step: dict) -> dict:
     """A normalised step as JSON-ready values (ISO times, cost as a string)."""
     return {name: _plain(step.get(name)) for name in STEP_FIELDS}

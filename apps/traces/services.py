@@ -23,7 +23,7 @@ EPISODE_FIELDS = ("title", "task", "agents", "environment", "seed", "config", "v
 COPY_THRESHOLD = 200
 
 
-def _send(signal, **kwargs) -> None:
+def send_signal(signal, **kwargs) -> None:
     """After commit the data is stored: a failing receiver is logged, never turned into an error
     for the runtime that sent the steps."""
     for receiver, result in signal.send_robust(sender=Episode, **kwargs):
@@ -99,17 +99,17 @@ def step_append(*, episode: Episode, kind: str, index: int | None = None, **fiel
 
 # One statement takes the episode's row lock, hands out the next index and keeps the tool and
 # agent summaries current: the server-written step of every /decide pays two round trips, not four.
-_NEXT_INDEX_SQL = """
+_NEXT_INDEX_UPDATE = """
 UPDATE traces_episode e
    SET step_count = e.step_count + 1,
-       tools = CASE WHEN %(tool)s = '' OR %(tool)s = ANY(e.tools) THEN e.tools
-                    ELSE array_append(e.tools, %(tool)s::varchar) END,
-       agents = CASE WHEN NOT %(names_agent)s OR %(agent)s = '' OR %(agent)s = ANY(e.agents) THEN e.agents
-                     ELSE array_append(e.agents, %(agent)s::varchar) END,
-       updated_at = %(now)s
- WHERE e.id = %(episode_id)s
-RETURNING e.step_count - 1, e.project_id
-"""
+       tools = CASE WHEN %(s_tool)s::text = '' OR %(s_tool)s::varchar = ANY(e.tools) THEN e.tools
+                    ELSE array_append(e.tools, %(s_tool)s::varchar) END,
+       agents = CASE WHEN NOT %(s_names_agent)s::boolean OR %(s_agent)s::text = ''
+                          OR %(s_agent)s::varchar = ANY(e.agents) THEN e.agents
+                     ELSE array_append(e.agents, %(s_agent)s::varchar) END,
+       updated_at = %(now)s::timestamptz
+ WHERE e.id = %(episode_id)s::bigint"""
+_NEXT_INDEX_SQL = _NEXT_INDEX_UPDATE + " RETURNING e.step_count - 1, e.project_id"
 
 
 # No savepoint when nested: a failed append must abort the caller's whole transaction anyway.
@@ -118,7 +118,8 @@ def _append_next(*, episode: Episode, step: dict) -> Step:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(_NEXT_INDEX_SQL, {
-            "tool": step["tool"], "agent": step["agent"], "names_agent": step["actor"] in ("agent", "governance"),
+            "s_tool": step["tool"], "s_agent": step["agent"],
+            "s_names_agent": step["actor"] in ("agent", "governance"),
             "now": now, "episode_id": episode.pk,
         })
         step["index"], project_id = cursor.fetchone()
@@ -126,7 +127,7 @@ def _append_next(*, episode: Episode, step: dict) -> Step:
         step["project_id"], step["episode_id"], step["created_at"] = project_id, episode.pk, now
         step["id"] = _insert_one(cursor, step)
     episode.step_count = step["index"] + 1
-    transaction.on_commit(lambda: _send(signals.steps_appended, episode=episode, first_index=step["index"], count=1))
+    transaction.on_commit(lambda: send_signal(signals.steps_appended, episode=episode, first_index=step["index"], count=1))
     row = Step(**{k: v for k, v in step.items() if k != schema.JSON_TEXTS})
     row._state.adding = False
     row.created = True
@@ -248,7 +249,7 @@ def _store(*, episode: Episode, steps: list[dict]) -> tuple[list[dict], dict[int
         episode.step_count, episode.tools, episode.agents, episode.updated_at = step_count, tools, agents, now
         first_index, count = min(s["index"] for s in new), len(new)
         transaction.on_commit(
-            lambda: _send(signals.steps_appended, episode=episode, first_index=first_index, count=count)
+            lambda: send_signal(signals.steps_appended, episode=episode, first_index=first_index, count=count)
         )
     return new, existing
 
@@ -258,6 +259,47 @@ _COPY_COLUMNS = (
     "result", "error", "provenance", "source", "trace_id", "span_id", "parent_span_id", "started_at",
     "ended_at", "tokens_in", "tokens_out", "cost", "attributes", "digest", "created_at",
 )
+
+
+def step_next_sql(*, step: dict, after: str) -> tuple[str, dict]:
+    """Two CTEs that append `step` as its episode's next step inside a caller's one-statement write.
+
+    `e` bumps the episode's step_count (its row lock orders this with every other writer of the
+    episode) and returns the index taken as `idx`; `s` inserts the step there and returns its
+    `index`, the digest computed in the database over the text step_digest hashes. Nothing is
+    written unless the caller's CTE named `after` returned a row. The caller supplies
+    `episode_id`, `project_id` and `now`; the step's own parameters are prefixed `s_`.
+    The caller fires steps_appended after commit (or knows no receiver has work for the step).
+    """
+    step = schema.step_normalize(step, "step")
+    prefix, suffix = schema.step_digest_text(step)
+    texts = step[schema.JSON_TEXTS]
+    values = []
+    params = {"s_prefix": prefix, "s_suffix": suffix, "s_names_agent": step["actor"] in ("agent", "governance")}
+    for column in _COPY_COLUMNS:
+        if column == "index":
+            values.append("e.idx")
+        elif column == "digest":
+            values.append("encode(sha256(convert_to(%(s_prefix)s || e.idx || %(s_suffix)s, 'UTF8')), 'hex')")
+        elif column == "created_at":
+            values.append("%(now)s::timestamptz")
+        elif column in ("project_id", "episode_id"):
+            values.append(f"%({column})s::bigint")
+        else:
+            params[f"s_{column}"] = texts[column] if column in schema.JSON_FIELDS else step[column]
+            values.append(f"%(s_{column})s::{_STEP_TYPES.get(column, 'text')}")
+    sql = (
+        f"e AS ({_NEXT_INDEX_UPDATE} AND EXISTS (SELECT 1 FROM {after}) RETURNING e.step_count - 1 AS idx),"
+        f" s AS (INSERT INTO traces_step ({', '.join(_COPY_COLUMNS)}) SELECT {', '.join(values)} FROM e"
+        " RETURNING index)"
+    )
+    return sql, params
+
+
+_STEP_TYPES = {
+    "arguments": "jsonb", "result": "jsonb", "attributes": "jsonb", "started_at": "timestamptz",
+    "ended_at": "timestamptz", "tokens_in": "integer", "tokens_out": "integer", "cost": "numeric",
+}
 
 
 def _json_row(step: dict) -> list:
@@ -309,7 +351,7 @@ def episode_end(*, episode: Episode, status: str, outcome: dict | None = None) -
     locked.ended_at = locked.ended_at or now
     locked.save(update_fields=["status", "outcome", "ended_at", "updated_at"])
     if previous != status:
-        transaction.on_commit(lambda: _send(signals.episode_ended, episode=locked))
+        transaction.on_commit(lambda: send_signal(signals.episode_ended, episode=locked))
     return locked
 
 

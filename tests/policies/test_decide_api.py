@@ -3,6 +3,7 @@
 import pytest
 
 from apps.governance.models import GovernanceLogEntry
+from apps.governance.services import governance_log_flush
 from apps.policies.models import Decision, EpisodeGuard
 from apps.traces.models import Episode, Step
 from tests.factories import StepFactory
@@ -106,8 +107,9 @@ def test_rewrites_keep_arguments_before_and_after(bank_policy, decide):
     assert (d.arguments, d.final_arguments) == ({"amount": 5000}, {"amount": 100})
 
 
-def test_each_decision_is_recorded_in_the_governance_log(bank_policy, decide):
+def test_each_decision_is_recorded_in_the_governance_log(bank_policy, decide, project):
     body = decide("read_balance").json()
+    assert governance_log_flush(project_id=project.id) == 1  # the outbox row written with the decision
     entry = GovernanceLogEntry.objects.filter(event="decision").get()
     assert entry.data == {"decision_id": body["decision_id"], "episode": "ep-1", "agent": "banker",
                           "tool": "read_balance", "verdict": "allow", "rule": "reads", "policy": bank_policy.digest}

@@ -1,0 +1,78 @@
+"""POST /decide for a well-formed call, without the API framework's per-request work.
+
+Runtimes call /decide before every tool call, so its framework overhead (request wrapping,
+content negotiation, serializer fields, rendering) is paid hundreds of times a second. This
+path handles a request only when it is plainly valid: a live key with the `decide` scope, a
+JSON object whose fields have the right types and lengths. Anything else returns None and the
+DecideApi view handles the request, so every error (and its message naming the field) has one
+implementation. Both paths call the same decision service and return the same JSON.
+"""
+
+import json
+
+from django.http import HttpRequest, HttpResponse
+from rest_framework.exceptions import AuthenticationFailed
+
+from apps.policies import decisions
+from apps.tenancy.auth import key_lookup
+from apps.traces import schema
+
+_TOP_LEVEL = frozenset(("episode", "agent", "tool", "arguments", "step_index", "context"))
+_CONTEXT = frozenset(("untrusted", "environment"))
+MAX_NAME = 200
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def decide(request: HttpRequest, render) -> HttpResponse | None:
+    """The decision as a response, or None to let the full view handle the request.
+
+    `render(decision) -> dict` builds the response body (the view's representation).
+    """
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    accept = request.META.get("HTTP_ACCEPT", "*/*")
+    if (not header.startswith("Bearer ") or request.content_type != "application/json"
+            or not ("json" in accept or "*/*" in accept)):
+        return None
+    data = _call(request.body)
+    if data is None:
+        return None
+    try:
+        key = key_lookup(header[7:].strip())
+    except AuthenticationFailed:
+        return None
+    if not key.has_scope("decide"):
+        return None
+    try:
+        decision = decisions.decision_make(project=key.project, data=data, actor=f"key:{key.name}")
+    except schema.InvalidInput:
+        return None  # nothing was stored; the view reports the field
+    return HttpResponse(_ENCODER.encode(render(decision)).encode(), content_type="application/json")
+
+
+def _name(value, *, optional: bool = False) -> bool:
+    """What the view's CharField(max_length=200) accepts unchanged (no trimming, no NUL)."""
+    return (type(value) is str and len(value) <= MAX_NAME and (optional or value != "")
+            and value == value.strip() and "\x00" not in value)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _call(body: bytes) -> "decisions.DecideInput | None":
+    try:
+        payload = json.loads(body, parse_constant=_no_constant)
+    except ValueError:
+        return None
+    if type(payload) is not dict or not payload.keys() <= _TOP_LEVEL or payload.get("step_index") is not None:
+        return None
+    episode, tool, agent = payload.get("episode"), payload.get("tool"), payload.get("agent", "")
+    arguments, context = payload.get("arguments", {}), payload.get("context", {})
+    if not (_name(episode) and _name(tool) and _name(agent, optional=True) and type(arguments) is dict
+            and type(context) is dict and context.keys() <= _CONTEXT):
+        return None
+    untrusted, environment = context.get("untrusted", False), context.get("environment", "")
+    if type(untrusted) is not bool or not _name(environment, optional=True):
+        return None
+    return decisions.DecideInput(episode=episode, agent=agent, tool=tool, arguments=arguments,
+                                 untrusted=untrusted, environment=environment or None)
