@@ -12,15 +12,17 @@ logger = logging.getLogger(__name__)
 
 # Does the project check runtime contracts? (/decide reads this with its context, see
 # apps/policies/hotpath.py, and passes the answer on as `work`.)
-RUNTIME_CONTRACTS_SQL = """EXISTS (
-    SELECT 1 FROM contracts_contract c JOIN contracts_contractversion v ON v.id = c.current_id
-     WHERE c.project_id = %(project)s AND c.enabled AND v.runtime)"""
+def runtime_contracts_sql(project: str) -> str:
+    """An SQL condition: the project (an SQL expression) checks runtime contracts."""
+    return ("EXISTS (SELECT 1 FROM contracts_contract c JOIN contracts_contractversion v ON v.id = c.current_id"
+            f" WHERE c.project_id = {project} AND c.enabled AND v.runtime)")
+
 
 # Is there work for episode_steps_task? Only when the project checks runtime contracts or the new
 # steps hold a stopping decision. Asking costs one indexed statement; enqueueing costs a broker round
 # trip on every /decide, most of which are routine allows.
 _WORK_SQL = f"""
-SELECT {RUNTIME_CONTRACTS_SQL}
+SELECT {runtime_contracts_sql('%(project)s')}
     OR EXISTS (SELECT 1 FROM traces_step s
                 WHERE s.episode_id = %(episode)s AND s.kind = 'decision'
                   AND s.index >= %(first)s AND s.index < %(end)s

@@ -70,21 +70,27 @@ def _policy_for(version: hotpath.BoundVersion) -> engine.CompiledPolicy:
     return found or compiled(digest=version.digest, source=hotpath.version_source(version_id=version.id))
 
 
-def decision_make(*, project: Project, data: DecideInput, actor: str) -> Decision:
-    """Decides one tool call. Raises StepConflict if `step_index` holds another step."""
+def decision_make(*, project: Project, data: DecideInput, actor: str,
+                  context: hotpath.DecideContext | None = None) -> Decision:
+    """Decides one tool call. Raises StepConflict if `step_index` holds another step.
+
+    `context`: what hotpath.decide_context_by_key read along with the caller's key, if it did.
+    """
     for _ in range(OPTIMISTIC_ATTEMPTS):
         try:
-            return _decide(project, data, actor)
+            return _decide(project, data, actor, context)
         except _Moved:
-            continue
+            context = None
     with transaction.atomic():
         found = _context(project, data)
         hotpath.guard_lock(episode=found.episode)
         return _decide(project, data, actor)
 
 
-def _context(project: Project, data: DecideInput) -> hotpath.DecideContext:
-    found = hotpath.decide_context(project_id=project.id, external_id=data.episode, agent=data.agent)
+def _context(project: Project, data: DecideInput, found: hotpath.DecideContext | None = None
+             ) -> hotpath.DecideContext:
+    if found is None:
+        found = hotpath.decide_context(project_id=project.id, external_id=data.episode, agent=data.agent)
     if found is None or (data.environment and found.episode.environment != data.environment):
         # Only an unknown episode (or a changed environment) needs the upsert and its savepoints.
         fields = {"environment": data.environment} if data.environment else {}
@@ -93,9 +99,10 @@ def _context(project: Project, data: DecideInput) -> hotpath.DecideContext:
     return found
 
 
-def _decide(project: Project, data: DecideInput, actor: str) -> Decision:
+def _decide(project: Project, data: DecideInput, actor: str, found: hotpath.DecideContext | None = None
+            ) -> Decision:
     started = time.perf_counter()
-    found = _context(project, data)
+    found = _context(project, data, found)
     episode, guard = found.episode, found.guard
     if data.step_index is not None:
         replay = _replayed(episode, data)

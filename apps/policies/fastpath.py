@@ -13,8 +13,8 @@ import json
 from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import AuthenticationFailed
 
-from apps.policies import decisions
-from apps.tenancy.auth import key_lookup
+from apps.policies import decisions, hotpath
+from apps.tenancy.auth import key_check, key_from_row, key_prefix
 from apps.traces import schema
 
 _TOP_LEVEL = frozenset(("episode", "agent", "tool", "arguments", "step_index", "context"))
@@ -36,14 +36,19 @@ def decide(request: HttpRequest, render) -> HttpResponse | None:
     data = _call(request.body)
     if data is None:
         return None
+    raw = header[7:].strip()
     try:
-        key = key_lookup(header[7:].strip())
+        # The key and the decision's context come back in one round trip; the context is used
+        # only once the key has been checked.
+        key_row, context = hotpath.decide_context_by_key(prefix=key_prefix(raw), external_id=data.episode,
+                                                         agent=data.agent)
+        key = key_check(None if key_row is None else key_from_row(key_row), raw)
     except AuthenticationFailed:
         return None
     if not key.has_scope("decide"):
         return None
     try:
-        decision = decisions.decision_make(project=key.project, data=data, actor=f"key:{key.name}")
+        decision = decisions.decision_make(project=key.project, data=data, actor=f"key:{key.name}", context=context)
     except schema.InvalidInput:
         return None  # nothing was stored; the view reports the field
     return HttpResponse(_ENCODER.encode(render(decision)).encode(), content_type="application/json")

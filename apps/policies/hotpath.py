@@ -15,7 +15,8 @@ from fnmatch import fnmatchcase
 from django.db import connection
 from psycopg.types.json import Jsonb
 
-from apps.contracts.receivers import RUNTIME_CONTRACTS_SQL
+from apps.contracts.receivers import runtime_contracts_sql
+from apps.tenancy.auth import KEY_SQL, KEY_WIDTH
 from apps.traces.models import Episode
 from apps.traces.services import step_next_sql
 
@@ -54,9 +55,11 @@ class DecideContext:
 # One round trip, no lock, for everything /decide reads: the episode, its guard, untrusted steps
 # written since the guard's last scan (a range scan of the (episode, index) key), the project's
 # bindings without policy sources (engines are cached by digest), the agent's governance state,
-# whether runtime contracts exist, and the decision id.
-_CONTEXT_SQL = f"""
-SELECT e.id, e.status, e.environment, e.step_count, e.versions,
+# whether runtime contracts exist, and the decision id. `src` names the project: given, or the
+# project of the API key with the given prefix, whose columns then lead the row (the lean /decide
+# path authenticates with this same round trip; nothing is used before the key is checked).
+_CONTEXT_SQL = """
+SELECT {key_columns} e.id, e.status, e.environment, e.step_count, e.versions,
        g.untrusted, g.scanned_to, g.counts, g.narrowings, g.rev,
        e.step_count > coalesce(g.scanned_to, 0) AND EXISTS (
            SELECT 1 FROM traces_step s
@@ -65,15 +68,19 @@ SELECT e.id, e.status, e.environment, e.step_count, e.versions,
                         '[]'::json)
           FROM policies_policybinding b JOIN policies_policy p ON p.id = b.policy_id
           JOIN policies_policyversion v ON v.id = p.active_version_id
-         WHERE b.project_id = %(project)s),
+         WHERE b.project_id = src.project_id),
        a.state, a.suspended, a.revoked_tools, a.arg_bounds,
-       {RUNTIME_CONTRACTS_SQL},
+       {runtime},
        nextval(pg_get_serial_sequence('policies_decision', 'id'))
-  FROM traces_episode e
+  FROM src
+  LEFT JOIN traces_episode e ON e.project_id = src.project_id AND e.external_id = %(external_id)s::text
   LEFT JOIN policies_episodeguard g ON g.episode_id = e.id
-  LEFT JOIN governance_agentstate a ON a.project_id = %(project)s AND a.agent = %(agent)s
- WHERE e.project_id = %(project)s AND e.external_id = %(external_id)s
+  LEFT JOIN governance_agentstate a ON a.project_id = src.project_id AND a.agent = %(agent)s::text
 """
+_BY_PROJECT_SQL = " ".join(("WITH src AS (SELECT %(project)s::bigint AS project_id)" + _CONTEXT_SQL.format(
+    key_columns="", runtime=runtime_contracts_sql("src.project_id"))).split())
+_BY_KEY_SQL = " ".join((f"WITH src AS ({KEY_SQL.replace('%s', '%(prefix)s::text')})" + _CONTEXT_SQL.format(
+    key_columns="src.*,", runtime=runtime_contracts_sql("src.project_id"))).split())
 
 # WARDEN_DECIDE_ASYNC_COMMIT=1: /decide commits without waiting for the WAL flush (PostgreSQL's
 # synchronous_commit=off for that transaction only). A database crash can then lose the last
@@ -86,9 +93,27 @@ _ASYNC_SQL = "CASE WHEN %(async_commit)s THEN set_config('synchronous_commit', '
 def decide_context(*, project_id: int, external_id: str, agent: str) -> DecideContext | None:
     """None when the episode does not exist yet (the caller creates it and asks again)."""
     with connection.cursor() as cursor:
-        cursor.execute(_CONTEXT_SQL, {"project": project_id, "external_id": external_id, "agent": agent})
+        cursor.execute(_BY_PROJECT_SQL, {"project": project_id, "external_id": external_id, "agent": agent})
+        row = cursor.fetchone()
+    return _context(project_id, external_id, row)
+
+
+def decide_context_by_key(*, prefix: str, external_id: str, agent: str) -> tuple[tuple | None, DecideContext | None]:
+    """(KEY_SQL columns of the key with this prefix, or None; the context as decide_context gives it).
+
+    The caller must check the key (tenancy.auth.key_check) before using the context.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_BY_KEY_SQL, {"prefix": prefix, "external_id": external_id, "agent": agent})
         row = cursor.fetchone()
     if row is None:
+        return None, None
+    key, rest = row[:KEY_WIDTH], row[KEY_WIDTH:]
+    return key, _context(key[KEY_WIDTH - 3], external_id, rest)  # the project id leads the project columns
+
+
+def _context(project_id: int, external_id: str, row) -> DecideContext | None:
+    if row is None or row[0] is None:
         return None
     (episode_id, status, environment, step_count, versions, untrusted, scanned_to, counts, narrowings, rev,
      seen, bindings, state, suspended, revoked, bounds, runtime, decision_id) = row
@@ -149,10 +174,16 @@ def decision_write(*, row: dict, step: dict, guard: Guard, counts: dict, untrust
            f" d AS (INSERT INTO policies_decision ({', '.join(DECISION_COLUMNS)}) SELECT {values} FROM s RETURNING id),"
            f" o AS ({_OUTBOX_SQL} FROM d)"
            f" SELECT s.index, {_ASYNC_SQL} FROM s")
+    params.pop("d_step_index", None)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_compact(sql), params)
         found = cursor.fetchone()
     return None if found is None else found[0]
+
+
+def _compact(sql: str) -> str:
+    """One space for each run of white space: the driver caches parsing of statements under 4 kB."""
+    return " ".join(sql.split())
 
 
 def guard_write(*, row: dict, guard: Guard, counts: dict, untrusted: bool, scanned_to: int, now) -> bool:

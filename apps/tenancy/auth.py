@@ -37,10 +37,18 @@ class KeyPrincipal:
 
 def key_lookup(raw: str) -> ApiKey:
     """Returns the active key behind `raw` or raises AuthenticationFailed with the reason."""
+    return key_check(_key_by_prefix(key_prefix(raw)), raw)
+
+
+def key_prefix(raw: str) -> str:
     parts = raw.split("_")
     if not raw.startswith(KEY_PREFIX) or len(parts) < 3:
         raise exceptions.AuthenticationFailed("Malformed API key.")
-    key = _key_by_prefix(parts[1])
+    return parts[1]
+
+
+def key_check(key: ApiKey | None, raw: str) -> ApiKey:
+    """`key` (found by the prefix of `raw`) if it is the key `raw` names and still active."""
     if key is None or not hmac.compare_digest(key.hashed, hash_key(raw)):
         raise exceptions.AuthenticationFailed("Unknown API key.")
     now = timezone.now()
@@ -57,20 +65,24 @@ def key_lookup(raw: str) -> ApiKey:
 _KEY_COLUMNS = ("id", "name", "prefix", "hashed", "scopes", "expires_at", "revoked_at", "last_used_at")
 _PROJECT_COLUMNS = ("id", "slug", "name")
 # Every API request authenticates, so this is one plain statement rather than an ORM query:
-# building the ORM query cost more CPU than running it.
-_KEY_SQL = "SELECT {}, {} FROM tenancy_apikey k JOIN tenancy_project p ON p.id = k.project_id WHERE k.prefix = %s".format(
-    ", ".join(f"k.{c}" for c in _KEY_COLUMNS), ", ".join(f"p.{c}" for c in _PROJECT_COLUMNS)
+# building the ORM query cost more CPU than running it. /decide embeds it in its own read.
+KEY_SQL = "SELECT {}, {} FROM tenancy_apikey k JOIN tenancy_project p ON p.id = k.project_id WHERE k.prefix = %s".format(
+    ", ".join(f"k.{c}" for c in _KEY_COLUMNS), ", ".join(f"p.{c} AS project_{c}" for c in _PROJECT_COLUMNS)
 )
+KEY_WIDTH = len(_KEY_COLUMNS) + len(_PROJECT_COLUMNS)
 
 
 def _key_by_prefix(prefix: str) -> ApiKey | None:
     with connection.cursor() as cursor:
-        cursor.execute(_KEY_SQL, [prefix])
+        cursor.execute(KEY_SQL, [prefix])
         row = cursor.fetchone()
-    if row is None:
-        return None
+    return None if row is None else key_from_row(row)
+
+
+def key_from_row(row) -> ApiKey:
+    """An ApiKey (with its project) from the KEY_SQL columns."""
     n = len(_KEY_COLUMNS)
-    project = Project(**dict(zip(_PROJECT_COLUMNS, row[n:], strict=True)))
+    project = Project(**dict(zip(_PROJECT_COLUMNS, row[n:KEY_WIDTH], strict=True)))
     key = ApiKey(project_id=project.id, **dict(zip(_KEY_COLUMNS, row[:n], strict=True)))
     key.project = project
     return key

@@ -275,7 +275,8 @@ def step_next_sql(*, step: dict, after: str) -> tuple[str, dict]:
     prefix, suffix = schema.step_digest_text(step)
     texts = step[schema.JSON_TEXTS]
     values = []
-    params = {"s_prefix": prefix, "s_suffix": suffix, "s_names_agent": step["actor"] in ("agent", "governance")}
+    params = {"s_prefix": prefix, "s_suffix": suffix, "s_names_agent": step["actor"] in ("agent", "governance"),
+              "s_tool": step["tool"], "s_agent": step["agent"]}  # the episode's summaries use these
     for column in _COPY_COLUMNS:
         if column == "index":
             values.append("e.idx")
@@ -286,8 +287,14 @@ def step_next_sql(*, step: dict, after: str) -> tuple[str, dict]:
         elif column in ("project_id", "episode_id"):
             values.append(f"%({column})s::bigint")
         else:
-            params[f"s_{column}"] = texts[column] if column in schema.JSON_FIELDS else step[column]
-            values.append(f"%(s_{column})s::{_STEP_TYPES.get(column, 'text')}")
+            value = texts[column] if column in schema.JSON_FIELDS else step[column]
+            if value is None or value == "":
+                # Written into the SQL text: a decision step leaves most fields empty, and fewer
+                # parameters keep the statement inside the driver's parsed-query cache.
+                values.append("NULL" if value is None else "''")
+            else:
+                params[f"s_{column}"] = value
+                values.append(f"%(s_{column})s::{_STEP_TYPES.get(column, 'text')}")
     sql = (
         f"e AS ({_NEXT_INDEX_UPDATE} AND EXISTS (SELECT 1 FROM {after}) RETURNING e.step_count - 1 AS idx),"
         f" s AS (INSERT INTO traces_step ({', '.join(_COPY_COLUMNS)}) SELECT {', '.join(values)} FROM e"

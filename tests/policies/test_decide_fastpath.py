@@ -18,13 +18,13 @@ def _stored_digest_matches(step: Step) -> bool:
     return schema.step_digest(schema.step_normalize(fields)) == step.digest
 
 
-def test_a_routine_decision_on_a_known_episode_costs_three_statements(bank_policy, decide):
+def test_a_routine_decision_on_a_known_episode_costs_two_statements(bank_policy, decide):
     decide("read_balance")  # creates the episode and records the policy version on it
     with CaptureQueriesContext(connection) as queries:
         body = decide("read_balance").json()
     assert body["verdict"] == "allow"
-    # the key, the decision context, the write (decision + step + guard + log outbox)
-    assert len(queries.captured_queries) == 3, [q["sql"][:80] for q in queries.captured_queries]
+    # the key with the decision context, then the write (decision + step + guard + log outbox)
+    assert len(queries.captured_queries) == 2, [q["sql"][:80] for q in queries.captured_queries]
 
 
 def test_the_decision_step_digest_computed_in_the_database_matches_the_trace_schema(bank_policy, decide):
