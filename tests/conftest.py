@@ -93,3 +93,11 @@ def _eager_celery(settings):
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _no_after_response_log_flush(settings):
+    """A live server flushes the log outbox after sending its response, racing the test's own
+    database flush (TRUNCATE) at teardown. Readers chain the outbox first anyway; the tests of
+    the after-response flush turn it back on."""
+    settings.WARDEN_LOG_FLUSH_INTERVAL = -1

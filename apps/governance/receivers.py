@@ -22,11 +22,15 @@ def on_request_finished(sender, **kwargs) -> None:
     """Chains the outbox rows this process deferred, once the response has been sent.
 
     request_finished fires when the server closes the response, after the body was written, so
-    the client does not wait for it. Throttled to one flush per WARDEN_LOG_FLUSH_INTERVAL.
+    the client does not wait for it. Throttled to one flush per WARDEN_LOG_FLUSH_INTERVAL seconds;
+    a negative interval turns it off (the beat task and every reader still chain the rows).
     """
     from apps.governance.services import log_flush_dirty
 
+    interval = settings.WARDEN_LOG_FLUSH_INTERVAL
+    if interval < 0:
+        return
     try:
-        log_flush_dirty(min_interval=settings.WARDEN_LOG_FLUSH_INTERVAL)
+        log_flush_dirty(min_interval=interval)
     except Exception:  # the response is gone: nobody could handle it; the beat flush catches up
         logger.exception("governance log flush after a request failed")

@@ -168,3 +168,12 @@ def test_test_database_flush_empties_a_pending_outbox(project):
     defer_log(project, 2)
     call_command("flush", interactive=False, verbosity=0)
     assert not GovernanceLogOutbox.objects.exists()
+
+
+@pytest.mark.django_db
+@override_settings(WARDEN_LOG_FLUSH_INTERVAL=-1)
+def test_a_negative_interval_turns_the_after_response_flush_off(project):
+    defer_log(project, 1)
+    log_flush_soon(project.id)
+    assert Client().get("/graphs/acme/").status_code == 200
+    assert GovernanceLogOutbox.objects.filter(project=project).count() == 1
