@@ -8,10 +8,13 @@ from apps.traces.otlp.views import OtlpTracesApi
 
 DOMAINS = ["traces", "policies", "contracts", "governance", "reviews", "dashboard"]
 
-api_patterns = [path("", include(f"apps.{d}.api_urls", namespace=d)) for d in DOMAINS]
+# Runtimes call /decide before every tool call: its patterns are tried first.
+API_ORDER = ["policies", *(d for d in DOMAINS if d != "policies")]
+api_patterns = [path("", include(f"apps.{d}.api_urls", namespace=d)) for d in API_ORDER]
 api_patterns.append(path("", include("apps.tenancy.api_urls", namespace="tenancy")))
 
 urlpatterns = [
+    path("api/v1/", include((api_patterns, "api"))),
     path("healthz", healthz, name="healthz"),
     path("v1/traces", OtlpTracesApi.as_view(), name="otlp_traces"),
     path("", include("apps.governance.public_urls")),  # public graph pages, no login
@@ -20,7 +23,6 @@ urlpatterns = [
     path("", tenancy_views.home, name="home"),
     path("p/<slug:project>/", include("apps.tenancy.urls")),
     *[path(f"p/<slug:project>/{d}/", include(f"apps.{d}.urls")) for d in DOMAINS],
-    path("api/v1/", include((api_patterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -2,10 +2,13 @@
 
 The trace is already committed when they run, so a broker outage must not turn a stored batch
 into an error for the runtime: the enqueue failure is logged and `manage.py contracts_check
---missing` catches up later.
+--missing` catches up later. Inside a web request the task is published once the response has
+been sent (apps.core.after_response), so a runtime never waits for the broker.
 """
 
 import logging
+
+from apps.core.after_response import after_response
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +46,22 @@ def _has_work(episode, first_index: int, count: int) -> bool:
 
 def on_steps_appended(sender, episode, first_index: int, count: int, work: bool | None = None, **kwargs) -> None:
     """`work`, when the sender knows it: whether the steps need checking (see _WORK_SQL)."""
-    from apps.contracts.tasks import episode_steps_task
-
     try:
         if not (_has_work(episode, first_index, count) if work is None else work):
             return
-        episode_steps_task.delay(episode.pk, first_index)
     except Exception:  # noqa: BLE001 - see the module docstring
-        logger.exception("could not enqueue runtime checks for episode %s", episode.pk)
+        logger.exception("could not tell whether episode %s needs runtime checks", episode.pk)
+        return
+    after_response(lambda: _enqueue(episode.pk, first_index))
+
+
+def _enqueue(episode_id: int, first_index: int) -> None:
+    from apps.contracts.tasks import episode_steps_task
+
+    try:
+        episode_steps_task.delay(episode_id, first_index)
+    except Exception:  # noqa: BLE001 - see the module docstring
+        logger.exception("could not enqueue runtime checks for episode %s", episode_id)
 
 
 def on_episode_ended(sender, episode, **kwargs) -> None:

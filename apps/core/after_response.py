@@ -1,0 +1,35 @@
+"""Work a web request can leave until its response has been sent.
+
+Publishing a task to the broker costs a couple of milliseconds of CPU; a runtime waiting on
+/decide should not wait for it. Inside a request, `after_response(fn)` queues `fn` to run on
+request_finished, which the server sends once the body is written; anywhere else (workers,
+commands, tests outside a request) it runs `fn` at once. A failing callable is logged.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
+_local = threading.local()
+
+
+def after_response(fn: Callable[[], None]) -> None:
+    queue = getattr(_local, "queue", None)
+    if queue is None:
+        fn()
+    else:
+        queue.append(fn)
+
+
+def on_request_started(sender, **kwargs) -> None:
+    _local.queue = []
+
+
+def on_request_finished(sender, **kwargs) -> None:
+    queue, _local.queue = getattr(_local, "queue", None), None
+    for fn in queue or ():
+        try:
+            fn()
+        except Exception:  # the response is gone: nobody could handle it
+            logger.exception("work after the response failed")

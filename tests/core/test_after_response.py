@@ -1,0 +1,27 @@
+"""Work left for after the response: deferred inside a request, immediate elsewhere."""
+
+import logging
+
+from django.core.signals import request_finished, request_started
+
+from apps.core.after_response import after_response
+
+
+def test_outside_a_request_the_work_runs_at_once():
+    done = []
+    after_response(lambda: done.append(1))
+    assert done == [1]
+
+
+def test_inside_a_request_the_work_waits_for_the_response_and_a_failure_does_not_stop_the_rest(caplog):
+    done = []
+    request_started.send(sender=None)
+    after_response(lambda: 1 / 0)
+    after_response(lambda: done.append("published"))
+    assert done == []
+    with caplog.at_level(logging.ERROR, logger="apps.core.after_response"):
+        request_finished.send(sender=None)
+    assert done == ["published"]
+    assert "work after the response failed" in caplog.text
+    after_response(lambda: done.append("later"))  # the request is over: immediate again
+    assert done == ["published", "later"]
