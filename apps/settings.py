@@ -151,6 +151,8 @@ WARDEN_LOG_KEY_ID = next(iter(WARDEN_LOG_KEYS))
 # Seconds between a web process's after-response flushes of the decision outbox into the log;
 # negative: no after-response flush (the beat task and readers still chain the outbox).
 WARDEN_LOG_FLUSH_INTERVAL = float(os.environ.get("WARDEN_LOG_FLUSH_INTERVAL", "0.2"))
+# Publish the tasks a request triggers after its response is sent (apps/core/after_response.py).
+WARDEN_AFTER_RESPONSE = env_bool("WARDEN_AFTER_RESPONSE", True)
 
 LOGGING = {
     "version": 1,

@@ -101,3 +101,5 @@ def _no_after_response_log_flush(settings):
     database flush (TRUNCATE) at teardown. Readers chain the outbox first anyway; the tests of
     the after-response flush turn it back on."""
     settings.WARDEN_LOG_FLUSH_INTERVAL = -1
+    # Likewise for tasks published after the response (eager here: they would write meanwhile).
+    settings.WARDEN_AFTER_RESPONSE = False

@@ -3,12 +3,15 @@
 Publishing a task to the broker costs a couple of milliseconds of CPU; a runtime waiting on
 /decide should not wait for it. Inside a request, `after_response(fn)` queues `fn` to run on
 request_finished, which the server sends once the body is written; anywhere else (workers,
-commands, tests outside a request) it runs `fn` at once. A failing callable is logged.
+commands, tests outside a request, or WARDEN_AFTER_RESPONSE off) it runs `fn` at once. A
+failing callable is logged.
 """
 
 import logging
 import threading
 from collections.abc import Callable
+
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 _local = threading.local()
@@ -23,7 +26,7 @@ def after_response(fn: Callable[[], None]) -> None:
 
 
 def on_request_started(sender, **kwargs) -> None:
-    _local.queue = []
+    _local.queue = [] if settings.WARDEN_AFTER_RESPONSE else None
 
 
 def on_request_finished(sender, **kwargs) -> None:

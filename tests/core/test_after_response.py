@@ -13,7 +13,8 @@ def test_outside_a_request_the_work_runs_at_once():
     assert done == [1]
 
 
-def test_inside_a_request_the_work_waits_for_the_response_and_a_failure_does_not_stop_the_rest(caplog):
+def test_inside_a_request_the_work_waits_for_the_response_and_a_failure_does_not_stop_the_rest(caplog, settings):
+    settings.WARDEN_AFTER_RESPONSE = True
     done = []
     request_started.send(sender=None)
     after_response(lambda: 1 / 0)
@@ -25,3 +26,12 @@ def test_inside_a_request_the_work_waits_for_the_response_and_a_failure_does_not
     assert "work after the response failed" in caplog.text
     after_response(lambda: done.append("later"))  # the request is over: immediate again
     assert done == ["published", "later"]
+
+
+def test_turned_off_the_work_runs_inside_the_request(settings):
+    settings.WARDEN_AFTER_RESPONSE = False
+    done = []
+    request_started.send(sender=None)
+    after_response(lambda: done.append(1))
+    assert done == [1]
+    request_finished.send(sender=None)
