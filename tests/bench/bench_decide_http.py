@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import queue
+import resource
 import statistics
 import subprocess
 import threading
@@ -151,6 +152,7 @@ def main() -> None:
             load_before = os.getloadavg()[0]
             db = server.env["DATABASE_URL"].rsplit("/", 1)[1]
             web_cpu, pg_cpu = _cpu_seconds(f"127.0.0.1:{port}"), _cpu_seconds(f"postgres {db} ")
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
             out = subprocess.run(
                 [sys.executable, __file__, "--load", server.url, key, "--rate", str(rate),
                  "--seconds", str(seconds), "--warmup", str(args.warmup)],
@@ -158,6 +160,8 @@ def main() -> None:
                 timeout=seconds + args.warmup + 45,
             )
             f = json.loads(out.stdout.strip().splitlines()[-1])
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            load_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
             _drained(server)
             web_cpu = _cpu_seconds(f"127.0.0.1:{port}") - web_cpu
             pg_cpu = _cpu_seconds(f"postgres {db} ") - pg_cpu
@@ -182,7 +186,8 @@ def main() -> None:
                   f"p50 {inside[0]:.0f} us, p99 {inside[1]:.0f} us")
             met = f["p99_ms"] < 10 and not f["dropped"] and not f["errors"]
             print(f"   CPU per decision: web {web_cpu * 1000 / max(decisions, 1):.1f} ms, "
-                  f"postgres {pg_cpu * 1000 / max(decisions, 1):.1f} ms")
+                  f"postgres {pg_cpu * 1000 / max(decisions, 1):.1f} ms; load generator "
+                  f"{load_cpu * 1000 / max(f['sent_total'], 1):.1f} ms per request")
             print(f"   host load average before the run: {load_before:.2f} (other processes share these CPUs)")
             print(f"   p99 < 10 ms at this rate: {'MET' if met else 'MISSED'}")
 
