@@ -6,6 +6,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from apps.governance.models import GovernanceLogEntry
+from apps.governance.services import governance_log_flush
 from apps.policies.models import Approval, Decision, DecisionStatus
 from apps.tenancy.models import Project
 from apps.traces.models import Episode, EpisodeStatus
@@ -24,6 +25,7 @@ def project_summary(*, project: Project, days: int = 7) -> dict:
         .annotate(n=Count("id"))
         .order_by()
     )
+    governance_log_flush(project_id=project.id)  # count decisions still in the log's outbox too
     last_entry = GovernanceLogEntry.objects.filter(project=project).order_by("-seq").values("seq", "created_at").first()
     return {
         "days": days,

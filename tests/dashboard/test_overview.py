@@ -1,6 +1,6 @@
 import pytest
 
-from apps.governance.services import governance_log_append
+from apps.governance.services import governance_log_append, governance_log_defer
 from apps.reviews.models import Violation
 from tests.factories import EpisodeFactory
 
@@ -36,6 +36,12 @@ def test_overview_shows_governance_log_length(login, viewer, project):
     governance_log_append(project=project, event="test.event", actor="t", data={})
     summary = login(viewer).get("/p/acme/").context["summary"]
     assert summary["log"]["entries"] == 2
+
+
+def test_overview_log_length_includes_decisions_not_yet_chained(login, viewer, project):
+    governance_log_defer(project=project, event="decision", actor="key:runtime", data={"decision_id": 1})
+    summary = login(viewer).get("/p/acme/").context["summary"]
+    assert summary["log"]["entries"] == 1
 
 
 def test_empty_project_overview_explains_how_to_start(login, viewer):
