@@ -182,7 +182,7 @@ def main() -> None:
             print(f"   achieved throughput: {f['throughput']:.1f} decisions/s")
             print(f"   stored: {decisions} decisions this run; totals {steps} decision steps, "
                   f"{logged} 'decision' log entries")
-            print(f"   in-transaction decide time before the log append (Decision.latency_us): "
+            print(f"   decision time in the service before its write (Decision.latency_us): "
                   f"p50 {inside[0]:.0f} us, p99 {inside[1]:.0f} us")
             met = f["p99_ms"] < 10 and not f["dropped"] and not f["errors"]
             print(f"   CPU per decision: web {web_cpu * 1000 / max(decisions, 1):.1f} ms, "
