@@ -30,9 +30,24 @@ def free_port() -> int:
 def bench_env(db: str | None = None) -> dict:
     db = db or os.environ.get("WARDEN_BENCH_DB", "warden_bench")
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/warden").rsplit("/", 1)[0]
-    env = dict(os.environ, DATABASE_URL=f"{base}/{db}", DJANGO_SETTINGS_MODULE="apps.settings")
+    env = dict(os.environ, DATABASE_URL=f"{base}/{db}", DJANGO_SETTINGS_MODULE="apps.settings",
+               CELERY_BROKER_URL=os.environ.get("WARDEN_BENCH_BROKER", BENCH_BROKER))
     env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     return env
+
+
+# Tasks a benchmarked server publishes (no worker consumes them) go to a Redis database of their
+# own, emptied at each start, never to the queues `make run`'s worker reads.
+BENCH_BROKER = "redis://127.0.0.1:6379/13"
+
+
+def empty_broker(env: dict) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
+    except redis.RedisError:
+        pass  # no Redis: the server falls back as `make run` does, nothing to empty
 
 
 def recreate_database(env: dict) -> None:
@@ -68,6 +83,7 @@ def live_server(workers: int = 2, threads: int = 1, extra_env: dict | None = Non
     env = bench_env()
     env.update(extra_env or {})
     recreate_database(env)
+    empty_broker(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     port = free_port()
     proc = subprocess.Popen(
