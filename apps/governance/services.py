@@ -7,8 +7,6 @@ outbox rows in id order, in batches, under the same lock. Every path that reads 
 chain first chains what is pending, so the log keeps causal order and readers see every event.
 """
 
-import hashlib
-import hmac
 import json
 import logging
 import threading
@@ -67,11 +65,6 @@ def _lock_head(project_id: int, *, wait: bool = True) -> _Head | None:
     return _Head(seq, mac, event, key_id, pending)
 
 
-def _mac(key: bytes, prev_hash: str, *, seq: int, ts: str, actor: str, event: str, payload: str) -> str:
-    body = chain.body_text(seq=seq, ts=ts, actor=actor, event=event, payload=payload)
-    return hmac.new(key, f"{prev_hash}\n{body}".encode(), hashlib.sha256).hexdigest()
-
-
 def log_payload(data: dict) -> str:
     """The canonical text stored and signed for `data`.
 
@@ -93,11 +86,11 @@ def governance_log_append(*, project: Project, event: str, actor: str, data: dic
     head = _lock_head(project.id)
     if head.pending:
         head = _chain_pending(project.id, head)
-    seq, prev_hash = head.seq + 1, head.mac
     now = timezone.now()
     payload = log_payload(data)
     key_id, key = _signing_key()
-    mac = _mac(key, prev_hash, seq=seq, ts=ts_text(now), actor=actor, event=event, payload=payload)
+    # The same signer as the outbox flush: one code path builds what the chain signs.
+    [(seq, prev_hash, mac)] = chain.link_rows([(ts_text(now), actor, event, payload)], key, head.mac, head.seq)
     entry = GovernanceLogEntry(
         project=project, seq=seq, created_at=now, actor=actor, event=event, payload=payload,
         prev_hash=prev_hash, mac=mac, key_id=key_id,
