@@ -7,6 +7,7 @@ pair safe without a lock: the write happens only if no other decision of the epi
 in between; otherwise the caller reads again and decides again.
 """
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -52,6 +53,11 @@ class DecideContext:
         return _best_binding(self.bindings, agent, environment)
 
 
+def _compact(sql: str) -> str:
+    """One space for each run of white space: the driver caches parsing of statements under 4 kB."""
+    return " ".join(sql.split())
+
+
 # One round trip, no lock, for everything /decide reads: the episode, its guard, untrusted steps
 # written since the guard's last scan (a range scan of the (episode, index) key), the project's
 # bindings without policy sources (engines are cached by digest), the agent's governance state,
@@ -77,10 +83,10 @@ SELECT {key_columns} e.id, e.status, e.environment, e.step_count, e.versions,
   LEFT JOIN policies_episodeguard g ON g.episode_id = e.id
   LEFT JOIN governance_agentstate a ON a.project_id = src.project_id AND a.agent = %(agent)s::text
 """
-_BY_PROJECT_SQL = " ".join(("WITH src AS (SELECT %(project)s::bigint AS project_id)" + _CONTEXT_SQL.format(
-    key_columns="", runtime=runtime_contracts_sql("src.project_id"))).split())
-_BY_KEY_SQL = " ".join((f"WITH src AS ({KEY_SQL.replace('%s', '%(prefix)s::text')})" + _CONTEXT_SQL.format(
-    key_columns="src.*,", runtime=runtime_contracts_sql("src.project_id"))).split())
+_BY_PROJECT_SQL = _compact("WITH src AS (SELECT %(project)s::bigint AS project_id)" + _CONTEXT_SQL.format(
+    key_columns="", runtime=runtime_contracts_sql("src.project_id")))
+_BY_KEY_SQL = _compact(f"WITH src AS ({KEY_SQL.replace('%s', '%(prefix)s::text')})" + _CONTEXT_SQL.format(
+    key_columns="src.*,", runtime=runtime_contracts_sql("src.project_id")))
 
 # WARDEN_DECIDE_ASYNC_COMMIT=1: /decide commits without waiting for the WAL flush (PostgreSQL's
 # synchronous_commit=off for that transaction only). A database crash can then lose the last
@@ -152,11 +158,28 @@ _OUTBOX_SQL = """INSERT INTO governance_logoutbox (project_id, created_at, actor
 SELECT %(project_id)s::bigint, %(now)s::timestamptz, %(o_actor)s::text, 'decision', %(o_payload)s::text"""
 
 
-def _params(*, row: dict, guard: Guard, counts: dict, untrusted: bool, scanned_to: int, now) -> dict:
-    params = {f"d_{k}": Jsonb(v) if k in _JSON_COLUMNS else v for k, v in row.items()}
-    params.update(episode_id=row["episode_id"], project_id=row["project_id"], now=now, g_untrusted=untrusted,
-                  g_scanned_to=scanned_to, g_counts=Jsonb(counts), g_rev=guard.rev, async_commit=ASYNC_COMMIT)
-    return params
+def _guard_params(*, row: dict, guard: Guard, counts: dict, untrusted: bool, scanned_to: int, now) -> dict:
+    return dict(episode_id=row["episode_id"], project_id=row["project_id"], now=now, g_untrusted=untrusted,
+                g_scanned_to=scanned_to, g_counts=Jsonb(counts), g_rev=guard.rev, async_commit=ASYNC_COMMIT)
+
+
+def _decision_params(row: dict, *, skip: str = "") -> dict:
+    return {f"d_{k}": Jsonb(v) if k in _JSON_COLUMNS else v for k, v in row.items() if k != skip}
+
+
+_DECISION_INSERT = f"INSERT INTO policies_decision ({', '.join(DECISION_COLUMNS)})"
+_DECISION_VALUES = ", ".join(f"%(d_{c})s::{t}" for c, t in DECISION_COLUMNS.items())
+_DECISION_FROM_STEP = ", ".join("s.index" if c == "step_index" else f"%(d_{c})s::{t}"
+                                for c, t in DECISION_COLUMNS.items())
+
+
+@functools.lru_cache(maxsize=64)
+def _write_sql(step_sql: str) -> str:
+    """The one-statement write around a step's CTEs (which vary only with the step's empty fields)."""
+    return _compact(f"WITH g AS ({_GUARD_SQL}), {step_sql},"
+                    f" d AS ({_DECISION_INSERT} SELECT {_DECISION_FROM_STEP} FROM s RETURNING id),"
+                    f" o AS ({_OUTBOX_SQL} FROM d)"
+                    f" SELECT s.index, {_ASYNC_SQL} FROM s")
 
 
 def decision_write(*, row: dict, step: dict, guard: Guard, counts: dict, untrusted: bool, scanned_to: int,
@@ -167,38 +190,26 @@ def decision_write(*, row: dict, step: dict, guard: Guard, counts: dict, untrust
     or not at all; outside a transaction the statement commits by itself.
     """
     step_sql, params = step_next_sql(step=step, after="g")
-    params.update(_params(row=row, guard=guard, counts=counts, untrusted=untrusted, scanned_to=scanned_to, now=now))
-    params.update(o_actor=log_actor, o_payload=log_payload)
-    values = ", ".join("s.index" if c == "step_index" else f"%(d_{c})s::{t}" for c, t in DECISION_COLUMNS.items())
-    sql = (f"WITH g AS ({_GUARD_SQL}), {step_sql},"
-           f" d AS (INSERT INTO policies_decision ({', '.join(DECISION_COLUMNS)}) SELECT {values} FROM s RETURNING id),"
-           f" o AS ({_OUTBOX_SQL} FROM d)"
-           f" SELECT s.index, {_ASYNC_SQL} FROM s")
-    params.pop("d_step_index", None)
+    params.update(_guard_params(row=row, guard=guard, counts=counts, untrusted=untrusted, scanned_to=scanned_to,
+                                now=now))
+    params.update(_decision_params(row, skip="step_index"), o_actor=log_actor, o_payload=log_payload)
     with connection.cursor() as cursor:
-        cursor.execute(_compact(sql), params)
+        cursor.execute(_write_sql(step_sql), params)
         found = cursor.fetchone()
     return None if found is None else found[0]
 
 
-def _compact(sql: str) -> str:
-    """One space for each run of white space: the driver caches parsing of statements under 4 kB."""
-    return " ".join(sql.split())
-
-
 def guard_write(*, row: dict, guard: Guard, counts: dict, untrusted: bool, scanned_to: int, now) -> bool:
     """The guard part of decision_write alone, inside the caller's transaction: False if it moved."""
-    params = _params(row=row, guard=guard, counts=counts, untrusted=untrusted, scanned_to=scanned_to, now=now)
+    params = _guard_params(row=row, guard=guard, counts=counts, untrusted=untrusted, scanned_to=scanned_to, now=now)
     with connection.cursor() as cursor:
         cursor.execute(f"{_GUARD_SQL}, {_ASYNC_SQL}", params)
         return cursor.fetchone() is not None
 
 
 def decision_insert(*, row: dict) -> None:
-    values = ", ".join(f"%(d_{c})s::{t}" for c, t in DECISION_COLUMNS.items())
-    params = {f"d_{k}": Jsonb(v) if k in _JSON_COLUMNS else v for k, v in row.items()}
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO policies_decision ({', '.join(DECISION_COLUMNS)}) VALUES ({values})", params)
+        cursor.execute(f"{_DECISION_INSERT} VALUES ({_DECISION_VALUES})", _decision_params(row))
 
 
 def _best_binding(rows: list, agent: str, environment: str) -> "BoundVersion | None":
