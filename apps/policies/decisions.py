@@ -23,8 +23,8 @@ from apps.policies.compiled import cached, compiled
 from apps.policies.models import Approval, Decision, DecisionStatus, EpisodeGuard
 from apps.reviews.services import STOPPING_VERDICTS
 from apps.tenancy.models import Project
+from apps.traces import schema, signals
 from apps.traces import services as traces
-from apps.traces import signals
 from apps.traces.models import Episode, EpisodeStatus
 
 ALLOWING = (engine.ALLOW, engine.REWRITE)
@@ -93,6 +93,10 @@ def _context(project: Project, data: DecideInput, found: hotpath.DecideContext |
         found = hotpath.decide_context(project_id=project.id, external_id=data.episode, agent=data.agent)
     if found is None or (data.environment and found.episode.environment != data.environment):
         # Only an unknown episode (or a changed environment) needs the upsert and its savepoints.
+        # It commits on its own, so the call is checked first: input the trace store refuses
+        # (InvalidInput, a 400) must leave nothing behind, not even the episode.
+        schema.step_normalize({"kind": "decision", "actor": "governance", "agent": data.agent, "tool": data.tool,
+                               "arguments": data.arguments}, "step")
         fields = {"environment": data.environment} if data.environment else {}
         traces.episode_upsert(project=project, external_id=data.episode, **fields)
         found = hotpath.decide_context(project_id=project.id, external_id=data.episode, agent=data.agent)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from apps.policies import hotpath
 from apps.policies.models import Decision, EpisodeGuard
 from apps.traces import schema
-from apps.traces.models import Step
+from apps.traces.models import Episode, Step
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +86,11 @@ def test_the_per_episode_limit_counts_decisions_of_both_write_paths(bank_policy,
     decide("send_money", {"recipient": "UK1", "amount": 5}, step_index=2)
     assert decide("send_money", {"recipient": "UK1", "amount": 5}).json()["verdict"] == "block"
     assert EpisodeGuard.objects.get().counts == {"send_money": 3}
+
+
+def test_arguments_the_trace_store_refuses_write_nothing_not_even_the_new_episode(bank_policy, decide):
+    response = decide("read_balance", {"note": "a\u0000b"}, episode="fresh")
+    assert response.status_code == 400
+    assert "arguments" in response.content.decode()
+    assert not Episode.objects.filter(external_id="fresh").exists()
+    assert not Decision.objects.exists() and not Step.objects.exists()
