@@ -29,20 +29,13 @@ def _json_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def body_text(*, seq: int, ts: str, actor: str, event: str, payload: str) -> str:
-    """Canonical JSON of {seq, ts, actor, event, data} built around an already canonical payload.
-
-    Sorted keys are actor, data, event, seq, ts; canonical JSON nests canonically, so this is the
-    exact text that is signed. It lets verification skip a JSON parse and dump per entry.
-    """
-    return f'{{"actor":{_json_str(actor)},"data":{payload},"event":{_json_str(event)},"seq":{seq},"ts":{_json_str(ts)}}}'
-
-
 def link_rows(rows: Iterable[tuple], key: bytes, prev: str, seq: int) -> list[tuple[int, str, str]]:
     """Chains new entries after the head (seq, prev): rows are (ts, actor, event, payload) in order.
 
-    Returns (seq, prev_hash, mac) per row: the same signed message as body_text, built the way
-    verify_rows rebuilds it (ts is the stored ISO text, which needs no escaping).
+    Returns (seq, prev_hash, mac) per row. The signed message is prev_hash, a newline and the
+    canonical JSON of {seq, ts, actor, event, data}, built around the already canonical payload
+    (sorted keys: actor, data, event, seq, ts) the way verify_rows rebuilds it; ts is the stored
+    ISO text, which needs no escaping.
     """
     digest = hmac.digest
     names: dict[str, str] = {}

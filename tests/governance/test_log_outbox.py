@@ -205,7 +205,7 @@ def test_batch_links_sign_the_same_message_as_a_single_entry():
 
     rows = [("2026-11-23T08:00:00.000001+00:00", "ä\"gent", "decision", '{"a":1}')] * 2
     links = chain.link_rows(rows, b"k", chain.GENESIS, 4)
-    body = chain.body_text(seq=5, ts=rows[0][0], actor=rows[0][1], event="decision", payload='{"a":1}')
+    body = chain.canonical({"seq": 5, "ts": rows[0][0], "actor": rows[0][1], "event": "decision", "data": {"a": 1}})
     first = hmac.new(b"k", f"{chain.GENESIS}\n{body}".encode(), hashlib.sha256).hexdigest()
     assert links[0] == (5, chain.GENESIS, first)
     assert (links[1][0], links[1][1]) == (6, first)
