@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from apps.core import background
 from apps.tenancy import services as tenancy_services
 from apps.tenancy.models import Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
@@ -97,9 +98,11 @@ def _eager_celery(settings):
 
 @pytest.fixture(autouse=True)
 def _no_after_response_log_flush(settings):
-    """A live server flushes the log outbox after sending its response, racing the test's own
-    database flush (TRUNCATE) at teardown. Readers chain the outbox first anyway; the tests of
-    the after-response flush turn it back on."""
+    """A live server's background thread flushes the log outbox, racing the test's own database
+    flush (TRUNCATE) at teardown. Readers chain the outbox first anyway; the tests of the
+    background flush turn it back on, and whatever they left due finishes before teardown."""
     settings.WARDEN_LOG_FLUSH_INTERVAL = -1
     # Likewise for tasks published after the response (eager here: they would write meanwhile).
     settings.WARDEN_AFTER_RESPONSE = False
+    yield
+    background.release_connections()

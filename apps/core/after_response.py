@@ -1,19 +1,20 @@
 """Work a web request can leave until its response has been sent.
 
 Publishing a task to the broker costs a couple of milliseconds of CPU; a runtime waiting on
-/decide should not wait for it. Inside a request, `after_response(fn)` queues `fn` to run on
-request_finished, which the server sends once the body is written; anywhere else (workers,
-commands, tests outside a request, or WARDEN_AFTER_RESPONSE off) it runs `fn` at once. A
-failing callable is logged.
+/decide should not wait for it. Inside a request, `after_response(fn)` holds `fn` until
+request_finished, which the server sends once the body is written, and then hands it to the
+process's background thread (apps/core/background.py), so neither this client nor the next
+request waits for it. Anywhere else (workers, commands, tests outside a request, or
+WARDEN_AFTER_RESPONSE off) it runs `fn` at once. A failing callable is logged.
 """
 
-import logging
 import threading
 from collections.abc import Callable
 
 from django.conf import settings
 
-logger = logging.getLogger(__name__)
+from apps.core import background
+
 _local = threading.local()
 
 
@@ -32,7 +33,4 @@ def on_request_started(sender, **kwargs) -> None:
 def on_request_finished(sender, **kwargs) -> None:
     queue, _local.queue = getattr(_local, "queue", None), None
     for fn in queue or ():
-        try:
-            fn()
-        except Exception:  # the response is gone: nobody could handle it
-            logger.exception("work after the response failed")
+        background.call_soon(fn)

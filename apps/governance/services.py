@@ -9,6 +9,7 @@ chain first chains what is pending, so the log keeps causal order and readers se
 
 import json
 import logging
+import os
 import threading
 import time
 from typing import NamedTuple
@@ -18,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core import background
 from apps.governance import chain
 from apps.governance.models import TS_SQL, Checkpoint, GovernanceLogEntry, GovernanceLogOutbox, ts_text
 from apps.tenancy.models import Project
@@ -198,32 +200,68 @@ def governance_log_flush_all() -> int:
     return sum(governance_log_flush(project_id=project_id) for project_id in project_ids)
 
 
-# "Flush soon": projects this process deferred entries for, flushed after a response is sent.
+# "Flush soon": projects this process deferred entries for, flushed by the process's background
+# thread (apps/core/background.py) at most once per WARDEN_LOG_FLUSH_INTERVAL seconds.
 _dirty: set[int] = set()
 _dirty_lock = threading.Lock()
 _last_flush = float("-inf")
+_flush_scheduled = False
+
+
+def _forget_schedule_after_fork() -> None:  # the parent's background thread did not come along
+    global _flush_scheduled
+    _flush_scheduled = False
+
+
+os.register_at_fork(after_in_child=_forget_schedule_after_fork)
 
 
 def log_flush_soon(project_id: int) -> None:
-    """Marks the project for the next after-response flush in this process (thread-safe)."""
+    """Marks the project for this process's next background flush and schedules one (thread-safe).
+
+    The flush runs WARDEN_LOG_FLUSH_INTERVAL seconds after the previous one, batching the rows
+    deferred meanwhile; a negative interval only marks (the beat task and every reader still
+    chain the rows).
+    """
     with _dirty_lock:
         _dirty.add(project_id)
+        delay = _schedule_locked()
+    if delay is not None:
+        background.call_later(delay, _flush_scheduled_run)
 
 
-def log_flush_dirty(*, min_interval: float) -> int:
-    """Flushes marked projects with wait=False when min_interval seconds passed since the last time.
+def _schedule_locked() -> float | None:
+    """The delay of a flush to schedule now, or None when one is pending or flushing is off."""
+    global _flush_scheduled
+    interval = settings.WARDEN_LOG_FLUSH_INTERVAL
+    if _flush_scheduled or not _dirty or interval < 0:
+        return None
+    _flush_scheduled = True
+    return max(0.0, _last_flush + interval - time.monotonic())
 
-    Runs after a response was sent, so it never raises: errors are logged and the beat task
-    catches up. A project whose lock was busy stays marked (its holder may be mid-flush already).
+
+def _flush_scheduled_run() -> None:
+    global _flush_scheduled
+    with _dirty_lock:
+        _flush_scheduled = False
+    log_flush_dirty()
+    with _dirty_lock:  # projects whose lock was busy stay marked: try them again after the interval
+        delay = _schedule_locked()
+    if delay is not None:
+        background.call_later(delay, _flush_scheduled_run)
+
+
+def log_flush_dirty() -> int:
+    """Flushes the marked projects with wait=False; returns the rows chained.
+
+    Nobody waits for it, so it never raises: errors are logged and the beat task catches up. A
+    project whose lock was busy stays marked (its holder may be mid-flush already).
     """
     global _last_flush
     if not _dirty:
         return 0
     with _dirty_lock:
-        now = time.monotonic()
-        if not _dirty or now - _last_flush < min_interval:
-            return 0
-        _last_flush = now
+        _last_flush = time.monotonic()
         project_ids = sorted(_dirty)
         _dirty.clear()
     chained, busy = 0, []

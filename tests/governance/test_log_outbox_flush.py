@@ -1,13 +1,15 @@
-"""When the outbox is flushed: after a request, by the beat task, and never by queueing on a busy lock."""
+"""When the outbox is flushed: by the background thread, by the beat task, and never by queueing on a busy lock."""
 
 import contextlib
 import threading
+import time
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
-from django.test import Client, override_settings
+from django.test import override_settings
 
+from apps.core import background
 from apps.governance import services
 from apps.governance.models import GovernanceLogEntry, GovernanceLogOutbox
 from apps.governance.services import (
@@ -59,40 +61,57 @@ def test_background_flush_leaves_the_rows_when_the_lock_is_busy(project):
 @pytest.mark.django_db
 def test_a_project_whose_lock_was_busy_stays_marked_for_the_next_flush(project):
     defer_log(project, 1)
-    log_flush_soon(project.id)
+    log_flush_soon(project.id)  # flushing is off in tests: this only marks
     with lock_held_elsewhere(project.id):
-        assert log_flush_dirty(min_interval=0) == 0
+        assert log_flush_dirty() == 0
     assert project.id in services._dirty
-    assert log_flush_dirty(min_interval=0) == 1
+    assert log_flush_dirty() == 1
     assert project.id not in services._dirty
 
 
-@pytest.mark.django_db
-def test_flush_soon_waits_for_the_interval_since_the_last_flush(project):
-    log_flush_dirty(min_interval=0)  # this process flushed just now
-    defer_log(project, 1)
-    log_flush_soon(project.id)
-    assert log_flush_dirty(min_interval=3600) == 0
-    assert log_flush_dirty(min_interval=0) == 1
-
-
-@pytest.mark.django_db
-@override_settings(WARDEN_LOG_FLUSH_INTERVAL=0)
-def test_finished_request_flushes_the_projects_marked_during_it(project):
-    defer_log(project, 2)
-    log_flush_soon(project.id)
-    assert Client().get("/graphs/acme/").status_code == 200
-    assert GovernanceLogEntry.objects.filter(project=project).count() == 2
-    assert not GovernanceLogOutbox.objects.exists()
+def wait_until(check, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 @pytest.mark.django_db(transaction=True)
 @override_settings(WARDEN_LOG_FLUSH_INTERVAL=0)
-def test_finished_request_logs_a_failing_flush_and_still_flushes_other_projects(project, caplog):
-    defer_log(project, 1)
-    log_flush_soon(2**40)  # no such project: the lock key does not fit the lock's integer key
+def test_marked_projects_are_chained_by_the_background_thread_without_any_reader(project):
+    defer_log(project, 2)
     log_flush_soon(project.id)
-    assert Client().get("/graphs/acme/").status_code == 200
+    assert wait_until(lambda: not GovernanceLogOutbox.objects.exists())
+    assert GovernanceLogEntry.objects.filter(project=project).count() == 2
+    assert background.wait_idle()
+    assert not services._flush_scheduled
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(WARDEN_LOG_FLUSH_INTERVAL=2)
+def test_the_background_flush_waits_the_interval_since_the_last_one_and_batches_meanwhile(project):
+    log_flush_dirty()  # this process flushed just now
+    defer_log(project, 1)
+    log_flush_soon(project.id)
+    defer_log(project, 1)
+    log_flush_soon(project.id)  # already scheduled: the same flush takes both rows
+    assert background.wait_idle()  # nothing is due yet
+    assert GovernanceLogOutbox.objects.filter(project=project).count() == 2
+    assert wait_until(lambda: not GovernanceLogOutbox.objects.exists())
+    assert GovernanceLogEntry.objects.filter(project=project).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(WARDEN_LOG_FLUSH_INTERVAL=0)
+def test_the_background_flush_logs_a_failing_project_and_still_flushes_the_others(project, caplog):
+    defer_log(project, 1)
+    with caplog.at_level("ERROR", logger="apps.governance.services"):
+        log_flush_soon(2**40)  # no such project: the lock key does not fit the lock's integer key
+        log_flush_soon(project.id)
+        assert wait_until(lambda: not GovernanceLogOutbox.objects.exists())
+        assert background.wait_idle()
     assert "could not flush the governance log outbox of project 1099511627776" in caplog.text
     assert GovernanceLogEntry.objects.filter(project=project).count() == 1
 
@@ -170,10 +189,11 @@ def test_test_database_flush_empties_a_pending_outbox(project):
     assert not GovernanceLogOutbox.objects.exists()
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 @override_settings(WARDEN_LOG_FLUSH_INTERVAL=-1)
-def test_a_negative_interval_turns_the_after_response_flush_off(project):
+def test_a_negative_interval_turns_the_background_flush_off(project):
     defer_log(project, 1)
     log_flush_soon(project.id)
-    assert Client().get("/graphs/acme/").status_code == 200
+    assert not services._flush_scheduled
+    assert background.wait_idle()
     assert GovernanceLogOutbox.objects.filter(project=project).count() == 1
