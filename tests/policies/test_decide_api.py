@@ -1,8 +1,10 @@
 """POST /api/v1/decide end to end: each verdict, evidence, decision steps, the governance log."""
 
+import time
+
 import pytest
 
-from apps.governance.models import GovernanceLogEntry
+from apps.governance.models import GovernanceLogEntry, GovernanceLogOutbox
 from apps.governance.services import governance_log_flush
 from apps.policies.models import Decision, EpisodeGuard
 from apps.traces.models import Episode, Step
@@ -113,6 +115,18 @@ def test_each_decision_is_recorded_in_the_governance_log(bank_policy, decide, pr
     entry = GovernanceLogEntry.objects.filter(event="decision").get()
     assert entry.data == {"decision_id": body["decision_id"], "episode": "ep-1", "agent": "banker",
                           "tool": "read_balance", "verdict": "allow", "rule": "reads", "policy": bank_policy.digest}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_decisions_reach_the_governance_log_in_the_background_without_any_reader(bank_policy, decide, settings):
+    settings.WARDEN_LOG_FLUSH_INTERVAL = 0.05
+    ids = [decide("read_balance").json()["decision_id"] for _ in range(3)]
+    deadline = time.monotonic() + 10
+    while GovernanceLogOutbox.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not GovernanceLogOutbox.objects.exists()  # chained by the web process's background thread
+    logged = GovernanceLogEntry.objects.filter(event="decision").order_by("seq")
+    assert [entry.data["decision_id"] for entry in logged] == ids
 
 
 def test_a_fourth_transfer_in_one_episode_is_blocked(bank_policy, decide):
