@@ -130,7 +130,7 @@ def main() -> None:
 
     # A private bench database: other benchmarks running at the same time drop and re-create theirs.
     os.environ.setdefault("WARDEN_BENCH_DB", "warden_bench_policies")
-    from tests.bench.live import live_server
+    from tests.bench.live import cpu_since, live_server, process_cpu
 
     seconds = min(args.seconds, 30)  # stay well inside the 2-minute bound
     rates = [args.rate] * max(args.runs, 1) + ([args.also] if args.also else [])
@@ -155,7 +155,8 @@ def main() -> None:
             _checkpoint(server)
             load_before = os.getloadavg()[0]
             db = server.env["DATABASE_URL"].rsplit("/", 1)[1]
-            web_cpu, pg_cpu = _cpu_by_pid(f"127.0.0.1:{port}"), _cpu_by_pid(f"postgres {db} ")
+            web, pg = ("gunicorn", f"127.0.0.1:{port}"), (f"postgres {db} ",)
+            web_cpu, pg_cpu = process_cpu(*web), process_cpu(*pg)
             children = resource.getrusage(resource.RUSAGE_CHILDREN)
             out = subprocess.run(
                 [sys.executable, __file__, "--load", server.url, key, "--rate", str(rate),
@@ -167,8 +168,7 @@ def main() -> None:
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             load_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
             _drained(server)
-            web_cpu = _cpu_since(f"127.0.0.1:{port}", web_cpu)
-            pg_cpu = _cpu_since(f"postgres {db} ", pg_cpu)
+            web_cpu, pg_cpu = cpu_since(web_cpu, *web), cpu_since(pg_cpu, *pg)
             decisions = server.sql("SELECT count(*) FROM policies_decision")[0][0] - before
             logged = server.sql(
                 "SELECT count(*) FROM governance_governancelogentry WHERE event = 'decision'")[0][0]
@@ -199,29 +199,6 @@ def main() -> None:
         p99 = [p for p, _met in measured]
         print(f"== {rate:.0f} req/s over {len(measured)} run(s): p99 {', '.join(f'{p:.2f}' for p in p99)} ms "
               f"(median {statistics.median(p99):.2f} ms); p99 < 10 ms in {sum(m for _p, m in measured)} of {len(measured)}")
-
-
-def _cpu_by_pid(needle: str) -> dict[str, float]:
-    """User+system CPU seconds of each process whose command line contains `needle` (Linux /proc)."""
-    found = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if needle.encode() not in f.read():
-                    continue
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except OSError:
-            continue
-    return found
-
-
-def _cpu_since(needle: str, before: dict[str, float]) -> float:
-    """CPU seconds the matching processes used since `before`; processes started meanwhile count whole."""
-    return sum(cpu - before.get(pid, 0.0) for pid, cpu in _cpu_by_pid(needle).items())
 
 
 def _checkpoint(server) -> None:

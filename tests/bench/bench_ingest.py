@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from tests.bench.live import live_server
+from tests.bench.live import cpu_since, live_server, process_cpu
 
 SETUP = """
 from apps.tenancy import services
@@ -137,37 +137,6 @@ def send_all(url: str, key: str, jobs: list[tuple[str, bytes, str]], threads: in
     return elapsed, len(failures)
 
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def server_cpu_seconds(port: int, database: str) -> tuple[float, float]:
-    """CPU time used so far by this server's gunicorn processes and its PostgreSQL backends.
-
-    Other work on a shared machine slows the wall clock; server CPU per step does not move with
-    it, so the bench reports both.
-    """
-    web = db = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            is_web = f"127.0.0.1:{port}" in cmd and "gunicorn" in cmd
-            if not (is_web or f" {database} " in cmd):
-                continue
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            ticks = int(fields[11]) + int(fields[12])  # utime, stime
-            if is_web:
-                web += ticks
-            else:
-                db += ticks
-        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
-            continue
-    return web / TICKS, db / TICKS
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--episodes", type=int, default=40)
@@ -200,13 +169,14 @@ def main() -> None:
 
         port = urlparse(server.url).port
         database = server.env["DATABASE_URL"].rsplit("/", 1)[1]
+        web_procs, db_procs = ("gunicorn", f"127.0.0.1:{port}"), (f" {database} ",)
 
         def phase(label: str, jobs: list, pattern: str, unit: str) -> int:
-            web0, db0 = server_cpu_seconds(port, database)
+            web0, db0 = process_cpu(*web_procs), process_cpu(*db_procs)
             seconds, failed = send_all(server.url, key, jobs, args.threads)
-            web1, db1 = server_cpu_seconds(port, database)
+            web1, db1 = cpu_since(web0, *web_procs), cpu_since(db0, *db_procs)
             stored = server.sql(count_sql, (pattern,))[0][0]
-            web, db = (web1 - web0) / stored * 1e6, (db1 - db0) / stored * 1e6
+            web, db = web1 / stored * 1e6, db1 / stored * 1e6
             print(f"{label}: {len(jobs)} requests of {unit}, {stored} steps stored in {seconds:.2f} s "
                   f"-> {stored / seconds:,.0f} durable steps/s")
             print(f"{' ' * len(label)}  server CPU {web + db:.0f} us/step (web {web:.0f}, postgres {db:.0f}) "

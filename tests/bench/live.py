@@ -60,6 +60,39 @@ def recreate_database(env: dict) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def process_cpu(*needles: str) -> dict[str, float]:
+    """User+system CPU seconds so far of each process whose command line holds every needle.
+
+    Reads Linux /proc; arguments are joined with spaces, as `ps` shows them. Other work on a
+    shared machine slows the wall clock; a server's CPU per request does not move with it.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            if not all(needle in cmd for needle in needles):
+                continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            found[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+    return found
+
+
+def cpu_since(before: dict[str, float], *needles: str) -> float:
+    """CPU seconds the matching processes used since `before` (a process_cpu reading).
+
+    Counted per process: one started meanwhile counts whole, and one that ended cannot make the
+    figure negative (what it used after `before` is lost, so keep connections open while measuring).
+    """
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in process_cpu(*needles).items())
+
+
 class Server:
     def __init__(self, url: str, env: dict):
         self.url = url
