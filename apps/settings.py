@@ -148,8 +148,8 @@ WARDEN_LOG_KEYS = dict(
     if ":" in pair
 )
 WARDEN_LOG_KEY_ID = next(iter(WARDEN_LOG_KEYS))
-# Seconds between a web process's after-response flushes of the decision outbox into the log;
-# negative: no after-response flush (the beat task and readers still chain the outbox).
+# Seconds between a process's background flushes of the decision outbox into the log
+# (apps/core/background.py); negative: none (the beat task and readers still chain the outbox).
 WARDEN_LOG_FLUSH_INTERVAL = float(os.environ.get("WARDEN_LOG_FLUSH_INTERVAL", "0.2"))
 # Publish the tasks a request triggers after its response is sent (apps/core/after_response.py).
 WARDEN_AFTER_RESPONSE = env_bool("WARDEN_AFTER_RESPONSE", True)

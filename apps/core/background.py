@@ -82,7 +82,7 @@ def _loop() -> None:
     while True:
         fn = _take(IDLE_SECONDS)
         if fn is None:  # nothing due for a while: give the connection back
-            connections.close_all()
+            _run(connections.close_all)
             fn = _take(None)
         _run(fn)
         with _cv:
@@ -108,7 +108,12 @@ def _take(timeout: float | None) -> Callable[[], None] | None:
 
 
 def _run(fn: Callable[[], None]) -> None:
-    close_old_connections()  # a connection that broke or aged out is replaced, as between requests
+    """Runs `fn`; nothing it or the connection check raises may end the thread, or the process
+    would silently stop publishing and flushing."""
+    try:
+        close_old_connections()  # a connection that broke or aged out is replaced, as between requests
+    except Exception:
+        logger.exception("could not check the background thread's database connection")
     try:
         fn()
     except Exception:  # nobody waits for this work: log it and keep the thread alive

@@ -223,21 +223,21 @@ def log_flush_soon(project_id: int) -> None:
     deferred meanwhile; a negative interval only marks (the beat task and every reader still
     chain the rows).
     """
-    with _dirty_lock:
-        _dirty.add(project_id)
-        delay = _schedule_locked()
-    if delay is not None:
-        background.call_later(delay, _flush_scheduled_run)
+    _schedule(project_id)
 
 
-def _schedule_locked() -> float | None:
-    """The delay of a flush to schedule now, or None when one is pending or flushing is off."""
+def _schedule(project_id: int | None = None) -> None:
+    """Marks `project_id` if given, then schedules a flush unless one is pending or none is due."""
     global _flush_scheduled
-    interval = settings.WARDEN_LOG_FLUSH_INTERVAL
-    if _flush_scheduled or not _dirty or interval < 0:
-        return None
-    _flush_scheduled = True
-    return max(0.0, _last_flush + interval - time.monotonic())
+    with _dirty_lock:
+        if project_id is not None:
+            _dirty.add(project_id)
+        interval = settings.WARDEN_LOG_FLUSH_INTERVAL
+        if _flush_scheduled or not _dirty or interval < 0:
+            return
+        _flush_scheduled = True
+        delay = max(0.0, _last_flush + interval - time.monotonic())
+    background.call_later(delay, _flush_scheduled_run)
 
 
 def _flush_scheduled_run() -> None:
@@ -245,10 +245,7 @@ def _flush_scheduled_run() -> None:
     with _dirty_lock:
         _flush_scheduled = False
     log_flush_dirty()
-    with _dirty_lock:  # projects whose lock was busy stay marked: try them again after the interval
-        delay = _schedule_locked()
-    if delay is not None:
-        background.call_later(delay, _flush_scheduled_run)
+    _schedule()  # projects whose lock was busy stay marked: try them again after the interval
 
 
 def log_flush_dirty() -> int:

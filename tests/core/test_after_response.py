@@ -39,3 +39,19 @@ def test_turned_off_the_work_runs_inside_the_request(settings):
     after_response(lambda: done.append(1))
     assert done == [1]
     request_finished.send(sender=None)
+
+
+def test_a_failing_connection_check_neither_skips_the_work_nor_ends_the_background_thread(monkeypatch, caplog):
+    def broken() -> None:
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(background, "close_old_connections", broken)
+    done = []
+    with caplog.at_level(logging.ERROR, logger="apps.core.background"):
+        background.call_soon(lambda: done.append(1))
+        assert background.wait_idle()
+        monkeypatch.undo()
+        background.call_soon(lambda: done.append(2))  # the thread is still there to run it
+        assert background.wait_idle()
+    assert done == [1, 2]
+    assert "could not check the background thread's database connection" in caplog.text
