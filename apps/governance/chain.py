@@ -25,31 +25,36 @@ class Break:
     reason: str
 
 
-def _json_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def _messages():
+    """A builder of the signed message of an entry: prev_hash, a newline and the canonical JSON of
+    {seq, ts, actor, event, data}, put together around the already canonical payload (keys in
+    sorted order: actor, data, event, seq, ts); ts is stored ISO text, which needs no escaping.
+    It keeps the JSON text of each actor and event name, as a log repeats a few of them."""
+    names: dict[str, str] = {}
+
+    def message(prev: str, seq: int, ts: str, actor: str, event: str, payload: str) -> bytes:
+        a = names.get(actor)
+        if a is None:
+            a = names[actor] = json.dumps(actor, ensure_ascii=False)
+        e = names.get(event)
+        if e is None:
+            e = names[event] = json.dumps(event, ensure_ascii=False)
+        return f'{prev}\n{{"actor":{a},"data":{payload},"event":{e},"seq":{seq},"ts":"{ts}"}}'.encode()
+
+    return message
 
 
 def link_rows(rows: Iterable[tuple], key: bytes, prev: str, seq: int) -> list[tuple[int, str, str]]:
     """Chains new entries after the head (seq, prev): rows are (ts, actor, event, payload) in order.
 
-    Returns (seq, prev_hash, mac) per row. The signed message is prev_hash, a newline and the
-    canonical JSON of {seq, ts, actor, event, data}, built around the already canonical payload
-    (sorted keys: actor, data, event, seq, ts) the way verify_rows rebuilds it; ts is the stored
-    ISO text, which needs no escaping.
+    Returns (seq, prev_hash, mac) per row, signed over the message verify_rows rebuilds (_messages).
     """
     digest = hmac.digest
-    names: dict[str, str] = {}
+    message = _messages()
     links = []
     for ts, actor, event, payload in rows:
         seq += 1
-        a = names.get(actor)
-        if a is None:
-            a = names[actor] = _json_str(actor)
-        e = names.get(event)
-        if e is None:
-            e = names[event] = _json_str(event)
-        message = f'{prev}\n{{"actor":{a},"data":{payload},"event":{e},"seq":{seq},"ts":"{ts}"}}'
-        mac = digest(key, message.encode(), "sha256").hex()
+        mac = digest(key, message(prev, seq, ts, actor, event, payload), "sha256").hex()
         links.append((seq, prev, mac))
         prev = mac
     return links
@@ -77,7 +82,7 @@ def verify_rows(rows: Iterable[tuple], keys: Mapping[str, bytes], walk: RowWalk,
     prev, expected, checked = walk.prev, walk.expected, walk.checked
     watch = watch or {}
     digest = hmac.digest
-    names: dict[str, str] = {}
+    message = _messages()
     brk = None
     for seq, ts, actor, event, payload, prev_hash, entry_mac, key_id in rows:
         if seq != expected:
@@ -90,14 +95,7 @@ def verify_rows(rows: Iterable[tuple], keys: Mapping[str, bytes], walk: RowWalk,
         if key is None:
             brk = Break(seq, f"unknown key id {key_id!r}")
             break
-        a = names.get(actor)
-        if a is None:
-            a = names[actor] = _json_str(actor)
-        e = names.get(event)
-        if e is None:
-            e = names[event] = _json_str(event)
-        message = f'{prev}\n{{"actor":{a},"data":{payload},"event":{e},"seq":{seq},"ts":"{ts}"}}'
-        if digest(key, message.encode(), "sha256").hex() != entry_mac:
+        if digest(key, message(prev, seq, ts, actor, event, payload), "sha256").hex() != entry_mac:
             brk = Break(seq, "MAC does not match the entry's content")
             break
         if seq in watch and watch[seq] != entry_mac:
