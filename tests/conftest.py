@@ -97,7 +97,7 @@ def _eager_celery(settings):
 
 
 @pytest.fixture(autouse=True)
-def _no_after_response_log_flush(settings):
+def _no_background_work(settings):
     """A live server's background thread flushes the log outbox, racing the test's own database
     flush (TRUNCATE) at teardown. Readers chain the outbox first anyway; the tests of the
     background flush turn it back on, and whatever they left due finishes before teardown."""

@@ -1,8 +1,9 @@
 """Walking and exporting the governance log; the keys come from settings.
 
 Both first chain the project's pending outbox rows (governance_log_flush), so they cover every
-committed event; past that they only read. Verification streams rows through a server-side cursor and builds each signed message from the
-stored canonical payload (no JSON parse per row), so a million entries take seconds.
+committed event; past that they only read. Verification streams rows through a server-side
+cursor and builds each signed message from the stored canonical payload (no JSON parse per row),
+so a million entries take seconds.
 """
 
 import contextlib
