@@ -17,11 +17,23 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) manage.py runstack
 
-test: $(STAMP)
+# Browser tests drive Debian's chromium. Install it where we may (root, or passwordless sudo);
+# otherwise stop with the one command that brings it.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then SUDO=; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	else echo "browser tests need chromium: run 'sudo apt-get install chromium' (or set CHROMIUM=/path)"; exit 1; fi; \
+	echo "installing Debian's chromium for the browser tests"; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	test -x "$(CHROMIUM)" || { echo "chromium did not install at $(CHROMIUM)"; exit 1; }
+
+test: $(STAMP) chromium
 	$(PY) -m ruff check .
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run >/dev/null || (echo "models changed without a migration"; exit 1)
-	$(PY) -m pytest
+	WARDEN_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 
 bench: $(STAMP)
 	@set -e; for b in tests/bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done

@@ -22,7 +22,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 @pytest.fixture(scope="session")
 def browser():
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        pytest.fail(f"chromium not found at {CHROMIUM}: apt-get install chromium (see .ci/run)")
+        pytest.fail(f"chromium not found at {CHROMIUM}: `make test` installs it, or apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
