@@ -1,0 +1,1 @@
+"""Pure agents (no Django): scripted baselines, learners, the LLM client agent."""

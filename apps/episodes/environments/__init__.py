@@ -1,0 +1,1 @@
+"""Pure, seeded, snapshot-able environments (no Django). Protocols in `base`."""

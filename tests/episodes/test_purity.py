@@ -1,0 +1,30 @@
+"""The episode packages are pure: no module imports Django or an app other than the pure engines."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ["apps/episodes/environments", "apps/episodes/agents", "apps/episodes/runner"]
+ALLOWED = ("apps.episodes.environments", "apps.episodes.agents", "apps.episodes.runner",
+           "apps.policies.engine", "apps.governance.graph")
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_episode_packages_import_neither_django_nor_django_apps():
+    bad = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            wrong = sorted(n for n in _imports(path) if n.split(".")[0] == "django"
+                           or (n.startswith("apps") and not n.startswith(ALLOWED)))
+            if wrong:
+                bad[str(path.relative_to(ROOT))] = wrong
+    assert bad == {}
