@@ -205,3 +205,12 @@ class EpisodeResult:
     snapshot_before: JSON
     snapshot_after: JSON
     reason: str = ""  # why it terminated
+
+
+class SpecError(ValueError):
+    """A bad environment or agent specification; `field` is the path of the offending value."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
