@@ -31,12 +31,14 @@ INSTALLED_APPS = [
     "template_partials",
     "apps.core",
     "apps.tenancy",
+    "apps.audit",
     "apps.traces",
     "apps.policies",
     "apps.contracts",
     "apps.governance",
     "apps.reviews",
     "apps.dashboard",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [

@@ -3,13 +3,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from apps.core.health import healthz
+from apps.dashboard.views import overview
+from apps.reviews.views import metrics_overview
 from apps.tenancy import views as tenancy_views
 from apps.traces.otlp.views import OtlpTracesApi
 
 DOMAINS = ["traces", "policies", "contracts", "governance", "reviews", "dashboard"]
 
-# Runtimes call /decide before every tool call: its patterns are tried first.
-API_ORDER = ["policies", *(d for d in DOMAINS if d != "policies")]
+# Runtimes call /decide before every tool call: its patterns are tried first. Reviews serves
+# /contracts/metrics, so it comes before contracts and its contracts/<name>.
+API_ORDER = ["policies", "reviews", *(d for d in DOMAINS if d not in ("policies", "reviews"))]
 api_patterns = [path("", include(f"apps.{d}.api_urls", namespace=d)) for d in API_ORDER]
 api_patterns.append(path("", include("apps.tenancy.api_urls", namespace="tenancy")))
 
@@ -21,7 +24,10 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="tenancy/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", tenancy_views.home, name="home"),
+    path("p/<slug:project>/", overview, name="project"),  # the project overview (dashboard app)
     path("p/<slug:project>/", include("apps.tenancy.urls")),
+    # Trace metrics read violations (reviews app) and keep their path beside the contracts pages.
+    path("p/<slug:project>/contracts/metrics/", metrics_overview, name="metrics"),
     *[path(f"p/<slug:project>/{d}/", include(f"apps.{d}.urls")) for d in DOMAINS],
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -12,16 +12,17 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_default_queue = "default"
 app.conf.task_routes = {
     "apps.contracts.*": {"queue": "checks"},
+    "apps.reviews.tasks.episode_steps_task": {"queue": "checks"},
 }
 app.conf.beat_schedule = {
     # policies: an ask nobody answered takes the policy's default at its deadline
     "policies-approvals-expire": {"task": "apps.policies.tasks.approvals_expire_task", "schedule": 10.0},
     # governance: record the log head (truncation evidence); catch up the Oracle and decay tiers
-    "governance-log-checkpoint": {"task": "apps.governance.tasks.log_checkpoint_task", "schedule": 300.0},
+    "governance-log-checkpoint": {"task": "apps.audit.tasks.log_checkpoint_task", "schedule": 300.0},
     # governance: chain decision entries left in the outbox (web processes flush them sooner);
     # a run nobody picked up within its period is dropped, the next one does the same work
     "governance-log-outbox-flush": {
-        "task": "apps.governance.tasks.log_outbox_flush_task", "schedule": 5.0, "options": {"expires": 5.0},
+        "task": "apps.audit.tasks.log_outbox_flush_task", "schedule": 5.0, "options": {"expires": 5.0},
     },
     "governance-oracle-sweep": {"task": "apps.governance.tasks.oracle_sweep_task", "schedule": 300.0},
 }

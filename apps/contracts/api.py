@@ -1,4 +1,4 @@
-"""Contracts API: publish and read contracts, verdicts, what-if jobs and trace metrics.
+"""Contracts API: publish and read contracts, verdicts and what-if jobs.
 
 Reads need the `read` scope; publishing, re-checking and what-if jobs need `admin`.
 """
@@ -9,7 +9,7 @@ from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.contracts import metrics, selectors, services, whatif
+from apps.contracts import selectors, services, whatif
 from apps.contracts.models import Contract, ContractVersion, Verdict, WhatIfJob
 from apps.core.api import paginated_response
 from apps.tenancy.models import ApiKey
@@ -198,18 +198,3 @@ class WhatIfCancelApi(WhatIfDetailApi):
     def post(self, request, job_id: int):
         job = whatif.whatif_cancel(job=self.job_or_404(request, job_id))
         return Response(WhatIfOutputSerializer(job).data)
-
-
-class MetricsApi(ContractsApiView):
-    """Aggregated trace metrics. Query: days (default 30), environment, agent."""
-
-    @extend_schema(parameters=[OpenApiParameter(f, str) for f in ("days", "environment", "agent")],
-                   responses=OpenApiTypes.OBJECT)
-    def get(self, request):
-        return Response(metrics.project_metrics(project=request.auth.project, filters=request.query_params))
-
-
-class EpisodeMetricsApi(ContractsApiView):
-    @extend_schema(operation_id="contracts_episode_metrics", responses=OpenApiTypes.OBJECT)
-    def get(self, request, external_id: str):
-        return Response(metrics.episode_metrics(episode=self.episode_or_404(request, external_id)))

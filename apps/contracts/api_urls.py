@@ -13,7 +13,5 @@ urlpatterns = [
     path("contracts/whatif", api.WhatIfListApi.as_view(), name="whatif_list"),
     path("contracts/whatif/<int:job_id>", api.WhatIfDetailApi.as_view(), name="whatif_detail"),
     path("contracts/whatif/<int:job_id>/cancel", api.WhatIfCancelApi.as_view(), name="whatif_cancel"),
-    path("contracts/metrics", api.MetricsApi.as_view(), name="metrics"),
-    path("contracts/metrics/<str:external_id>", api.EpisodeMetricsApi.as_view(), name="episode_metrics"),
     path("contracts/<str:name>", api.ContractDetailApi.as_view(), name="detail"),
 ]

@@ -9,5 +9,4 @@ class ContractsConfig(AppConfig):
         from apps.contracts import receivers
         from apps.traces import signals
 
-        signals.steps_appended.connect(receivers.on_steps_appended, dispatch_uid="contracts.runtime")
         signals.episode_ended.connect(receivers.on_episode_ended, dispatch_uid="contracts.check")

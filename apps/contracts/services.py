@@ -8,12 +8,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb, JsonbLoader
 
-from apps.contracts import engine
+from apps.audit.services import governance_log_append
+from apps.contracts import engine, signals
 from apps.contracts.models import Contract, ContractVersion, RuntimeState, Verdict
 from apps.contracts.selectors import STEP_FIELDS, versions_active
-from apps.governance.services import governance_log_append
-from apps.reviews import services as reviews
-from apps.reviews.models import Source
 from apps.tenancy.models import Project
 from apps.traces import services as traces
 from apps.traces.models import Episode, EpisodeStatus, Step
@@ -119,7 +117,7 @@ _VERDICT_UPSERT = (
 
 
 def _store(*, episode: Episode, results: list[tuple[ContractVersion, engine.Verdict, str, bool]]) -> list[Verdict]:
-    """Upserts the verdicts in one statement; failed ones become (deduplicated) violations.
+    """Upserts the verdicts in one statement; each failed one is sent as `contract_failed`.
 
     Plain SQL rather than bulk_create: on the check path the ORM's per-field preparation cost more
     CPU than checking the episode itself.
@@ -142,8 +140,8 @@ def _store(*, episode: Episode, results: list[tuple[ContractVersion, engine.Verd
     for version, verdict, agent, at_runtime in results:
         if verdict.status != engine.FAIL:
             continue
-        reviews.violation_record(
-            episode=episode, source=Source.CONTRACT, name=version.contract.name, version=version.digest,
+        signals.contract_failed.send(
+            sender=ContractVersion, episode=episode, name=version.contract.name, version=version.digest,
             severity=version.severity, first_step_index=verdict.first_violating_step,
             evidence={"contract_version": version.number, "rules": verdict.evidence,
                       "steps": sorted({i for e in verdict.evidence for i in e["steps"]}),

@@ -10,7 +10,6 @@ urlpatterns = [
     path("whatif/", views.whatif_list, name="whatif_list"),
     path("whatif/<int:job_id>/", views.whatif_detail, name="whatif_detail"),
     path("whatif/<int:job_id>/cancel/", views.whatif_cancel, name="whatif_cancel"),
-    path("metrics/", views.metrics_overview, name="metrics"),
     path("<str:name>/", views.contract_detail, name="detail"),
     path("<str:name>/toggle/", views.contract_toggle, name="toggle"),
 ]

@@ -1,4 +1,4 @@
-"""Contract pages: list and publish, a contract's versions and verdicts, what-if jobs, trace metrics."""
+"""Contract pages: list and publish, a contract's versions and verdicts, what-if jobs."""
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.contracts import charts, metrics, selectors, services, whatif
+from apps.contracts import selectors, services, whatif
 from apps.contracts.models import WhatIfJob
 from apps.tenancy.decorators import project_member
 from apps.tenancy.models import Role
@@ -133,16 +133,3 @@ def whatif_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 def whatif_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
     job = whatif.whatif_cancel(job=_job_or_404(request, job_id))
     return render(request, "contracts/whatif_detail.html#job", {"job": job})
-
-
-@require_GET
-@project_member()
-def metrics_overview(request: HttpRequest) -> HttpResponse:
-    filters = {k: request.GET.get(k, "") for k in ("days", "environment", "agent")}
-    data = metrics.project_metrics(project=request.project, filters=filters)
-    context = {"m": data, "figure": charts.governance_figure(data), "filters": filters,
-               "outcomes": list(data["governance_outcomes"].items())}
-    template = "contracts/metrics_overview.html"
-    if request.htmx:
-        template += "#metrics"
-    return render(request, template, context)

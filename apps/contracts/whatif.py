@@ -10,7 +10,7 @@ from django.db import OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.contracts import engine
+from apps.contracts import engine, tasks
 from apps.contracts.models import JobStatus, WhatIfJob
 from apps.contracts.selectors import version_get
 from apps.contracts.services import compiled, contract_validate, episode_steps
@@ -86,9 +86,7 @@ def whatif_create(*, project: Project, actor: str, kind: str = WhatIfJob.KIND_CO
         project=project, kind=kind, contract_name=name, candidate_source=source, candidate_digest=digest,
         baseline=baseline, filters=filters, last=last, created_by=actor,
     )
-    from apps.contracts.tasks import whatif_run_task
-
-    transaction.on_commit(lambda: whatif_run_task.delay(job.pk))
+    transaction.on_commit(lambda: tasks.whatif_run_task.delay(job.pk))
     return job
 
 

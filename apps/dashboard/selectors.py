@@ -5,8 +5,8 @@ from datetime import timedelta
 from django.db.models import Count
 from django.utils import timezone
 
-from apps.governance.models import GovernanceLogEntry
-from apps.governance.services import governance_log_flush
+from apps.audit.models import GovernanceLogEntry
+from apps.audit.services import governance_log_flush
 from apps.policies.models import Approval, Decision, DecisionStatus
 from apps.tenancy.models import Project
 from apps.traces.models import Episode, EpisodeStatus

@@ -8,11 +8,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.audit import selectors as audit_selectors
+from apps.audit.services import governance_log_flush
+from apps.audit.verification import governance_verify, log_export_lines
 from apps.core.api import paginated_response
 from apps.governance import controller, graphs, selectors
 from apps.governance.models import Sanction, SanctionKind
-from apps.governance.services import governance_log_flush
-from apps.governance.verification import governance_verify, log_export_lines
 from apps.tenancy.auth import scope_required
 
 ReadScope = scope_required("read")
@@ -41,7 +42,7 @@ class LogEntryListApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         governance_log_flush(project_id=request.auth.project.id)  # list every committed event
-        entries = selectors.log_entry_list(project=request.auth.project, event=filters.validated_data.get("event"))
+        entries = audit_selectors.log_entry_list(project=request.auth.project, event=filters.validated_data.get("event"))
         return paginated_response(request, self, entries, lambda page: self.OutputSerializer(page, many=True).data)
 
 
@@ -107,7 +108,7 @@ class CheckpointListApi(APIView):
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
-        checkpoints = selectors.checkpoint_list(project=request.auth.project)
+        checkpoints = audit_selectors.checkpoint_list(project=request.auth.project)
         return paginated_response(request, self, checkpoints,
                                   lambda page: self.OutputSerializer(page, many=True).data)
 

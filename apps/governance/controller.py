@@ -10,10 +10,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.services import governance_log_append
 from apps.governance.graph import Graph, engine
-from apps.governance.graphs import graph_compiled
 from apps.governance.models import AgentState, Evidence, GraphVersion, Sanction, SanctionKind
-from apps.governance.services import governance_log_append
+from apps.governance.selectors import graph_compiled
 from apps.tenancy.models import Project
 
 HISTORY_ROUNDS = 50  # the most rounds any "for K rounds" may look back

@@ -1,25 +1,14 @@
 """Publishing governance graphs: immutable, content-hashed versions; publishing is logged."""
 
-from functools import lru_cache
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
+from apps.audit.services import governance_log_append
+from apps.governance import controller
 from apps.governance.graph import Graph, GraphError, compile_graph
 from apps.governance.models import GraphVersion
-from apps.governance.services import governance_log_append
 from apps.tenancy.models import Project
-
-
-@lru_cache(maxsize=64)
-def _compiled(digest: str, source: str) -> Graph:
-    return compile_graph(source)
-
-
-def graph_compiled(version: GraphVersion) -> Graph:
-    """The compiled graph of a stored version (cached by content digest: versions never change)."""
-    return _compiled(version.digest, version.source)
 
 
 def graph_check(*, source: str) -> Graph:
@@ -56,8 +45,6 @@ def graph_publish(*, project: Project, source: str, actor: str, activate: bool =
 @transaction.atomic
 def graph_activate(*, version: GraphVersion, actor: str) -> GraphVersion:
     """Puts `version` in force for the project; agents move onto it (see controller.agents_rehome)."""
-    from apps.governance import controller
-
     GraphVersion.objects.select_for_update().filter(project_id=version.project_id, is_active=True).update(
         is_active=False
     )

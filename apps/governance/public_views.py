@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from apps.governance import selectors
 from apps.governance.graph.diagram import render_svg
-from apps.governance.graphs import graph_compiled
+from apps.governance.selectors import graph_compiled
 from apps.tenancy.models import Project
 
 

@@ -1,11 +1,13 @@
 """Reads for the governance app. `agent_governance_state` sits on the /decide hot path."""
 
 import json
+from functools import lru_cache
 
 from django.db import connection
 from django.db.models import QuerySet
 
-from apps.governance.models import AgentState, Checkpoint, GovernanceLogEntry, GraphVersion, Sanction
+from apps.governance.graph import Graph, compile_graph
+from apps.governance.models import AgentState, GraphVersion, Sanction
 from apps.tenancy.models import Project
 
 
@@ -65,26 +67,11 @@ def graph_version_get(*, project: Project, digest: str) -> GraphVersion | None:
     return GraphVersion.objects.filter(project=project, digest=digest).first()
 
 
-def log_entry_list(*, project: Project, event: str | None = None) -> QuerySet[GovernanceLogEntry]:
-    qs = GovernanceLogEntry.objects.filter(project=project)
-    if event:
-        qs = qs.filter(event=event)
-    return qs.order_by("-seq")
+@lru_cache(maxsize=64)
+def _compiled(digest: str, source: str) -> Graph:
+    return compile_graph(source)
 
 
-def log_event_names(*, project: Project) -> list[str]:
-    return list(
-        GovernanceLogEntry.objects.filter(project=project).order_by("event").values_list("event", flat=True).distinct()
-    )
-
-
-def log_head(*, project: Project) -> tuple[int, str] | None:
-    return GovernanceLogEntry.objects.filter(project=project).order_by("-seq").values_list("seq", "mac").first()
-
-
-def checkpoint_latest(*, project: Project) -> Checkpoint | None:
-    return Checkpoint.objects.filter(project=project).order_by("-seq").first()
-
-
-def checkpoint_list(*, project: Project) -> QuerySet[Checkpoint]:
-    return Checkpoint.objects.filter(project=project).order_by("-seq")
+def graph_compiled(version: GraphVersion) -> Graph:
+    """The compiled graph of a stored version (cached by content digest: versions never change)."""
+    return _compiled(version.digest, version.source)

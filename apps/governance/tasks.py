@@ -1,20 +1,10 @@
-"""Thin Celery entry points; the work lives in services, oracle and controller."""
+"""Thin Celery entry points; the work lives in the oracle and the controller."""
 
 from celery import shared_task
 from django.db import OperationalError
 
-from apps.governance import oracle, services
+from apps.governance import oracle
 from apps.traces.models import Episode
-
-
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
-def log_checkpoint_task() -> int:
-    return services.log_checkpoint_all()
-
-
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
-def log_outbox_flush_task() -> int:
-    return services.governance_log_flush_all()
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)

@@ -6,13 +6,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.audit import selectors as audit_selectors
+from apps.audit.services import governance_log_flush
+from apps.audit.verification import governance_verify
 from apps.core.forms import form_apply_errors
 from apps.governance import controller, graphs, selectors
 from apps.governance.forms import GraphForm, MoveForm, ReasonForm, SanctionForm
 from apps.governance.graph import engine
 from apps.governance.models import Evidence, Sanction
-from apps.governance.services import governance_log_flush
-from apps.governance.verification import governance_verify
 from apps.tenancy.decorators import project_member
 from apps.tenancy.models import Role
 
@@ -53,7 +54,7 @@ def _agent_context(request: HttpRequest, agent: str, **extra) -> dict:
     graph = selectors.graph_active(project=request.project)
     targets = []
     if graph and agent_state:
-        targets = engine.reviewer_targets(graphs.graph_compiled(graph), state=agent_state.state)
+        targets = engine.reviewer_targets(selectors.graph_compiled(graph), state=agent_state.state)
     return {
         "agent": agent, "agent_state": agent_state, "graph": graph, "targets": targets,
         "sanctions": selectors.sanction_list(project=request.project, agent=agent)[:100],
@@ -156,10 +157,10 @@ def graph_list(request: HttpRequest) -> HttpResponse:
 def log_list(request: HttpRequest) -> HttpResponse:
     event = request.GET.get("event") or None
     governance_log_flush(project_id=request.project.id)  # list every committed event
-    entries = selectors.log_entry_list(project=request.project, event=event)
+    entries = audit_selectors.log_entry_list(project=request.project, event=event)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    context = {"page": page, "event": event or "", "events": selectors.log_event_names(project=request.project),
-               "checkpoint": selectors.checkpoint_latest(project=request.project)}
+    context = {"page": page, "event": event or "", "events": audit_selectors.log_event_names(project=request.project),
+               "checkpoint": audit_selectors.checkpoint_latest(project=request.project)}
     template = "governance/log_list.html"
     if request.htmx:
         template += "#entries"

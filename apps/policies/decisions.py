@@ -17,11 +17,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.governance.services import governance_log_append, governance_log_defer, log_flush_soon, log_payload
+from apps.audit.services import governance_log_append, governance_log_defer, log_flush_soon, log_payload
 from apps.policies import engine, hotpath
 from apps.policies.compiled import cached, compiled
 from apps.policies.models import Approval, Decision, DecisionStatus, EpisodeGuard
-from apps.reviews.services import STOPPING_VERDICTS
 from apps.tenancy.models import Project
 from apps.traces import schema, signals
 from apps.traces import services as traces
@@ -30,7 +29,6 @@ from apps.traces.models import Episode, EpisodeStatus
 ALLOWING = (engine.ALLOW, engine.REWRITE)
 ROUTINE = (engine.ALLOW, engine.BLOCK, engine.REWRITE)
 NO_POLICY_RULE = "no-policy"
-TERMINATED_RULE = "episode:terminated"
 # Optimistic attempts before deciding under the guard's row lock, which nothing can overtake.
 OPTIMISTIC_ATTEMPTS = 3
 
@@ -118,7 +116,7 @@ def _decide(project: Project, data: DecideInput, actor: str, found: hotpath.Deci
     context: dict = {}
     if episode.status == EpisodeStatus.TERMINATED:
         verdict = engine.Verdict(engine.TERMINATE, data.arguments, "this episode was terminated by governance",
-                                 TERMINATED_RULE)
+                                 engine.TERMINATED_RULE)
     else:
         version = found.version_for(agent=data.agent, environment=environment)
         if version is None:
@@ -176,7 +174,7 @@ def _decide(project: Project, data: DecideInput, actor: str, found: hotpath.Deci
         if index is None:
             raise _Moved
         row["step_index"] = index
-        work = found.runtime_contracts or verdict.verdict in STOPPING_VERDICTS
+        work = found.runtime_contracts or verdict.verdict in engine.STOPPING
         transaction.on_commit(lambda: traces.send_signal(
             signals.steps_appended, episode=episode, first_index=index, count=1, work=work))
     else:

@@ -16,10 +16,10 @@ from fnmatch import fnmatchcase
 from django.db import connection
 from psycopg.types.json import Jsonb
 
-from apps.contracts.receivers import runtime_contracts_sql
 from apps.tenancy.auth import KEY_SQL, KEY_WIDTH
 from apps.traces.models import Episode
 from apps.traces.services import step_next_sql
+from apps.traces.signals import steps_work_sql
 
 NO_GUARD = -1  # the `rev` of a guard row that did not exist when the context was read
 
@@ -47,7 +47,7 @@ class DecideContext:
     bindings: list  # [binding id, agent glob, environment glob, priority, version id, digest]
     decision_id: int
     governance: dict  # {"state", "suspended", "revoked_tools", "arg_bounds"} of the calling agent
-    runtime_contracts: bool  # the project checks runtime contracts on new steps
+    runtime_contracts: bool  # new steps need the steps_appended receivers (the project checks runtime contracts)
 
     def version_for(self, *, agent: str, environment: str) -> "BoundVersion | None":
         return _best_binding(self.bindings, agent, environment)
@@ -61,7 +61,8 @@ def _compact(sql: str) -> str:
 # One round trip, no lock, for everything /decide reads: the episode, its guard, untrusted steps
 # written since the guard's last scan (a range scan of the (episode, index) key), the project's
 # bindings without policy sources (engines are cached by digest), the agent's governance state,
-# whether runtime contracts exist, and the decision id. `src` names the project: given, or the
+# whether the new step needs the steps_appended receivers' work (their registered conditions: today
+# "the project checks runtime contracts"), and the decision id. `src` names the project: given, or the
 # project of the API key with the given prefix, whose columns then lead the row (the lean /decide
 # path authenticates with this same round trip; nothing is used before the key is checked).
 _CONTEXT_SQL = """
@@ -83,10 +84,18 @@ SELECT {key_columns} e.id, e.status, e.environment, e.step_count, e.versions,
   LEFT JOIN policies_episodeguard g ON g.episode_id = e.id
   LEFT JOIN governance_agentstate a ON a.project_id = src.project_id AND a.agent = %(agent)s::text
 """
-_BY_PROJECT_SQL = _compact("WITH src AS (SELECT %(project)s::bigint AS project_id)" + _CONTEXT_SQL.format(
-    key_columns="", runtime=runtime_contracts_sql("src.project_id")))
-_BY_KEY_SQL = _compact(f"WITH src AS ({KEY_SQL.replace('%s', '%(prefix)s::text')})" + _CONTEXT_SQL.format(
-    key_columns="src.*,", runtime=runtime_contracts_sql("src.project_id")))
+
+
+@functools.cache
+def _context_sql(*, by_key: bool) -> str:
+    """The context statement; built on first use, once every app has registered its work condition."""
+    if by_key:
+        src, key_columns = KEY_SQL.replace("%s", "%(prefix)s::text"), "src.*,"
+    else:
+        src, key_columns = "SELECT %(project)s::bigint AS project_id", ""
+    return _compact(f"WITH src AS ({src})" + _CONTEXT_SQL.format(
+        key_columns=key_columns, runtime=steps_work_sql("src.project_id")))
+
 
 # WARDEN_DECIDE_ASYNC_COMMIT=1: /decide commits without waiting for the WAL flush (PostgreSQL's
 # synchronous_commit=off for that transaction only). A database crash can then lose the last
@@ -99,7 +108,7 @@ _ASYNC_SQL = "CASE WHEN %(async_commit)s THEN set_config('synchronous_commit', '
 def decide_context(*, project_id: int, external_id: str, agent: str) -> DecideContext | None:
     """None when the episode does not exist yet (the caller creates it and asks again)."""
     with connection.cursor() as cursor:
-        cursor.execute(_BY_PROJECT_SQL, {"project": project_id, "external_id": external_id, "agent": agent})
+        cursor.execute(_context_sql(by_key=False), {"project": project_id, "external_id": external_id, "agent": agent})
         row = cursor.fetchone()
     return _context(project_id, external_id, row)
 
@@ -110,7 +119,7 @@ def decide_context_by_key(*, prefix: str, external_id: str, agent: str) -> tuple
     The caller must check the key (tenancy.auth.key_check) before using the context.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_BY_KEY_SQL, {"prefix": prefix, "external_id": external_id, "agent": agent})
+        cursor.execute(_context_sql(by_key=True), {"prefix": prefix, "external_id": external_id, "agent": agent})
         row = cursor.fetchone()
     if row is None:
         return None, None

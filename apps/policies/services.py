@@ -6,7 +6,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.governance.services import governance_log_append
+from apps.audit.services import governance_log_append
 from apps.policies import engine
 from apps.policies.models import Policy, PolicyBinding, PolicyVersion
 from apps.tenancy.models import Project

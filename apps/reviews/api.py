@@ -1,4 +1,5 @@
-"""Violations API: list and filter with `read`; triage (PATCH) with an `admin` key, the API's reviewer."""
+"""Violations API: list and filter with `read`; triage (PATCH) with an `admin` key, the API's reviewer.
+Trace metrics (`read`) keep their /contracts/metrics paths."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -7,9 +8,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import paginated_response
-from apps.reviews import selectors, services
+from apps.reviews import metrics, selectors, services
 from apps.reviews.models import Status, Violation
 from apps.tenancy.models import ApiKey
+from apps.traces.models import Episode
 
 
 class MethodScope(permissions.BasePermission):
@@ -81,3 +83,21 @@ class ViolationCountsApi(ViolationsApiView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response(selectors.violation_counts(project=request.auth.project))
+
+
+class MetricsApi(ViolationsApiView):
+    """Aggregated trace metrics. Query: days (default 30), environment, agent."""
+
+    @extend_schema(parameters=[OpenApiParameter(f, str) for f in ("days", "environment", "agent")],
+                   responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response(metrics.project_metrics(project=request.auth.project, filters=request.query_params))
+
+
+class EpisodeMetricsApi(ViolationsApiView):
+    @extend_schema(operation_id="contracts_episode_metrics", responses=OpenApiTypes.OBJECT)
+    def get(self, request, external_id: str):
+        episode = Episode.objects.filter(project=request.auth.project, external_id=external_id).first()
+        if episode is None:
+            raise exceptions.NotFound(f"No episode with external id '{external_id}' in this project.")
+        return Response(metrics.episode_metrics(episode=episode))

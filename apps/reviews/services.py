@@ -5,16 +5,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.governance.services import governance_log_append
+from apps.audit.services import governance_log_append
+from apps.policies import engine as policy_engine
 from apps.reviews.models import SEVERITY_RANK, Severity, Source, Status, Violation
 from apps.tenancy.models import Membership, Role
 from apps.traces import services as traces
 from apps.traces.models import Episode, Step
 
-# Decision verdicts that stopped an action before it ran: each one is a contained violation.
-STOPPING_VERDICTS = {"block": Severity.MEDIUM, "terminate": Severity.HIGH}
-# The rule POLICIES cites when it answers "terminate" because the episode was already terminated.
-AFTER_TERMINATION_RULE = "episode:terminated"
+# The severity of the violation a stopping decision (policy engine.STOPPING) records.
+STOPPING_VERDICTS = {policy_engine.BLOCK: Severity.MEDIUM, policy_engine.TERMINATE: Severity.HIGH}
+AFTER_TERMINATION_RULE = policy_engine.TERMINATED_RULE
 
 
 def _recount(episode: Episode) -> None:

@@ -1,4 +1,4 @@
-"""Violation triage pages: a filterable list for everyone, updates for reviewers."""
+"""Violation triage pages (a filterable list for everyone, updates for reviewers) and trace metrics."""
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from apps.reviews import selectors, services
+from apps.reviews import charts, metrics, selectors, services
 from apps.reviews.models import TRANSITIONS, Severity, Source, Status
 from apps.tenancy.decorators import project_member
 from apps.tenancy.models import Membership, Role
@@ -59,4 +59,17 @@ def violation_detail(request: HttpRequest, violation_id: int) -> HttpResponse:
     template = "reviews/violation_detail.html"
     if request.htmx:
         template += "#triage"
+    return render(request, template, context)
+
+
+@require_GET
+@project_member()
+def metrics_overview(request: HttpRequest) -> HttpResponse:
+    filters = {k: request.GET.get(k, "") for k in ("days", "environment", "agent")}
+    data = metrics.project_metrics(project=request.project, filters=filters)
+    context = {"m": data, "figure": charts.governance_figure(data), "filters": filters,
+               "outcomes": list(data["governance_outcomes"].items())}
+    template = "reviews/metrics_overview.html"
+    if request.htmx:
+        template += "#metrics"
     return render(request, template, context)

@@ -5,10 +5,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.governance.services import governance_log_append
 from apps.tenancy.models import ApiKey, Membership, Project, Role, Scope, generate_key, hash_key
+from apps.tenancy.signals import project_event
 
 User = get_user_model()
+
+
+def _logged(*, project: Project, event: str, actor: str, data: dict) -> None:
+    """Records the change in the governance log, in this transaction (see tenancy.signals)."""
+    project_event.send(sender=Project, project=project, event=event, actor=actor, data=data)
 
 
 @transaction.atomic
@@ -30,7 +35,7 @@ def member_set(*, project: Project, username: str, role: str, actor: str) -> Mem
     if user is None:
         raise ValidationError({"username": [f"No user named '{username}'."]})
     membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
-    governance_log_append(
+    _logged(
         project=project, event="member.role_set", actor=actor, data={"user": username, "role": role}
     )
     return membership
@@ -44,7 +49,7 @@ def member_remove(*, membership: Membership, actor: str) -> None:
         raise ValidationError({"username": ["A project needs at least one admin."]})
     username = membership.user.username
     membership.delete()
-    governance_log_append(project=project, event="member.removed", actor=actor, data={"user": username})
+    _logged(project=project, event="member.removed", actor=actor, data={"user": username})
 
 
 @transaction.atomic
@@ -71,7 +76,7 @@ def api_key_create(
         expires_at=expires_at,
         created_by=actor if getattr(actor, "pk", None) else None,
     )
-    governance_log_append(
+    _logged(
         project=project,
         event="api_key.created",
         actor=str(actor or "system"),
@@ -85,7 +90,7 @@ def api_key_revoke(*, key: ApiKey, actor) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
-        governance_log_append(
+        _logged(
             project=key.project, event="api_key.revoked", actor=str(actor), data={"key": key.display}
         )
     return key

@@ -1,10 +1,8 @@
 from django.urls import path
 
-from apps.dashboard.views import overview
 from apps.tenancy import views
 
 urlpatterns = [
-    path("", overview, name="project"),
     path("members/", views.member_list, name="member_list"),
     path("members/<int:member_id>/remove/", views.member_remove, name="member_remove"),
     path("keys/", views.api_key_list, name="api_key_list"),

@@ -1,14 +1,34 @@
 """Trace events for other apps. Both are sent from `transaction.on_commit`, after the writes commit.
 
-    steps_appended.send(sender=Episode, episode=episode, first_index=int, count=int)
+    steps_appended.send(sender=Episode, episode=episode, first_index=int, count=int, work=bool | None)
     episode_ended.send(sender=Episode, episode=episode)
 
 Connect receivers in AppConfig.ready() and keep them thin: enqueue a Celery task with `.delay`.
 `first_index` is the lowest index written and `count` how many steps were new; when a runtime
-numbers its own steps the new ones need not be contiguous.
+numbers its own steps the new ones need not be contiguous. `work`, when not None, tells the
+receivers whether the steps need them: a sender that reads the project anyway (/decide) evaluates
+the registered work conditions in its own statement, sparing the receivers a query per call.
 """
+
+from collections.abc import Callable
 
 from django.dispatch import Signal
 
 steps_appended = Signal()
 episode_ended = Signal()
+
+# name -> condition(project SQL expression) -> SQL boolean: "this project's new steps need work".
+_work_conditions: dict[str, Callable[[str], str]] = {}
+
+
+def steps_work_register(*, name: str, condition: Callable[[str], str]) -> None:
+    """Registers (or replaces) a steps_appended receiver's work condition; call from ready()."""
+    _work_conditions[name] = condition
+
+
+def steps_work_sql(project: str) -> str:
+    """One SQL boolean: any registered work condition holds for `project` (an SQL expression)."""
+    conditions = [condition(project) for _name, condition in sorted(_work_conditions.items())]
+    if len(conditions) == 1:
+        return conditions[0]
+    return " OR ".join(f"({c})" for c in conditions) if conditions else "false"

@@ -29,7 +29,7 @@ def _setup_django(env: dict) -> None:
 
 def _appender(env: dict, project_id: int, seconds: float, ready, go, out) -> None:
     _setup_django(env)
-    from apps.governance.services import governance_log_append
+    from apps.audit.services import governance_log_append
     from apps.tenancy.models import Project
 
     project = Project.objects.get(id=project_id)
@@ -44,7 +44,7 @@ def _appender(env: dict, project_id: int, seconds: float, ready, go, out) -> Non
 
 
 def bench_appends(env: dict, processes: int, seconds: float) -> None:
-    from apps.governance.verification import governance_verify
+    from apps.audit.verification import governance_verify
     from apps.tenancy.models import Project
 
     for procs in sorted({1, processes}):
@@ -74,7 +74,7 @@ def load_million(project, entries: int) -> float:
     from django.conf import settings
     from django.db import connection, transaction
 
-    from apps.governance import chain
+    from apps.audit import chain
 
     key_id = settings.WARDEN_LOG_KEY_ID
     key = settings.WARDEN_LOG_KEYS[key_id].encode()
@@ -110,7 +110,7 @@ def load_million(project, entries: int) -> float:
 
 
 def bench_verify(entries: int) -> None:
-    from apps.governance.verification import governance_verify
+    from apps.audit.verification import governance_verify
     from apps.tenancy.models import Project
 
     project = Project.objects.create(slug="verify", name="verify")
@@ -129,7 +129,7 @@ def bench_export(entries: int) -> None:
 
     from django.conf import settings
 
-    from apps.governance.verification import log_export_lines
+    from apps.audit.verification import log_export_lines
     from apps.tenancy.models import Project
 
     project = Project.objects.get(slug="verify")

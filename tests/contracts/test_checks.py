@@ -2,9 +2,9 @@
 
 import pytest
 
+from apps.audit.models import GovernanceLogEntry
 from apps.contracts import services
 from apps.contracts.models import ContractVersion, RuntimeState, Verdict
-from apps.governance.models import GovernanceLogEntry
 from apps.reviews.models import Violation
 from apps.traces import services as traces
 from tests.contracts.helpers import FLOW, NO_DELETE, ingest, publish
@@ -211,11 +211,12 @@ def test_the_catch_up_command_checks_only_ended_episodes_missing_a_verdict(proje
 def test_a_broker_outage_does_not_fail_the_ingestion_that_triggered_it(project, monkeypatch,
                                                                      django_capture_on_commit_callbacks):
     from apps.contracts import tasks
+    from apps.reviews import tasks as review_tasks
 
     def down(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.episode_steps_task, "delay", down)
+    monkeypatch.setattr(review_tasks.episode_steps_task, "delay", down)
     monkeypatch.setattr(tasks.episode_check_task, "delay", down)
     with django_capture_on_commit_callbacks(execute=True):
         episode = ingest(project, "ep", [act("x")], end="completed")
@@ -223,7 +224,7 @@ def test_a_broker_outage_does_not_fail_the_ingestion_that_triggered_it(project, 
 
 
 def test_the_demo_contracts_compile_and_publish_idempotently(project):
-    from apps.contracts.demo import demo_contracts_publish
+    from apps.demo.contracts import demo_contracts_publish
 
     first = demo_contracts_publish(project=project)
     again = demo_contracts_publish(project=project)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.contracts import metrics
+from apps.reviews import metrics
 from tests.contracts.helpers import NO_DELETE, ingest, publish
 from tests.contracts.traces import act, decision, say
 
@@ -59,7 +59,7 @@ def test_the_metrics_api_answers_with_a_read_key(project, history, make_key, api
 
 
 def test_the_chart_stacks_outcomes_and_plots_compliance(project, history):
-    from apps.contracts.charts import governance_figure
+    from apps.reviews.charts import governance_figure
 
     fig = governance_figure(metrics.project_metrics(project=project))
     names = [trace["name"] for trace in fig["data"]]

@@ -1,6 +1,6 @@
 import pytest
 
-from apps.governance.services import governance_log_append, governance_log_defer
+from apps.audit.services import governance_log_append, governance_log_defer
 from apps.reviews.models import Violation
 from tests.factories import EpisodeFactory
 

@@ -6,9 +6,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from apps.audit.models import GovernanceLogEntry
 from apps.governance import controller
 from apps.governance.graphs import graph_publish
-from apps.governance.models import AgentState, Evidence, GovernanceLogEntry, Sanction
+from apps.governance.models import AgentState, Evidence, Sanction
 from apps.governance.oracle import episode_evidence, oracle_episode
 from apps.governance.selectors import agent_governance_state
 from tests.governance.graphs import MARKET

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from apps.governance.services import log_checkpoint
-from tests.governance.helpers import TABLE, as_superuser, fill_log
+from apps.audit.services import log_checkpoint
+from tests.audit.builders import TABLE, as_superuser, fill_log
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ from apps.governance.controller import sanction_apply
 from apps.governance.graphs import graph_publish
 from apps.governance.models import GraphVersion, Sanction
 from apps.governance.selectors import agent_governance_state
+from tests.audit.builders import TABLE, as_superuser, fill_log
 from tests.governance.graphs import MARKET
-from tests.governance.helpers import TABLE, as_superuser, fill_log
 from tests.governance.rounds import play_round
 
 pytestmark = pytest.mark.django_db

@@ -3,11 +3,12 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from apps.audit.models import GovernanceLogEntry
+from apps.audit.verification import governance_verify
 from apps.governance.controller import sanction_apply, sanction_lift
 from apps.governance.graphs import graph_publish
-from apps.governance.models import GovernanceLogEntry, GraphVersion
+from apps.governance.models import GraphVersion
 from apps.governance.selectors import agent_governance_state
-from apps.governance.verification import governance_verify
 from apps.policies import services as policy_services
 from tests.governance.graphs import MARKET
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from apps.governance.models import GovernanceLogEntry
+from apps.audit.models import GovernanceLogEntry
 from apps.policies import decisions, selectors, services
 from apps.policies.models import Approval, Decision, Policy, PolicyBinding, PolicyVersion
 from tests.policies.conftest import BANK

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from apps.governance.models import GovernanceLogEntry, GovernanceLogOutbox
-from apps.governance.services import governance_log_flush
+from apps.audit.models import GovernanceLogEntry, GovernanceLogOutbox
+from apps.audit.services import governance_log_flush
 from apps.policies.models import Decision, EpisodeGuard
 from apps.traces.models import Episode, Step
 from tests.factories import StepFactory

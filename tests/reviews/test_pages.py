@@ -2,8 +2,8 @@
 
 import pytest
 
+from apps.audit.models import GovernanceLogEntry
 from apps.contracts import services as contracts
-from apps.governance.models import GovernanceLogEntry
 from apps.reviews.models import Violation
 from tests.contracts.helpers import NO_DELETE, ingest, publish
 from tests.contracts.traces import act

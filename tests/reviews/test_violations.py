@@ -3,8 +3,8 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from apps.audit.models import GovernanceLogEntry
 from apps.contracts import services as contracts
-from apps.governance.models import GovernanceLogEntry
 from apps.reviews import services
 from apps.reviews.models import Violation
 from tests.contracts.helpers import NO_DELETE, ingest, publish

@@ -85,7 +85,7 @@ def test_key_creation_rejects_expiry_in_the_past(project):
 
 
 def test_key_creation_and_revocation_are_governance_log_events(project, admin):
-    from apps.governance.models import GovernanceLogEntry
+    from apps.audit.models import GovernanceLogEntry
 
     key, _ = services.api_key_create(project=project, name="r", scopes=["read"], actor=admin)
     services.api_key_revoke(key=key, actor=admin.username)

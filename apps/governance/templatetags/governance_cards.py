@@ -2,6 +2,7 @@
 
 from django import template
 
+from apps.audit import selectors as audit_selectors
 from apps.governance import selectors
 from apps.governance.models import AgentState
 
@@ -16,5 +17,5 @@ def governance_card(project) -> dict:
     return {
         "project": project, "graph": selectors.graph_active(project=project),
         "sanctioned": sanctioned.order_by("agent")[:5], "sanctioned_count": sanctioned.count(),
-        "head": selectors.log_head(project=project), "checkpoint": selectors.checkpoint_latest(project=project),
+        "head": audit_selectors.log_head(project=project), "checkpoint": audit_selectors.checkpoint_latest(project=project),
     }

@@ -11,7 +11,9 @@ from apps.policies.engine.policy import (
     BLOCK,
     REWRITE,
     SEVERITY,
+    STOPPING,
     TERMINATE,
+    TERMINATED_RULE,
     VERDICTS,
     Call,
     CompiledPolicy,
@@ -23,7 +25,7 @@ from apps.policies.engine.source import Issue, PolicyError
 from apps.policies.engine.testcases import TestResult, context_from, context_problems, run_tests
 
 __all__ = [
-    "ALLOW", "ASK", "BLOCK", "REWRITE", "SEVERITY", "TERMINATE", "VERDICTS", "Call", "CompiledPolicy",
+    "ALLOW", "ASK", "BLOCK", "REWRITE", "SEVERITY", "STOPPING", "TERMINATE", "TERMINATED_RULE", "VERDICTS", "Call", "CompiledPolicy",
     "Context", "Issue", "PolicyError", "TestResult", "Verdict", "compile_policy", "context_from",
     "context_problems", "decide", "digest_of", "run_tests",
 ]

@@ -37,6 +37,7 @@ from apps.policies.engine.policy import (
     schema_check,
 )
 from apps.policies.engine.source import Document, Issue, Path, PolicyError, load
+from apps.policies.engine.testcases import parse_tests
 
 TOP_KEYS = ("name", "description", "default", "rules", "tests")
 RULE_KEYS = ("id", "tool", "effect", "priority", "when", "if", "fallback", "description")
@@ -104,9 +105,8 @@ class Compiler:
                 ids.add(rule.id)
                 rules.append(rule)
             self.rule = None
-        from apps.policies.engine.testcases import parse_tests
-
-        tests = parse_tests(data.get("tests", []), self)
+        self.rule = None  # test-case issues belong to no rule
+        tests = parse_tests(data.get("tests", []), fail=self.fail, line=self.doc.line)
         if self.issues:
             raise PolicyError(self.issues)
         return CompiledPolicy(name=str(name), digest=digest_of(data), default=default, rules=rules,

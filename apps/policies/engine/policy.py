@@ -31,6 +31,10 @@ ALLOW, BLOCK, REWRITE, ASK, TERMINATE = "allow", "block", "rewrite", "ask", "ter
 VERDICTS = (ALLOW, BLOCK, REWRITE, ASK, TERMINATE)
 # How restrictive each verdict is, for combining a policy with episode narrowings.
 SEVERITY = {ALLOW: 0, REWRITE: 1, ASK: 2, BLOCK: 3, TERMINATE: 4}
+# Verdicts that stop an action before it runs: each one is a contained violation (reviews records it).
+STOPPING = frozenset((BLOCK, TERMINATE))
+# The rule a decision cites when it answers "terminate" because its episode was already terminated.
+TERMINATED_RULE = "episode:terminated"
 DENY = "deny"
 
 

@@ -11,14 +11,12 @@ suspended, revoked_tools, arg_bounds, time (ISO 8601).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apps.policies.engine.policy import VERDICTS, Call, CompiledPolicy, Context, Verdict, decide
-
-if TYPE_CHECKING:
-    from apps.policies.engine.compiler import Compiler
 
 CONTEXT_KEYS = ("untrusted", "calls", "steps", "environment", "state", "suspended", "revoked_tools",
                 "arg_bounds", "time")
@@ -104,47 +102,47 @@ def context_problems(data: Any) -> list[tuple[str, str]]:
     return out
 
 
-def parse_tests(data: Any, compiler: Compiler) -> list[TestCase]:
+def parse_tests(data: Any, *, fail: Callable[[str, tuple], None], line: Callable[[tuple], int | None]
+                ) -> list[TestCase]:
     if not isinstance(data, list):
-        compiler.fail("'tests' is a list of test cases", ("tests",))
+        fail("'tests' is a list of test cases", ("tests",))
         return []
     cases = []
     for i, item in enumerate(data):
         path = ("tests", i)
-        compiler.rule = None
         if not isinstance(item, dict):
-            compiler.fail("a test case is a mapping with name, call and expect", path)
+            fail("a test case is a mapping with name, call and expect", path)
             continue
         for key in item:
             if key not in ("name", "call", "context", "expect"):
-                compiler.fail(f"unknown key '{key}'; use name, call, context, expect", path + (key,))
+                fail(f"unknown key '{key}'; use name, call, context, expect", path + (key,))
         name = item.get("name") or f"test {i + 1}"
         call = item.get("call")
         if not isinstance(call, dict) or not isinstance(call.get("tool"), str):
-            compiler.fail("'call' needs a tool (and arguments, agent)", path + ("call",))
+            fail("'call' needs a tool (and arguments, agent)", path + ("call",))
             continue
         arguments = call.get("arguments", {})
         if not isinstance(arguments, dict):
-            compiler.fail("'arguments' is a mapping", path + ("call", "arguments"))
+            fail("'arguments' is a mapping", path + ("call", "arguments"))
             continue
         for key, message in context_problems(item.get("context")):
-            compiler.fail(message, path + ("context",) + ((key,) if key else ()))
+            fail(message, path + ("context",) + ((key,) if key else ()))
         expect = item.get("expect")
         if isinstance(expect, str):
             expect = {"verdict": expect}
         if not isinstance(expect, dict) or expect.get("verdict") not in VERDICTS:
-            compiler.fail(f"'expect' is a verdict ({', '.join(VERDICTS)}) or {{verdict, arguments, rule}}",
+            fail(f"'expect' is a verdict ({', '.join(VERDICTS)}) or {{verdict, arguments, rule}}",
                           path + ("expect",))
             continue
         unknown = [k for k in expect if k not in EXPECT_KEYS]
         if unknown:
-            compiler.fail(f"unknown key '{unknown[0]}' in expect; use {', '.join(EXPECT_KEYS)}",
+            fail(f"unknown key '{unknown[0]}' in expect; use {', '.join(EXPECT_KEYS)}",
                           path + ("expect", unknown[0]))
             continue
         cases.append(TestCase(
             name=str(name), call=Call(call["tool"], arguments, str(call.get("agent") or "")),
             context=context_from(item.get("context")) if not context_problems(item.get("context")) else Context(),
-            expect=expect, line=compiler.doc.line(path),
+            expect=expect, line=line(path),
         ))
     return cases
 

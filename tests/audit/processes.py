@@ -10,7 +10,7 @@ def append_in_process(database_url: str, project_id: int, count: int) -> None:
     import django
 
     django.setup()
-    from apps.governance.services import governance_log_append
+    from apps.audit.services import governance_log_append
     from apps.tenancy.models import Project
 
     project = Project.objects.get(id=project_id)

@@ -3,8 +3,8 @@ import secrets
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from apps.governance.models import GovernanceLogEntry
-from apps.governance.services import log_key_rotated
+from apps.audit.models import GovernanceLogEntry
+from apps.audit.services import log_key_rotated
 from apps.tenancy.models import Project
 
 

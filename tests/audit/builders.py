@@ -1,8 +1,8 @@
-"""Helpers for governance tests: fill a log, tamper with it the way a superuser could."""
+"""Builders for governance-log tests: fill a log, tamper with it the way a superuser could."""
 
 from django.db import connection
 
-from apps.governance.services import governance_log_append, governance_log_defer
+from apps.audit.services import governance_log_append, governance_log_defer
 
 TABLE = "governance_governancelogentry"
 

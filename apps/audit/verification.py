@@ -19,9 +19,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.governance import chain
-from apps.governance.models import TS_SQL, Checkpoint, GovernanceLogEntry
-from apps.governance.services import governance_log_flush
+from apps.audit import chain
+from apps.audit.models import TS_SQL, Checkpoint, GovernanceLogEntry
+from apps.audit.services import governance_log_flush
 from apps.tenancy.models import Project
 
 BUNDLE_FORMAT = "warden-governance-log/1"

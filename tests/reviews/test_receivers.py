@@ -1,8 +1,9 @@
-"""The steps_appended receiver enqueues a check only when there is work for it."""
+"""The steps_appended receiver enqueues a check only when there is work for it, whether it asks the
+database itself or /decide answered its work condition with the decision's context."""
 
 import pytest
 
-from apps.contracts import tasks
+from apps.reviews import tasks
 from apps.traces import services as traces
 
 pytestmark = pytest.mark.django_db
@@ -51,3 +52,42 @@ def test_any_step_is_enqueued_when_the_project_checks_runtime_contracts(project,
     with django_capture_on_commit_callbacks(execute=True):
         step = traces.step_append(episode=episode, kind="message", content="hello")
     assert enqueued == [(episode.pk, step.index)]
+
+
+ALLOW_READS = """
+name: reads
+default: block
+rules:
+  - {id: reads, tool: "read_*", effect: allow}
+"""
+
+
+def _routine_allow(project, admin):
+    """Two allows: the first under a version takes the transactional write, the second the one-statement
+    write, whose context statement answers the registered work conditions."""
+    from apps.policies.decisions import DecideInput, decision_make
+    from apps.policies.services import policy_publish
+
+    policy_publish(project=project, source=ALLOW_READS, actor=admin)
+    call = DecideInput(episode="e", agent="a", tool="read_x", arguments={})
+    decision_make(project=project, data=call, actor="t")
+    return decision_make(project=project, data=call, actor="t")
+
+
+def test_a_routine_decide_enqueues_nothing_without_runtime_contracts(project, admin, enqueued,
+                                                                    django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        decision = _routine_allow(project, admin)
+    assert (decision.verdict, decision.step_index) == ("allow", 1)
+    assert enqueued == []
+
+
+def test_a_routine_decide_enqueues_its_step_when_the_project_checks_runtime_contracts(
+        project, admin, enqueued, django_capture_on_commit_callbacks):
+    from apps.contracts.services import contract_publish
+
+    contract_publish(project=project, source=RUNTIME_CONTRACT, actor="t")
+    with django_capture_on_commit_callbacks(execute=True):
+        decision = _routine_allow(project, admin)
+    assert (decision.verdict, decision.step_index) == ("allow", 1)
+    assert (decision.episode_id, 1) in enqueued

@@ -4,7 +4,7 @@ the API uses, so the demo shows decisions, violations, verdicts and log entries 
 produce them.
 """
 
-from apps.contracts.demo import demo_contracts_publish
+from apps.demo.contracts import demo_contracts_publish
 from apps.governance.graphs import graph_publish
 from apps.policies.decisions import DecideInput, decision_make
 from apps.policies.services import policy_publish

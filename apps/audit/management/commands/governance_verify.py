@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.governance.models import GovernanceLogEntry
-from apps.governance.services import governance_log_flush_all
-from apps.governance.verification import governance_verify
+from apps.audit.models import GovernanceLogEntry
+from apps.audit.services import governance_log_flush_all
+from apps.audit.verification import governance_verify
 from apps.tenancy.models import Project
 
 

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from apps.core import demo
+from apps.demo import story as demo
 from apps.tenancy import services as tenancy
 from apps.tenancy.models import ApiKey, Membership, Project, Role
 

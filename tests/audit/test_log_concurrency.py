@@ -7,10 +7,10 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from apps.governance.models import GovernanceLogEntry
-from apps.governance.services import governance_log_append
-from apps.governance.verification import governance_verify
-from tests.governance.procs import append_in_process
+from apps.audit.models import GovernanceLogEntry
+from apps.audit.services import governance_log_append
+from apps.audit.verification import governance_verify
+from tests.audit.processes import append_in_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

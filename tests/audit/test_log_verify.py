@@ -4,10 +4,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from apps.governance.models import Checkpoint, GovernanceLogEntry
-from apps.governance.services import governance_log_append, log_checkpoint, log_key_rotated
-from apps.governance.verification import governance_verify
-from tests.governance.helpers import TABLE, as_superuser, fill_log
+from apps.audit.models import Checkpoint, GovernanceLogEntry
+from apps.audit.services import governance_log_append, log_checkpoint, log_key_rotated
+from apps.audit.verification import governance_verify
+from tests.audit.builders import TABLE, as_superuser, fill_log
 
 pytestmark = pytest.mark.django_db
 
@@ -167,7 +167,7 @@ def test_appended_entry_chains_to_the_previous_one(project):
 
 
 def test_checkpoint_task_checkpoints_every_project_with_a_log(project, other_project):
-    from apps.governance.tasks import log_checkpoint_task
+    from apps.audit.tasks import log_checkpoint_task
 
     fill_log(project, 2)
     fill_log(other_project, 1)

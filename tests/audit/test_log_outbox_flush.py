@@ -9,10 +9,9 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import override_settings
 
-from apps.core import background
-from apps.governance import services
-from apps.governance.models import GovernanceLogEntry, GovernanceLogOutbox
-from apps.governance.services import (
+from apps.audit import services
+from apps.audit.models import GovernanceLogEntry, GovernanceLogOutbox
+from apps.audit.services import (
     governance_log_append,
     governance_log_defer,
     governance_log_flush,
@@ -20,8 +19,9 @@ from apps.governance.services import (
     log_flush_dirty,
     log_flush_soon,
 )
-from apps.governance.verification import governance_verify
-from tests.governance.helpers import defer_log
+from apps.audit.verification import governance_verify
+from apps.core import background
+from tests.audit.builders import defer_log
 
 
 @contextlib.contextmanager
@@ -107,7 +107,7 @@ def test_the_background_flush_waits_the_interval_since_the_last_one_and_batches_
 @override_settings(WARDEN_LOG_FLUSH_INTERVAL=0)
 def test_the_background_flush_logs_a_failing_project_and_still_flushes_the_others(project, caplog):
     defer_log(project, 1)
-    with caplog.at_level("ERROR", logger="apps.governance.services"):
+    with caplog.at_level("ERROR", logger="apps.audit.services"):
         log_flush_soon(2**40)  # no such project: the lock key does not fit the lock's integer key
         log_flush_soon(project.id)
         assert wait_until(lambda: not GovernanceLogOutbox.objects.exists())
@@ -118,7 +118,7 @@ def test_the_background_flush_logs_a_failing_project_and_still_flushes_the_other
 
 @pytest.mark.django_db
 def test_beat_task_flushes_every_project_in_eager_mode(project, other_project):
-    from apps.governance.tasks import log_outbox_flush_task
+    from apps.audit.tasks import log_outbox_flush_task
 
     defer_log(project, 2)
     defer_log(other_project, 1)
@@ -130,7 +130,7 @@ def test_beat_schedules_the_outbox_flush_every_five_seconds():
     from workers.celery_app import app
 
     entry = app.conf.beat_schedule["governance-log-outbox-flush"]
-    assert (entry["task"], entry["schedule"]) == ("apps.governance.tasks.log_outbox_flush_task", 5.0)
+    assert (entry["task"], entry["schedule"]) == ("apps.audit.tasks.log_outbox_flush_task", 5.0)
 
 
 DEFERRERS = 6

@@ -4,8 +4,8 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
-from apps.governance.models import Checkpoint, GovernanceLogEntry, GovernanceLogOutbox, ts_text
-from apps.governance.services import (
+from apps.audit.models import Checkpoint, GovernanceLogEntry, GovernanceLogOutbox, ts_text
+from apps.audit.services import (
     governance_log_append,
     governance_log_defer,
     governance_log_flush,
@@ -15,8 +15,8 @@ from apps.governance.services import (
     log_key_rotated,
     log_payload,
 )
-from apps.governance.verification import governance_verify
-from tests.governance.helpers import defer_log, fill_log
+from apps.audit.verification import governance_verify
+from tests.audit.builders import defer_log, fill_log
 from tests.governance.test_log_api import KEY, _export, _run_verifier
 
 pytestmark = pytest.mark.django_db
@@ -201,7 +201,7 @@ def test_batch_links_sign_the_same_message_as_a_single_entry():
     import hashlib
     import hmac
 
-    from apps.governance import chain
+    from apps.audit import chain
 
     rows = [("2026-11-23T08:00:00.000001+00:00", "ä\"gent", "decision", '{"a":1}')] * 2
     links = chain.link_rows(rows, b"k", chain.GENESIS, 4)

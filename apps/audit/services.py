@@ -19,9 +19,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.audit import chain
+from apps.audit.models import TS_SQL, Checkpoint, GovernanceLogEntry, GovernanceLogOutbox, ts_text
 from apps.core import background
-from apps.governance import chain
-from apps.governance.models import TS_SQL, Checkpoint, GovernanceLogEntry, GovernanceLogOutbox, ts_text
 from apps.tenancy.models import Project
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,32 @@
+"""Reads of the governance log. Callers that must see every committed event flush the outbox first
+(services.governance_log_flush): these only read what is chained."""
+
+from django.db.models import QuerySet
+
+from apps.audit.models import Checkpoint, GovernanceLogEntry
+from apps.tenancy.models import Project
+
+
+def log_entry_list(*, project: Project, event: str | None = None) -> QuerySet[GovernanceLogEntry]:
+    qs = GovernanceLogEntry.objects.filter(project=project)
+    if event:
+        qs = qs.filter(event=event)
+    return qs.order_by("-seq")
+
+
+def log_event_names(*, project: Project) -> list[str]:
+    return list(
+        GovernanceLogEntry.objects.filter(project=project).order_by("event").values_list("event", flat=True).distinct()
+    )
+
+
+def log_head(*, project: Project) -> tuple[int, str] | None:
+    return GovernanceLogEntry.objects.filter(project=project).order_by("-seq").values_list("seq", "mac").first()
+
+
+def checkpoint_latest(*, project: Project) -> Checkpoint | None:
+    return Checkpoint.objects.filter(project=project).order_by("-seq").first()
+
+
+def checkpoint_list(*, project: Project) -> QuerySet[Checkpoint]:
+    return Checkpoint.objects.filter(project=project).order_by("-seq")
