@@ -89,8 +89,11 @@ class CallOutcome:
 
 @dataclass(slots=True)
 class Turn:
+    """Who acts next; `prompt` is what the user asks at the start of the turn (a `message` step)."""
+
     agent: str
     phase: str = ""
+    prompt: str = ""
 
 
 @dataclass(slots=True)

@@ -101,6 +101,9 @@ def _play_round(*, env: Environment, agents: Mapping[str, Agent], gate: Gate, ep
     """Plays every turn of one round; returns the gate's reason when it terminates the episode."""
     for turn in env.turns():
         agent = agents[turn.agent]
+        if turn.prompt:
+            episode.record(kind="message", actor="user", agent=turn.agent, role="user", content=turn.prompt,
+                           attributes=_phase(turn.phase))
         for _ in range(MAX_ACTS_PER_TURN):
             items = agent.act(view=env.view(turn.agent, turn.phase), tools=env.tools(turn.agent, turn.phase))
             outcomes: list[CallOutcome] = []
