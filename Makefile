@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q '.[dev,embedded]' -e clients/python
+	$(PY) -m pip install -q '.[dev,embedded,suites]' -e clients/python
 	@touch $(STAMP)
 
 install: $(STAMP)

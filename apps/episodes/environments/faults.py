@@ -147,6 +147,10 @@ class FaultyEnvironment:
 
     # --- pass-through -------------------------------------------------------------------------
 
+    def __getattr__(self, name: str) -> Any:
+        # What else the wrapped environment offers (e.g. a suite's ground truth for scripted agents).
+        return getattr(self.env, name)
+
     def reset(self, *, seed: int) -> None:
         self.env.reset(seed=seed)
         self.rng, self.count, self.log = random.Random(self.spec.seed), 0, []
