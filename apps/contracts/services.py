@@ -1,7 +1,6 @@
 """Writes for contracts: publishing versions, checking episodes (at the end and live), verdicts."""
 
 from collections import OrderedDict
-from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -12,6 +11,7 @@ from apps.audit.services import governance_log_append
 from apps.contracts import engine, signals
 from apps.contracts.models import Contract, ContractVersion, RuntimeState, Verdict
 from apps.contracts.selectors import STEP_FIELDS, versions_active
+from apps.core.documents import CompileCache
 from apps.tenancy.models import Project
 from apps.traces import services as traces
 from apps.traces.models import Episode, EpisodeStatus, Step
@@ -20,14 +20,12 @@ READ_CHUNK = 2000
 MAX_SOURCE_CHARS = 100_000
 
 
-@lru_cache(maxsize=512)
-def _compiled(digest: str, source: str) -> engine.Contract:
-    return engine.compile_source(source)
+_COMPILED = CompileCache(engine.compile_source)
 
 
 def compiled(version: ContractVersion) -> engine.Contract:
     """Compiled once per process per version: versions are immutable, so the digest is the cache key."""
-    return _compiled(version.digest, version.source)
+    return _COMPILED.get(digest=version.digest, source=version.source)
 
 
 def contract_validate(*, source: str) -> engine.Contract:

@@ -1,11 +1,11 @@
 """Reads for the governance app. `agent_governance_state` sits on the /decide hot path."""
 
 import json
-from functools import lru_cache
 
 from django.db import connection
 from django.db.models import QuerySet
 
+from apps.core.documents import CompileCache
 from apps.governance.graph import Graph, compile_graph
 from apps.governance.models import AgentState, GraphVersion, Sanction
 from apps.tenancy.models import Project
@@ -67,11 +67,9 @@ def graph_version_get(*, project: Project, digest: str) -> GraphVersion | None:
     return GraphVersion.objects.filter(project=project, digest=digest).first()
 
 
-@lru_cache(maxsize=64)
-def _compiled(digest: str, source: str) -> Graph:
-    return compile_graph(source)
+_COMPILED = CompileCache(compile_graph, size=64)
 
 
 def graph_compiled(version: GraphVersion) -> Graph:
     """The compiled graph of a stored version (cached by content digest: versions never change)."""
-    return _compiled(version.digest, version.source)
+    return _COMPILED.get(digest=version.digest, source=version.source)

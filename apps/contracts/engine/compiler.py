@@ -1,7 +1,5 @@
 """From YAML source to a compiled Contract: every field validated, errors name field and line."""
 
-import hashlib
-import json
 import re
 from typing import Any
 
@@ -22,6 +20,7 @@ from apps.contracts.engine.rules import (
 from apps.contracts.engine.schema import compile_schema
 from apps.contracts.engine.trace_rules import Flow, Grounding, Role, Termination
 from apps.contracts.engine.values import KINDS
+from apps.core.documents import content_digest
 
 SEVERITIES = ("low", "medium", "high", "critical")
 OPERATORS = ("never", "always", "eventually", "precedes", "must_not_follow", "within", "at_most",
@@ -38,8 +37,7 @@ GROUNDS = {"any": [{"kind": "observation"}, {"actor": "user"}, {"role": ["user",
 
 
 def digest_of(doc: Any) -> str:
-    canonical = json.dumps(plain(doc), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return content_digest(plain(doc))
 
 
 def compile_source(source: str):

@@ -1,13 +1,17 @@
 """Errors raised while compiling a contract. They name the contract, the field and the YAML line."""
 
+from apps.core.documents import DocumentError, Issue
 
-class ContractError(ValueError):
+
+class ContractError(DocumentError):
+    """The first problem found: contracts stop at it, and its text names contract, field and line."""
+
     def __init__(self, message: str, *, contract: str = "", field: str = "", line: int | None = None):
         self.message = message
         self.contract = contract
         self.field = field
         self.line = line
-        super().__init__(str(self))
+        super().__init__([Issue(message, (field,) if field else (), line)])
 
     def __str__(self) -> str:
         where = []

@@ -19,6 +19,7 @@ from typing import Any
 
 from apps.contracts.engine.errors import ContractError
 from apps.contracts.engine.loader import line_of
+from apps.core.documents import PatternError, compile_pattern
 
 Pred = Callable[[dict], bool]
 _MISSING = object()
@@ -93,8 +94,8 @@ def _operators(spec: dict, field: str, where: _Where) -> Callable[[Any], bool]:
             checks.append(lambda v, r=rx: isinstance(v, str) and r.match(v) is not None)
         elif op == "regex":
             try:
-                rx = re.compile(str(arg))
-            except re.error as exc:
+                rx = compile_pattern(str(arg))
+            except PatternError as exc:
                 raise where.error(f"invalid regular expression: {exc}", f, spec, op) from None
             checks.append(lambda v, r=rx: isinstance(v, str) and r.search(v) is not None)
         elif op == "contains":

@@ -5,11 +5,11 @@ minItems, maxItems, minimum, maximum, exclusiveMinimum, exclusiveMaximum, minLen
 pattern, anyOf, allOf, not.
 """
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from apps.contracts.engine.errors import ContractError
+from apps.core.documents import PatternError, compile_pattern
 
 Check = Callable[[Any], str | None]  # returns a message naming the failing path, or None
 
@@ -82,11 +82,11 @@ def compile_schema(schema: Any, *, contract: str, field: str, line: int | None) 
                               else f"{p or '/'}: violates {k} {a}")
             elif key == "pattern":
                 try:
-                    rx = re.compile(arg)
-                except re.error as exc:
+                    rx = compile_pattern(arg)
+                except PatternError as exc:
                     raise err(f"invalid pattern at {path or '/'}: {exc}") from None
-                checks.append(lambda v, r=rx, p=path: None if not isinstance(v, str) or r.search(v)
-                              else f"{p or '/'}: does not match {r.pattern!r}")
+                checks.append(lambda v, r=rx, a=arg, p=path: None if not isinstance(v, str) or r.search(v)
+                              else f"{p or '/'}: does not match {a!r}")
             elif key in ("anyOf", "allOf"):
                 subs = [build(x, path) for x in arg]
                 if key == "anyOf":

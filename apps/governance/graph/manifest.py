@@ -23,11 +23,10 @@ Pure Python (PyYAML only), no Django.
 """
 
 import fnmatch
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 
+from apps.core.documents import PatternError, compile_pattern, content_digest
 from apps.governance.graph import predicates
 from apps.governance.graph.predicates import Atom, Expr, PredicateError
 from apps.governance.graph.yamlsource import GraphError, Problem, _line, _load, _Map, _normal
@@ -86,8 +85,7 @@ class Graph:
 
     @property
     def digest(self) -> str:
-        text = json.dumps(self.manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(text.encode()).hexdigest()
+        return content_digest(self.manifest)
 
 
 # --- compile + validate ---------------------------------------------------------------------
@@ -205,6 +203,12 @@ def _compile_sanctions(state_name, raw, line, tools, problems) -> tuple[dict, ..
                 continue
             if _unknown_tool(value["tool"], tools):
                 problems.append(Problem(item_line, f"sanction names unknown tool {value['tool']!r} (declared: {', '.join(tools)})"))
+            for arg, bounds in value["arguments"].items():
+                if "pattern" in bounds:
+                    try:
+                        compile_pattern(bounds["pattern"])
+                    except PatternError as exc:
+                        problems.append(Problem(item_line, f"tighten: argument {arg!r} pattern: {exc}"))
             out.append({"kind": "tighten", "tool": value["tool"], "arguments": _normal(value["arguments"])})
         elif kind == "fine":
             amount = value.get("amount") if isinstance(value, dict) else value

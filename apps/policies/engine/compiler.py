@@ -16,13 +16,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from typing import Any
 
 import fastjsonschema
 
+from apps.core.documents import PatternError, compile_pattern, content_digest
 from apps.policies.engine.conditions import ConditionCompiler
 from apps.policies.engine.policy import (
     ALLOW,
@@ -50,14 +48,15 @@ SCHEMA_KEYWORDS = {
     "propertyNames", "minProperties", "maxProperties", "dependencies", "anyOf", "allOf", "oneOf", "not", "if",
     "then", "else", "title", "description", "default", "examples", "$comment", "optional",
 }
+SUBSCHEMA_KEYWORDS = {"items", "not", "additionalProperties", "additionalItems", "contains", "propertyNames",
+                      "if", "then", "else"}
 SCHEMA_TYPES = {"string", "number", "integer", "boolean", "array", "object", "null"}
 MAX_ASK_TIMEOUT = 24 * 3600
 
 
 def digest_of(data: Any) -> str:
     """Content hash of the parsed document: comments and layout do not change a policy's identity."""
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return content_digest(data)
 
 
 def compile_policy(text: str, *, narrowing: bool = False) -> CompiledPolicy:
@@ -272,12 +271,20 @@ class Compiler:
                 self.fail("'enum' is a non-empty list of allowed values", at)
             elif key == "pattern":
                 try:
-                    re.compile(value)
-                except (re.error, TypeError) as exc:
-                    self.fail(f"'pattern' is not a valid regular expression: {exc}", at)
-            elif key in ("items", "not", "additionalProperties") and isinstance(value, dict):
+                    compile_pattern(value)
+                except PatternError as exc:
+                    self.fail(f"'pattern' is not a regular expression RE2 can run: {exc}", at)
+            elif key == "patternProperties" and isinstance(value, dict):
+                for pattern, sub in value.items():
+                    try:
+                        compile_pattern(pattern)
+                    except PatternError as exc:
+                        self.fail(f"'{pattern}' is not a regular expression RE2 can run: {exc}", at + (pattern,))
+                    if isinstance(sub, dict):
+                        self._check_schema(sub, at + (pattern,))
+            elif key in SUBSCHEMA_KEYWORDS and isinstance(value, dict):
                 self._check_schema(value, at)
-            elif key in ("anyOf", "allOf", "oneOf") and isinstance(value, list):
+            elif key in ("anyOf", "allOf", "oneOf", "prefixItems") and isinstance(value, list):
                 for i, sub in enumerate(value):
                     if isinstance(sub, dict):
                         self._check_schema(sub, at + (i,))

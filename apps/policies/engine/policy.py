@@ -26,6 +26,9 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 import fastjsonschema
+import fastjsonschema.draft07
+
+from apps.core.documents import PatternError, compile_pattern
 
 ALLOW, BLOCK, REWRITE, ASK, TERMINATE = "allow", "block", "rewrite", "ask", "terminate"
 VERDICTS = (ALLOW, BLOCK, REWRITE, ASK, TERMINATE)
@@ -130,8 +133,13 @@ class Rule:
 
 
 def schema_check(schema: dict) -> ArgCheck:
-    """Compiles a JSON Schema once; the returned check gives None or the first failure message."""
+    """Compiles a JSON Schema once; the returned check gives None or the first failure message.
+
+    Its `pattern` and `patternProperties` regexes run under RE2 (linear time, see
+    apps/core/documents/patterns.py); a pattern RE2 cannot run raises PatternError.
+    """
     validate = fastjsonschema.compile(schema)
+    _patterns_linear(validate, schema)
 
     def check(arguments: dict[str, Any]) -> str | None:
         try:
@@ -143,6 +151,39 @@ def schema_check(schema: dict) -> ArgCheck:
     return check
 
 
+def _user_patterns(schema: Any) -> set[str]:
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("pattern"), str):
+                found.add(item["pattern"])
+            if isinstance(item.get("patternProperties"), dict):
+                found.update(k for k in item["patternProperties"] if isinstance(k, str))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _patterns_linear(validate: Callable, schema: dict) -> None:
+    """Swaps the backtracking `re` patterns fastjsonschema compiled for RE2 ones.
+
+    The generated validator looks its patterns up in the REGEX_PATTERNS dict of its globals at call
+    time. Its own `format` patterns stay (fixed, not user-written); an entry that is neither is
+    refused, so a change in how fastjsonschema stores patterns fails here rather than backtracks.
+    """
+    compiled = validate.__globals__.get("REGEX_PATTERNS", {})
+    user = _user_patterns(schema)
+    for key in list(compiled):
+        if key in user:
+            compiled[key] = compile_pattern(key)
+        elif key not in _FORMATS:
+            raise PatternError(f"pattern {key!r} could not be moved to RE2")
+
+
+_FORMATS = frozenset(f"{name}_re_pattern" for name in fastjsonschema.draft07.CodeGeneratorDraft07.FORMAT_REGEXS)
 _BOUNDS_CACHE: dict[str, ArgCheck] = {}
 
 
@@ -153,9 +194,16 @@ def bounds_check(bounds: Mapping[str, Mapping[str, Any]]) -> ArgCheck:
     if check is None:
         if len(_BOUNDS_CACHE) > 1024:
             _BOUNDS_CACHE.clear()
-        check = schema_check({"type": "object", "properties": dict(bounds)})
+        try:
+            check = schema_check({"type": "object", "properties": dict(bounds)})
+        except Exception as exc:  # noqa: BLE001 - bounds a reviewer typed by hand: refuse calls, never crash
+            check = _refuse_all(f"the bounds cannot be checked ({exc})")
         _BOUNDS_CACHE[key] = check
     return check
+
+
+def _refuse_all(message: str) -> ArgCheck:
+    return lambda _arguments: message
 
 
 class CompiledPolicy:
