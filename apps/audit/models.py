@@ -55,17 +55,13 @@ def ts_text(value) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-# ts_text computed by PostgreSQL from a `created_at` column: the same text, without a datetime per row.
-TS_SQL = """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
-
-
 class GovernanceLogOutbox(models.Model):
     """An event recorded in its own transaction, waiting to be chained into the log.
 
     Decisions write here instead of appending, so they never wait for the per-project append lock;
     a flush chains the rows in id order under that lock and deletes them. The database refuses
     UPDATE and TRUNCATE, and DELETE of a row no log entry has chained (governance migration 0008).
-    Raw-SQL writers insert (project_id, created_at, actor, event, payload) and let `id` default.
+    Raw-SQL writers insert sql.OUTBOX_COLUMNS and let `id` default.
     """
 
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")

@@ -19,8 +19,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.audit import chain
-from apps.audit.models import TS_SQL, Checkpoint, GovernanceLogEntry, GovernanceLogOutbox, ts_text
+from apps.audit import chain, sql
+from apps.audit.models import Checkpoint, GovernanceLogEntry, GovernanceLogOutbox, ts_text
 from apps.core import background
 from apps.tenancy.models import Project
 
@@ -54,11 +54,7 @@ def _lock_head(project_id: int, *, wait: bool = True) -> _Head | None:
     fresh). With wait=False returns None at once when another transaction holds the lock.
     """
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT locked, head_seq, head_mac, head_event, head_key, pending"
-            " FROM governance_log_lock_head(%s, %s, %s)",
-            [_LOCK_NAMESPACE, project_id, wait],
-        )
+        cursor.execute(sql.LOCK_HEAD_SQL, [_LOCK_NAMESPACE, project_id, wait])
         locked, seq, mac, event, key_id, pending = cursor.fetchone()
     if not locked:
         return None
@@ -99,16 +95,10 @@ def governance_log_append(*, project: Project, event: str, actor: str, data: dic
     )
     # A plain INSERT skips the ORM's per-field preparation.
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, [project.id, seq, now, actor, event, payload, prev_hash, mac, key_id])
+        cursor.execute(sql.ENTRY_INSERT_SQL, [project.id, seq, now, actor, event, payload, prev_hash, mac, key_id])
         entry.id = cursor.fetchone()[0]
     entry._state.adding = False
     return entry
-
-
-_INSERT_SQL = (
-    "INSERT INTO governance_governancelogentry (project_id, seq, created_at, actor, event, payload, prev_hash,"
-    " mac, key_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
-)
 
 
 def governance_log_defer(*, project: Project, event: str, actor: str, data: dict) -> None:
@@ -118,26 +108,7 @@ def governance_log_defer(*, project: Project, event: str, actor: str, data: dict
     task, any direct append, or any read of the log). Its created_at becomes the entry's ts.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_DEFER_SQL, [project.id, timezone.now(), actor, event, log_payload(data)])
-
-
-_DEFER_SQL = "INSERT INTO governance_logoutbox (project_id, created_at, actor, event, payload) VALUES (%s, %s, %s, %s, %s)"
-_PENDING_SQL = (
-    f"SELECT id, {TS_SQL}, actor, event, payload FROM (SELECT * FROM governance_logoutbox"
-    " WHERE project_id = %s AND id > %s ORDER BY id LIMIT %s) AS batch ORDER BY id"
-)
-# The entries are built from the outbox rows in the database, so only ids, seqs and hashes travel,
-# each column as one space-separated string: quoting 1000-element arrays client-side costs more
-# than computing the MACs.
-_CHAIN_SQL = """
-INSERT INTO governance_governancelogentry
-    (project_id, seq, created_at, actor, event, payload, prev_hash, mac, key_id, outbox_id)
-SELECT o.project_id, c.seq, o.created_at, o.actor, o.event, o.payload, c.prev_hash, c.mac, %s, o.id
-FROM unnest(string_to_array(%s, ' ')::bigint[], string_to_array(%s, ' ')::bigint[],
-            string_to_array(%s, ' '), string_to_array(%s, ' ')) AS c(outbox_id, seq, prev_hash, mac)
-JOIN governance_logoutbox o ON o.id = c.outbox_id
-"""
-_CHAINED_DELETE_SQL = "DELETE FROM governance_logoutbox WHERE id = ANY(string_to_array(%s, ' ')::bigint[])"
+        cursor.execute(sql.OUTBOX_DEFER_SQL, [project.id, timezone.now(), actor, event, log_payload(data)])
 
 
 def _chain_pending(project_id: int, head: _Head) -> _Head:
@@ -151,19 +122,19 @@ def _chain_pending(project_id: int, head: _Head) -> _Head:
     after = 0  # keyset: the rows this transaction deleted stay in the index until it ends
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(_PENDING_SQL, [project_id, after, _BATCH])
+            cursor.execute(sql.PENDING_SQL, [project_id, after, _BATCH])
             rows = cursor.fetchall()
             if not rows:
                 break
             links = chain.link_rows((row[1:] for row in rows), key, prev, seq)
             ids = " ".join(str(row[0]) for row in rows)
-            cursor.execute(_CHAIN_SQL, [
+            cursor.execute(sql.CHAIN_SQL, [
                 key_id, ids, " ".join(str(link[0]) for link in links),
                 " ".join(link[1] for link in links), " ".join(link[2] for link in links),
             ])
             if cursor.rowcount != len(rows):  # a row vanished under the lock: never leave a gap
                 raise RuntimeError(f"chained {cursor.rowcount} of {len(rows)} outbox rows of project {project_id}")
-            cursor.execute(_CHAINED_DELETE_SQL, [ids])
+            cursor.execute(sql.CHAINED_DELETE_SQL, [ids])
             after = rows[-1][0]
             seq, _prev, prev = links[-1]
             event = rows[-1][3]

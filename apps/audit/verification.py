@@ -19,18 +19,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.audit import chain
-from apps.audit.models import TS_SQL, Checkpoint, GovernanceLogEntry
+from apps.audit import chain, sql
+from apps.audit.models import Checkpoint, GovernanceLogEntry
 from apps.audit.services import governance_log_flush
 from apps.tenancy.models import Project
 
 BUNDLE_FORMAT = "warden-governance-log/1"
-_ROWS_SQL = f"""
-    SELECT seq, {TS_SQL}, actor, event, payload, prev_hash, mac, key_id
-    FROM governance_governancelogentry
-    WHERE project_id = %s AND seq >= %s AND seq <= %s
-    ORDER BY seq
-"""
 _FETCH = 20_000
 _cursor_ids = itertools.count(1)  # named cursors must differ when two walks share a connection
 
@@ -82,7 +76,7 @@ def _stream_rows(project_id: int, first: int, last: int) -> Iterator[list[tuple]
     with transaction.atomic():
         connection.ensure_connection()
         with connection.connection.cursor(name=f"govlog_walk_{project_id}_{next(_cursor_ids)}") as cursor:
-            cursor.execute(_ROWS_SQL, [project_id, first, last], binary=True)
+            cursor.execute(sql.WALK_SQL, [project_id, first, last], binary=True)
             worker = threading.Thread(target=fetch, args=(cursor,), daemon=True)
             worker.start()
             try:

@@ -11,12 +11,6 @@ import logging
 logger = logging.getLogger(__name__)
 
 
-def runtime_contracts_sql(project: str) -> str:
-    """An SQL condition: the project (an SQL expression) checks runtime contracts."""
-    return ("EXISTS (SELECT 1 FROM contracts_contract c JOIN contracts_contractversion v ON v.id = c.current_id"
-            f" WHERE c.project_id = {project} AND c.enabled AND v.runtime)")
-
-
 def on_episode_ended(sender, episode, **kwargs) -> None:
     from apps.contracts.tasks import episode_check_task
 

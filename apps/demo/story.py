@@ -6,7 +6,8 @@ produce them.
 
 from apps.demo.contracts import demo_contracts_publish
 from apps.governance.graphs import graph_publish
-from apps.policies.decisions import DecideInput, decision_make
+from apps.policies.decisions import decision_make
+from apps.policies.records import DecideInput
 from apps.policies.services import policy_publish
 from apps.tenancy.models import Project
 from apps.traces import services as traces

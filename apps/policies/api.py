@@ -9,8 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import paginated_response
-from apps.policies import decisions, fastpath, selectors, services
+from apps.policies import approvals, decide_request, decisions, narrowings, selectors, services
 from apps.policies.models import Decision, DecisionStatus
+from apps.policies.records import DecideInput
 from apps.tenancy.auth import scope_required
 from apps.traces import schema as trace_schema
 from apps.traces.services import StepConflict
@@ -74,7 +75,7 @@ class DecideApi(APIView):
 
     def dispatch(self, request, *args, **kwargs):
         if request.method == "POST":
-            response = fastpath.decide(request, decision_data)
+            response = decide_request.decide(request, decision_data)
             if response is not None:
                 return response
         return super().dispatch(request, *args, **kwargs)
@@ -118,7 +119,7 @@ class DecideApi(APIView):
         try:
             decision = decisions.decision_make(
                 project=request.auth.project,
-                data=decisions.DecideInput(**v, untrusted=ctx.get("untrusted", False),
+                data=DecideInput(**v, untrusted=ctx.get("untrusted", False),
                                            environment=ctx.get("environment") or None),
                 actor=str(request.user),
             )
@@ -157,7 +158,7 @@ class DecisionDetailApi(APIView):
             if decision is None:
                 raise exceptions.NotFound(f"No decision {decision_id} in this project.")
             if decision.status == DecisionStatus.PENDING and decision.approval.deadline <= timezone.now():
-                if decisions.approvals_expire_due(project=project):
+                if approvals.approvals_expire_due(project=project):
                     continue  # re-read the decision with the default applied
             if decision.status != DecisionStatus.PENDING or time.monotonic() >= deadline:
                 return Response(decision_data(decision))
@@ -189,7 +190,7 @@ class NarrowApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        guard = decisions.narrowing_add(project=request.auth.project, episode_external_id=data.validated_data["episode"],
+        guard = narrowings.narrowing_add(project=request.auth.project, episode_external_id=data.validated_data["episode"],
                                         source=data.validated_data["policy"])
         return Response({"episode": data.validated_data["episode"],
                          "narrowings": [n["digest"] for n in guard.narrowings]})

@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from apps.policies.decisions import approvals_expire_due
+from apps.policies.approvals import approvals_expire_due
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)

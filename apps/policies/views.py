@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.policies import decisions, engine, selectors, services
+from apps.policies import approvals, engine, selectors, services
 from apps.policies.models import Approval, PolicyBinding, Verdict
 from apps.tenancy.decorators import project_member
 from apps.tenancy.models import Role
@@ -158,7 +158,7 @@ def decision_list(request: HttpRequest) -> HttpResponse:
 
 
 def _approvals_context(request: HttpRequest, error: str | None = None) -> dict:
-    decisions.approvals_expire_due(project=request.project)
+    approvals.approvals_expire_due(project=request.project)
     return {"pending": selectors.approval_queue(project=request.project),
             "recent": selectors.approval_recent(project=request.project), "error": error,
             "can_answer": request.membership.allows(Role.REVIEWER)}
@@ -179,7 +179,7 @@ def approval_answer(request: HttpRequest, decision_id: int) -> HttpResponse:
     approval = get_object_or_404(Approval, project=request.project, pk=decision_id)
     error = None
     try:
-        decisions.approval_answer(approval=approval, approve=request.POST.get("answer") == "approve",
+        approvals.approval_answer(approval=approval, approve=request.POST.get("answer") == "approve",
                                   actor=request.user, note=request.POST.get("note", "")[:2000])
     except ValidationError as exc:
         error = " ".join(exc.messages)

@@ -6,8 +6,8 @@ class ReviewsConfig(AppConfig):
     label = "reviews"
 
     def ready(self) -> None:
-        from apps.contracts.receivers import runtime_contracts_sql
         from apps.contracts.signals import contract_failed
+        from apps.contracts.sql import runtime_contracts_sql
         from apps.reviews import receivers
         from apps.traces import signals
 

@@ -12,7 +12,7 @@ import logging
 
 from django.db import connection
 
-from apps.contracts.receivers import runtime_contracts_sql
+from apps.contracts.sql import runtime_contracts_sql
 from apps.core.after_response import after_response
 from apps.policies import engine as policy_engine
 from apps.reviews import services

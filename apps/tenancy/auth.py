@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
 from apps.tenancy.models import KEY_PREFIX, ApiKey, Project, hash_key
+from apps.tenancy.sql import KEY_COLUMNS, KEY_SQL, KEY_WIDTH, PROJECT_COLUMNS
 
 # last_used_at is a hint for admins, not an audit trail: write it at most this often per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -62,16 +63,6 @@ def key_check(key: ApiKey | None, raw: str) -> ApiKey:
     return key
 
 
-_KEY_COLUMNS = ("id", "name", "prefix", "hashed", "scopes", "expires_at", "revoked_at", "last_used_at")
-_PROJECT_COLUMNS = ("id", "slug", "name")
-# Every API request authenticates, so this is one plain statement rather than an ORM query:
-# building the ORM query cost more CPU than running it. /decide embeds it in its own read.
-KEY_SQL = "SELECT {}, {} FROM tenancy_apikey k JOIN tenancy_project p ON p.id = k.project_id WHERE k.prefix = %s".format(
-    ", ".join(f"k.{c}" for c in _KEY_COLUMNS), ", ".join(f"p.{c} AS project_{c}" for c in _PROJECT_COLUMNS)
-)
-KEY_WIDTH = len(_KEY_COLUMNS) + len(_PROJECT_COLUMNS)
-
-
 def _key_by_prefix(prefix: str) -> ApiKey | None:
     with connection.cursor() as cursor:
         cursor.execute(KEY_SQL, [prefix])
@@ -81,9 +72,9 @@ def _key_by_prefix(prefix: str) -> ApiKey | None:
 
 def key_from_row(row) -> ApiKey:
     """An ApiKey (with its project) from the KEY_SQL columns."""
-    n = len(_KEY_COLUMNS)
-    project = Project(**dict(zip(_PROJECT_COLUMNS, row[n:KEY_WIDTH], strict=True)))
-    key = ApiKey(project_id=project.id, **dict(zip(_KEY_COLUMNS, row[:n], strict=True)))
+    n = len(KEY_COLUMNS)
+    project = Project(**dict(zip(PROJECT_COLUMNS, row[n:KEY_WIDTH], strict=True)))
+    key = ApiKey(project_id=project.id, **dict(zip(KEY_COLUMNS, row[:n], strict=True)))
     key.project = project
     return key
 

@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.tenancy.models import Project
-from apps.traces import schema, signals
+from apps.traces import schema, signals, sql
 from apps.traces.models import Episode, Step
 
 logger = logging.getLogger(__name__)
@@ -97,27 +97,12 @@ def step_append(*, episode: Episode, kind: str, index: int | None = None, **fiel
     return steps_append_batch(episode=episode, steps=[{"kind": kind, "index": index, **fields}])[0]
 
 
-# One statement takes the episode's row lock, hands out the next index and keeps the tool and
-# agent summaries current: the server-written step of every /decide pays two round trips, not four.
-_NEXT_INDEX_UPDATE = """
-UPDATE traces_episode e
-   SET step_count = e.step_count + 1,
-       tools = CASE WHEN %(s_tool)s::text = '' OR %(s_tool)s::varchar = ANY(e.tools) THEN e.tools
-                    ELSE array_append(e.tools, %(s_tool)s::varchar) END,
-       agents = CASE WHEN NOT %(s_names_agent)s::boolean OR %(s_agent)s::text = ''
-                          OR %(s_agent)s::varchar = ANY(e.agents) THEN e.agents
-                     ELSE array_append(e.agents, %(s_agent)s::varchar) END,
-       updated_at = %(now)s::timestamptz
- WHERE e.id = %(episode_id)s::bigint"""
-_NEXT_INDEX_SQL = _NEXT_INDEX_UPDATE + " RETURNING e.step_count - 1, e.project_id"
-
-
 # No savepoint when nested: a failed append must abort the caller's whole transaction anyway.
 @transaction.atomic(savepoint=False)
 def _append_next(*, episode: Episode, step: dict) -> Step:
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_NEXT_INDEX_SQL, {
+        cursor.execute(sql.NEXT_INDEX_SQL, {
             "s_tool": step["tool"], "s_agent": step["agent"],
             "s_names_agent": step["actor"] in ("agent", "governance"),
             "now": now, "episode_id": episode.pk,
@@ -254,79 +239,9 @@ def _store(*, episode: Episode, steps: list[dict]) -> tuple[list[dict], dict[int
     return new, existing
 
 
-_COPY_COLUMNS = (
-    "project_id", "episode_id", "index", "kind", "actor", "agent", "role", "content", "tool", "arguments",
-    "result", "error", "provenance", "source", "trace_id", "span_id", "parent_span_id", "started_at",
-    "ended_at", "tokens_in", "tokens_out", "cost", "attributes", "digest", "created_at",
-)
-
-
-def step_next_sql(*, step: dict, after: str) -> tuple[str, dict]:
-    """Two CTEs that append `step` as its episode's next step inside a caller's one-statement write.
-
-    `e` bumps the episode's step_count (its row lock orders this with every other writer of the
-    episode) and returns the index taken as `idx`; `s` inserts the step there and returns its
-    `index`, the digest computed in the database over the text step_digest hashes. Nothing is
-    written unless the caller's CTE named `after` returned a row. The caller supplies
-    `episode_id`, `project_id` and `now`; the step's own parameters are prefixed `s_`.
-    The caller fires steps_appended after commit (or knows no receiver has work for the step).
-    """
-    step = schema.step_normalize(step, "step")
-    prefix, suffix = schema.step_digest_text(step)
-    texts = step[schema.JSON_TEXTS]
-    values = []
-    params = {"s_prefix": prefix, "s_suffix": suffix, "s_names_agent": step["actor"] in ("agent", "governance"),
-              "s_tool": step["tool"], "s_agent": step["agent"]}  # the episode's summaries use these
-    for column in _COPY_COLUMNS:
-        if column == "index":
-            values.append("e.idx")
-        elif column == "digest":
-            values.append("encode(sha256(convert_to(%(s_prefix)s || e.idx || %(s_suffix)s, 'UTF8')), 'hex')")
-        elif column == "created_at":
-            values.append("%(now)s::timestamptz")
-        elif column in ("project_id", "episode_id"):
-            values.append(f"%({column})s::bigint")
-        else:
-            value = texts[column] if column in schema.JSON_FIELDS else step[column]
-            if value is None or value == "":
-                # Written into the SQL text: a decision step leaves most fields empty, and fewer
-                # parameters keep the statement inside the driver's parsed-query cache.
-                values.append("NULL" if value is None else "''")
-            else:
-                params[f"s_{column}"] = value
-                values.append(f"%(s_{column})s::{_STEP_TYPES.get(column, 'text')}")
-    sql = (
-        f"e AS ({_NEXT_INDEX_UPDATE} AND EXISTS (SELECT 1 FROM {after}) RETURNING e.step_count - 1 AS idx),"
-        f" s AS (INSERT INTO traces_step ({', '.join(_COPY_COLUMNS)}) SELECT {', '.join(values)} FROM e"
-        " RETURNING index)"
-    )
-    return sql, params
-
-
-_STEP_TYPES = {
-    "arguments": "jsonb", "result": "jsonb", "attributes": "jsonb", "started_at": "timestamptz",
-    "ended_at": "timestamptz", "tokens_in": "integer", "tokens_out": "integer", "cost": "numeric",
-}
-
-
-def _json_row(step: dict) -> list:
-    """The _COPY_COLUMNS values of a step, JSON columns as the canonical text already made."""
-    from psycopg.types.json import Jsonb
-
-    texts = step.get(schema.JSON_TEXTS)
-    row = [step[column] for column in _COPY_COLUMNS]
-    for position, column in ((9, "arguments"), (10, "result"), (22, "attributes")):
-        if row[position] is not None:
-            row[position] = texts[column] if texts else Jsonb(row[position])
-    return row
-
-
 def _insert_one(cursor, step: dict) -> int:
-    casts = ["%s::jsonb" if c in ("arguments", "result", "attributes") else "%s" for c in _COPY_COLUMNS]
-    cursor.execute(
-        f"INSERT INTO traces_step ({', '.join(_COPY_COLUMNS)}) VALUES ({', '.join(casts)}) RETURNING id",
-        _json_row(step),
-    )
+    """Inserts one normalised step; call holding the episode's row lock (its index is taken)."""
+    cursor.execute(sql.STEP_INSERT_SQL, sql.step_row(step))
     return cursor.fetchone()[0]
 
 
@@ -337,10 +252,9 @@ def _copy_steps(steps: list[dict]) -> None:
     hands it to jsonb's input function), so no value is serialised twice. COPY returns no ids;
     readers fetch by (episode, index).
     """
-    sql = f"COPY traces_step ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    with connection.cursor() as cursor, cursor.cursor.copy(sql.STEP_COPY_SQL) as copy:
         for step in steps:
-            copy.write_row(_json_row(step))
+            copy.write_row(sql.step_row(step))
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@ import pytest
 
 from apps.policies import decisions, services
 from apps.policies.models import Approval
+from apps.policies.records import DecideInput
 from tests.policies.conftest import BANK
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -23,7 +24,7 @@ def test_admin_validates_a_policy_sees_the_line_then_publishes_it(browser_login,
 
 def test_reviewer_approves_a_waiting_call_in_the_queue(browser_login, reviewer, admin, project):
     services.policy_publish(project=project, source=BANK, actor=admin)
-    data = decisions.DecideInput(episode="ep-b", agent="banker", tool="update_password", arguments={"user": "bob"})
+    data = DecideInput(episode="ep-b", agent="banker", tool="update_password", arguments={"user": "bob"})
     decision = decisions.decision_make(project=project, data=data, actor="test")
     page = browser_login(reviewer)
     page.click("text=Approvals")

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.audit.models import GovernanceLogEntry
-from apps.policies import decisions, selectors, services
+from apps.policies import approvals, selectors, services
 from apps.policies.models import Approval, Decision, Policy, PolicyBinding, PolicyVersion
 from tests.policies.conftest import BANK
 
@@ -20,14 +20,14 @@ def _ask(decide):
 
 def test_an_approved_ask_tells_the_runtime_to_go_ahead(bank_policy, decide, decider, reviewer):
     decision_id = _ask(decide)
-    decisions.approval_answer(approval=Approval.objects.get(pk=decision_id), approve=True, actor=reviewer)
+    approvals.approval_answer(approval=Approval.objects.get(pk=decision_id), approve=True, actor=reviewer)
     body = decider.get(f"/api/v1/decisions/{decision_id}").json()
     assert (body["status"], body["outcome"]) == ("approved", "allow")
 
 
 def test_a_denied_ask_blocks(bank_policy, decide, decider, reviewer):
     decision_id = _ask(decide)
-    decisions.approval_answer(approval=Approval.objects.get(pk=decision_id), approve=False, actor=reviewer)
+    approvals.approval_answer(approval=Approval.objects.get(pk=decision_id), approve=False, actor=reviewer)
     body = decider.get(f"/api/v1/decisions/{decision_id}").json()
     assert (body["status"], body["outcome"]) == ("denied", "block")
 
@@ -53,14 +53,14 @@ def test_long_poll_wait_is_bounded(bank_policy, decide, decider):
 
 def test_an_ask_cannot_be_answered_twice(bank_policy, decide, reviewer):
     approval = Approval.objects.get(pk=_ask(decide))
-    decisions.approval_answer(approval=approval, approve=True, actor=reviewer)
+    approvals.approval_answer(approval=approval, approve=True, actor=reviewer)
     with pytest.raises(ValidationError):
-        decisions.approval_answer(approval=approval, approve=False, actor=reviewer)
+        approvals.approval_answer(approval=approval, approve=False, actor=reviewer)
 
 
 def test_answering_is_recorded_in_the_governance_log(bank_policy, decide, reviewer):
     decision_id = _ask(decide)
-    decisions.approval_answer(approval=Approval.objects.get(pk=decision_id), approve=True, actor=reviewer)
+    approvals.approval_answer(approval=Approval.objects.get(pk=decision_id), approve=True, actor=reviewer)
     entry = GovernanceLogEntry.objects.get(event="approval.answered")
     assert (entry.actor, entry.data["decision_id"], entry.data["outcome"]) == ("rita", decision_id, "allow")
 

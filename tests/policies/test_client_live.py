@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from warden_client import Blocked, Terminated, Warden, WardenError
 
-from apps.policies import decisions, services
+from apps.policies import approvals, services
 from apps.policies.models import Approval
 from apps.traces.models import Step
 from tests.policies.conftest import BANK
@@ -71,7 +71,7 @@ def test_an_ask_waits_for_the_reviewers_approval(warden, reviewer):
             for _ in range(50):
                 approval = Approval.objects.filter(status="pending").first()
                 if approval:
-                    decisions.approval_answer(approval=approval, approve=True, actor=reviewer)
+                    approvals.approval_answer(approval=approval, approve=True, actor=reviewer)
                     return
                 time.sleep(0.1)
         finally:

@@ -7,6 +7,7 @@ from django.db import connection
 
 from apps.policies import decisions, services
 from apps.policies.models import Decision
+from apps.policies.records import DecideInput
 from tests.policies.conftest import BANK
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -15,14 +16,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_six_simultaneous_transfers_allow_exactly_three(project, admin):
     services.policy_publish(project=project, source=BANK, actor=admin)
     decisions.decision_make(project=project, actor="t",
-                            data=decisions.DecideInput(episode="race", agent="banker", tool="read_x", arguments={}))
+                            data=DecideInput(episode="race", agent="banker", tool="read_x", arguments={}))
     barrier = threading.Barrier(6)
     errors = []
 
     def transfer():
         try:
             barrier.wait()
-            decisions.decision_make(project=project, actor="t", data=decisions.DecideInput(
+            decisions.decision_make(project=project, actor="t", data=DecideInput(
                 episode="race", agent="banker", tool="send_money", arguments={"recipient": "UK1", "amount": 1}))
         except Exception as exc:  # surfaced below; a thread cannot fail the test itself
             errors.append(exc)

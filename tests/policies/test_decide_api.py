@@ -211,9 +211,9 @@ def test_async_commit_is_opt_in_and_scoped_to_the_decide_transaction(bank_policy
                                                                     expected):
     from django.db import connection
 
-    from apps.policies import hotpath
+    from apps.policies import sql
 
-    monkeypatch.setattr(hotpath, "ASYNC_COMMIT", flag)
+    monkeypatch.setattr(sql, "ASYNC_COMMIT", flag)
     decide("read_balance")  # the test's own transaction is still open, so SET LOCAL is visible here
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")

@@ -65,7 +65,8 @@ rules:
 def _routine_allow(project, admin):
     """Two allows: the first under a version takes the transactional write, the second the one-statement
     write, whose context statement answers the registered work conditions."""
-    from apps.policies.decisions import DecideInput, decision_make
+    from apps.policies.decisions import decision_make
+    from apps.policies.records import DecideInput
     from apps.policies.services import policy_publish
 
     policy_publish(project=project, source=ALLOW_READS, actor=admin)

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.policies import replay, selectors
-from apps.policies.compiled import compiled
+from apps.policies.engine_cache import compiled
 from apps.policies.management.commands._policy_file import compile_file
 from apps.tenancy.models import Project
 from apps.traces.models import Episode

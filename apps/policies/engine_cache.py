@@ -1,4 +1,4 @@
-"""Compiled engines cached per process, keyed by content digest (versions never change)."""
+"""Compiled policy engines cached per process, keyed by content digest (versions never change)."""
 
 from functools import partial
 

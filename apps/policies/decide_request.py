@@ -1,4 +1,4 @@
-"""POST /decide for a well-formed call, without the API framework's per-request work.
+"""A plainly valid POST /decide, parsed and authenticated without the API framework's per-request work.
 
 Runtimes call /decide before every tool call, so its framework overhead (request wrapping,
 content negotiation, serializer fields, rendering) is paid hundreds of times a second. This
@@ -13,7 +13,8 @@ import json
 from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import AuthenticationFailed
 
-from apps.policies import decisions, hotpath
+from apps.policies import decisions, sql
+from apps.policies.records import DecideInput
 from apps.tenancy.auth import key_check, key_from_row, key_prefix
 from apps.traces import schema
 
@@ -40,7 +41,7 @@ def decide(request: HttpRequest, render) -> HttpResponse | None:
     try:
         # The key and the decision's context come back in one round trip; the context is used
         # only once the key has been checked.
-        key_row, context = hotpath.decide_context_by_key(prefix=key_prefix(raw), external_id=data.episode,
+        key_row, context = sql.decide_context_by_key(prefix=key_prefix(raw), external_id=data.episode,
                                                          agent=data.agent)
         key = key_check(None if key_row is None else key_from_row(key_row), raw)
     except AuthenticationFailed:
@@ -64,7 +65,7 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def _call(body: bytes) -> "decisions.DecideInput | None":
+def _call(body: bytes) -> DecideInput | None:
     try:
         payload = json.loads(body, parse_constant=_no_constant)
     except ValueError:
@@ -79,5 +80,5 @@ def _call(body: bytes) -> "decisions.DecideInput | None":
     untrusted, environment = context.get("untrusted", False), context.get("environment", "")
     if type(untrusted) is not bool or not _name(environment, optional=True):
         return None
-    return decisions.DecideInput(episode=episode, agent=agent, tool=tool, arguments=arguments,
-                                 untrusted=untrusted, environment=environment or None)
+    return DecideInput(episode=episode, agent=agent, tool=tool, arguments=arguments,
+                       untrusted=untrusted, environment=environment or None)

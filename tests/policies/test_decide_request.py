@@ -1,12 +1,14 @@
-"""The one-statement decision write and the lean /decide path: same answers, same records."""
+"""The one-statement decision write (policies.sql) and the lean /decide request path
+(policies.decide_request): same answers, same records."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.policies import hotpath
+from apps.policies import decide_request, sql
 from apps.policies.models import Decision, EpisodeGuard
+from apps.policies.records import DecideInput, DecisionRecord, DecisionRow, GuardWrite
 from apps.traces import schema
 from apps.traces.models import Episode, Step
 
@@ -35,10 +37,26 @@ def test_the_decision_step_digest_computed_in_the_database_matches_the_trace_sch
     assert all(_stored_digest_matches(s) for s in steps)
 
 
-def test_fast_and_full_views_give_the_same_answer(bank_policy, decide, decider):
+@pytest.fixture
+def lean_answers(monkeypatch):
+    """Records whether each request took the lean path (True) or fell through to the full view (False)."""
+    taken = []
+    lean = decide_request.decide
+
+    def spy(request, render):
+        response = lean(request, render)
+        taken.append(response is not None)
+        return response
+
+    monkeypatch.setattr(decide_request, "decide", spy)
+    return taken
+
+
+def test_fast_and_full_views_give_the_same_answer(bank_policy, decide, decider, lean_answers):
     fast = decide("pay_invoice", {"amount": 5000}, episode="a").json()
     # An explicit step_index takes the full view; compare everything but ids, times and indexes.
     full = decide("pay_invoice", {"amount": 5000}, episode="b", step_index=0).json()
+    assert lean_answers == [True, False]  # the premise: one answer from each path
     volatile = {"decision_id", "created_at", "episode", "step_index"}
     assert {k: v for k, v in fast.items() if k not in volatile} == {k: v for k, v in full.items() if k not in volatile}
     assert set(fast) == set(full)
@@ -52,8 +70,10 @@ def test_fast_and_full_views_give_the_same_answer(bank_policy, decide, decider):
     ({"episode": "e", "tool": "read_x", "context": {"colour": "red"}}, "colour"),
     ({"episode": "e" * 201, "tool": "read_x"}, "episode"),
 ])
-def test_input_the_lean_path_declines_still_gets_the_full_views_answer(bank_policy, decider, body, field):
+def test_input_the_lean_path_declines_still_gets_the_full_views_answer(bank_policy, decider, body, field,
+                                                                       lean_answers):
     response = decider.post("/api/v1/decide", body, format="json")
+    assert lean_answers == [False]  # the premise: the lean path declined it
     if field is None:
         assert response.status_code == 200, response.content
     else:
@@ -65,16 +85,20 @@ def test_input_the_lean_path_declines_still_gets_the_full_views_answer(bank_poli
 
 def test_a_stale_guard_is_not_written_and_the_decision_is_made_again(bank_policy, project, decide):
     decide("send_money", {"recipient": "UK1", "amount": 5})
-    found = hotpath.decide_context(project_id=project.id, external_id="ep-1", agent="banker")
+    context = sql.decide_context(project_id=project.id, external_id="ep-1", agent="banker")
     decide("send_money", {"recipient": "UK1", "amount": 5})  # moves the guard on
-    row = {"id": found.decision_id, "project_id": project.id, "episode_id": found.episode.pk, "step_index": None,
-           "agent": "banker", "tool": "send_money", "arguments": {}, "final_arguments": {}, "verdict": "allow",
-           "outcome": "allow", "status": "decided", "rule": "", "message": "", "policy_version_id": None,
-           "policy_digest": "", "tier": "light", "evidence": {}, "created_at": timezone.now(),
-           "latency_us": 0}
+    now = timezone.now()
+    row = DecisionRow(id=context.decision_id, project_id=project.id, episode_id=context.episode.pk, step_index=None,
+                      agent="banker", tool="send_money", arguments={}, final_arguments={}, verdict="allow",
+                      outcome="allow", status="decided", rule="", message="", policy_version_id=None,
+                      policy_digest="", tier="light", evidence={}, created_at=now, latency_us=0)
     step = {"kind": "decision", "actor": "governance", "agent": "banker", "tool": "send_money"}
-    index = hotpath.decision_write(row=row, step=step, guard=found.guard, counts={"send_money": 1}, untrusted=False,
-                                   scanned_to=0, now=row["created_at"], log_actor="t", log_payload="{}")
+    record = DecisionRecord(
+        call=DecideInput(episode="ep-1", agent="banker", tool="send_money", arguments={}), context=context,
+        verdict=None, version=None, row=row, step=step,
+        guard=GuardWrite(counts={"send_money": 1}, untrusted=False, scanned_to=0, now=now), actor="t", log={},
+    )
+    index = sql.decision_write(record=record, log_payload="{}")
     assert index is None
     assert Decision.objects.count() == 2 and Step.objects.filter(kind="decision").count() == 2
     assert EpisodeGuard.objects.get().counts == {"send_money": 2}

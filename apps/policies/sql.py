@@ -1,59 +1,35 @@
-"""Raw SQL for the rows /decide touches on every call.
+"""The SQL the policies app owns: the two statements of a routine /decide, and the guard's.
 
-A routine decision costs two statements: `decide_context` reads everything the engine needs
-without taking a lock, and `decision_write` stores the decision, its step, the guard and the
+A routine decision costs two statements. `decide_context` reads everything the engine needs
+without taking a lock; `decision_write` stores the decision, its step, the guard and the
 governance-log outbox row in one statement, which commits by itself. The guard's `rev` makes the
 pair safe without a lock: the write happens only if no other decision of the episode was stored
 in between; otherwise the caller reads again and decides again.
+
+Each statement is assembled from fragments their owners keep (tenancy.sql: the API key read;
+traces.sql: the next step; audit.sql: the outbox row; traces.signals: receivers' work conditions)
+and is shown whole in tests/policies/golden/, where a test checks it against what is built here.
+The context read also names governance_agentstate and the policies_* tables; the column lists below
+are checked against the models by tests/policies/test_sql.py.
 """
 
 import functools
 import json
 import os
-from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
 from django.db import connection
 from psycopg.types.json import Jsonb
 
-from apps.tenancy.auth import KEY_SQL, KEY_WIDTH
+from apps.audit.sql import OUTBOX_INSERT
+from apps.policies.models import EpisodeGuard
+from apps.policies.records import NO_GUARD, DecideContext, DecisionRecord, DecisionRow, Guard, GuardWrite
+from apps.tenancy.sql import KEY_PROJECT_ID, KEY_SQL, KEY_WIDTH
 from apps.traces.models import Episode
-from apps.traces.services import step_next_sql
 from apps.traces.signals import steps_work_sql
-
-NO_GUARD = -1  # the `rev` of a guard row that did not exist when the context was read
-
-
-@dataclass
-class Guard:
-    untrusted: bool
-    scanned_to: int
-    counts: dict
-    narrowings: list
-    rev: int = NO_GUARD
+from apps.traces.sql import step_next_sql
 
 
-@dataclass
-class BoundVersion:
-    id: int
-    digest: str
-
-
-@dataclass
-class DecideContext:
-    episode: Episode
-    guard: Guard
-    untrusted_seen: bool  # untrusted steps since the guard's last scan (or earlier)
-    bindings: list  # [binding id, agent glob, environment glob, priority, version id, digest]
-    decision_id: int
-    governance: dict  # {"state", "suspended", "revoked_tools", "arg_bounds"} of the calling agent
-    runtime_contracts: bool  # new steps need the steps_appended receivers (the project checks runtime contracts)
-
-    def version_for(self, *, agent: str, environment: str) -> "BoundVersion | None":
-        return _best_binding(self.bindings, agent, environment)
-
-
-def _compact(sql: str) -> str:
+def compact(sql: str) -> str:
     """One space for each run of white space: the driver caches parsing of statements under 4 kB."""
     return " ".join(sql.split())
 
@@ -87,13 +63,13 @@ SELECT {key_columns} e.id, e.status, e.environment, e.step_count, e.versions,
 
 
 @functools.cache
-def _context_sql(*, by_key: bool) -> str:
+def context_sql(*, by_key: bool) -> str:
     """The context statement; built on first use, once every app has registered its work condition."""
     if by_key:
         src, key_columns = KEY_SQL.replace("%s", "%(prefix)s::text"), "src.*,"
     else:
         src, key_columns = "SELECT %(project)s::bigint AS project_id", ""
-    return _compact(f"WITH src AS ({src})" + _CONTEXT_SQL.format(
+    return compact(f"WITH src AS ({src})" + _CONTEXT_SQL.format(
         key_columns=key_columns, runtime=steps_work_sql("src.project_id")))
 
 
@@ -106,9 +82,9 @@ _ASYNC_SQL = "CASE WHEN %(async_commit)s THEN set_config('synchronous_commit', '
 
 
 def decide_context(*, project_id: int, external_id: str, agent: str) -> DecideContext | None:
-    """None when the episode does not exist yet (the caller creates it and asks again)."""
+    """None when the episode does not exist yet (the caller creates it and asks again). Takes no lock."""
     with connection.cursor() as cursor:
-        cursor.execute(_context_sql(by_key=False), {"project": project_id, "external_id": external_id, "agent": agent})
+        cursor.execute(context_sql(by_key=False), {"project": project_id, "external_id": external_id, "agent": agent})
         row = cursor.fetchone()
     return _context(project_id, external_id, row)
 
@@ -116,15 +92,15 @@ def decide_context(*, project_id: int, external_id: str, agent: str) -> DecideCo
 def decide_context_by_key(*, prefix: str, external_id: str, agent: str) -> tuple[tuple | None, DecideContext | None]:
     """(KEY_SQL columns of the key with this prefix, or None; the context as decide_context gives it).
 
-    The caller must check the key (tenancy.auth.key_check) before using the context.
+    The caller must check the key (tenancy.auth.key_check) before using the context. Takes no lock.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_context_sql(by_key=True), {"prefix": prefix, "external_id": external_id, "agent": agent})
+        cursor.execute(context_sql(by_key=True), {"prefix": prefix, "external_id": external_id, "agent": agent})
         row = cursor.fetchone()
     if row is None:
         return None, None
     key, rest = row[:KEY_WIDTH], row[KEY_WIDTH:]
-    return key, _context(key[KEY_WIDTH - 3], external_id, rest)  # the project id leads the project columns
+    return key, _context(key[KEY_PROJECT_ID], external_id, rest)
 
 
 def _context(project_id: int, external_id: str, row) -> DecideContext | None:
@@ -142,11 +118,11 @@ def _context(project_id: int, external_id: str, row) -> DecideContext | None:
     return DecideContext(episode, guard, bool(seen), _json(bindings, []), decision_id, governance, bool(runtime))
 
 
+GUARD_COLUMNS = ("episode_id", "project_id", "untrusted", "scanned_to", "counts", "narrowings", "updated_at", "rev")
 # Writes the guard only if it is still the one the decision was made on (`rev`), creating it on
 # an episode's first decision. Returns no row when another decision got there first.
-_GUARD_SQL = """
-INSERT INTO policies_episodeguard AS eg (episode_id, project_id, untrusted, scanned_to, counts, narrowings,
-                                         updated_at, rev)
+_GUARD_SQL = f"""
+INSERT INTO policies_episodeguard AS eg ({', '.join(GUARD_COLUMNS)})
 VALUES (%(episode_id)s::bigint, %(project_id)s::bigint, %(g_untrusted)s::boolean, %(g_scanned_to)s::integer,
         %(g_counts)s::jsonb, '[]'::jsonb, %(now)s::timestamptz, 1)
 ON CONFLICT (episode_id) DO UPDATE
@@ -155,24 +131,27 @@ ON CONFLICT (episode_id) DO UPDATE
  WHERE eg.rev = %(g_rev)s::bigint
 RETURNING eg.episode_id"""
 
+# Column -> SQL type of every policies_decision column (records.DecisionRow has the same keys).
 DECISION_COLUMNS = {
     "id": "bigint", "project_id": "bigint", "episode_id": "bigint", "step_index": "integer", "agent": "text",
     "tool": "text", "arguments": "jsonb", "final_arguments": "jsonb", "verdict": "text", "outcome": "text",
     "status": "text", "rule": "text", "message": "text", "policy_version_id": "bigint", "policy_digest": "text",
     "tier": "text", "evidence": "jsonb", "created_at": "timestamptz", "latency_us": "integer",
 }
-_JSON_COLUMNS = ("arguments", "final_arguments", "evidence")
+_JSON_COLUMNS = tuple(c for c, t in DECISION_COLUMNS.items() if t == "jsonb")
 
-_OUTBOX_SQL = """INSERT INTO governance_logoutbox (project_id, created_at, actor, event, payload)
-SELECT %(project_id)s::bigint, %(now)s::timestamptz, %(o_actor)s::text, 'decision', %(o_payload)s::text"""
-
-
-def _guard_params(*, row: dict, guard: Guard, counts: dict, untrusted: bool, scanned_to: int, now) -> dict:
-    return dict(episode_id=row["episode_id"], project_id=row["project_id"], now=now, g_untrusted=untrusted,
-                g_scanned_to=scanned_to, g_counts=Jsonb(counts), g_rev=guard.rev, async_commit=ASYNC_COMMIT)
+# The decision's governance-log event, as audit.services.governance_log_defer would record it.
+_OUTBOX_SQL = (f"{OUTBOX_INSERT} SELECT %(project_id)s::bigint, %(now)s::timestamptz, %(o_actor)s::text,"
+               " 'decision', %(o_payload)s::text")
 
 
-def _decision_params(row: dict, *, skip: str = "") -> dict:
+def _guard_params(*, row: DecisionRow, guard: GuardWrite, rev: int) -> dict:
+    return dict(episode_id=row["episode_id"], project_id=row["project_id"], now=guard.now,
+                g_untrusted=guard.untrusted, g_scanned_to=guard.scanned_to, g_counts=Jsonb(guard.counts), g_rev=rev,
+                async_commit=ASYNC_COMMIT)
+
+
+def _decision_params(row: DecisionRow, *, skip: str = "") -> dict:
     return {f"d_{k}": Jsonb(v) if k in _JSON_COLUMNS else v for k, v in row.items() if k != skip}
 
 
@@ -183,65 +162,54 @@ _DECISION_FROM_STEP = ", ".join("s.index" if c == "step_index" else f"%(d_{c})s:
 
 
 @functools.lru_cache(maxsize=64)
-def _write_sql(step_sql: str) -> str:
+def write_sql(step_sql: str) -> str:
     """The one-statement write around a step's CTEs (which vary only with the step's empty fields)."""
-    return _compact(f"WITH g AS ({_GUARD_SQL}), {step_sql},"
-                    f" d AS ({_DECISION_INSERT} SELECT {_DECISION_FROM_STEP} FROM s RETURNING id),"
-                    f" o AS ({_OUTBOX_SQL} FROM d)"
-                    f" SELECT s.index, {_ASYNC_SQL} FROM s")
+    return compact(f"WITH g AS ({_GUARD_SQL}), {step_sql},"
+                   f" d AS ({_DECISION_INSERT} SELECT {_DECISION_FROM_STEP} FROM s RETURNING id),"
+                   f" o AS ({_OUTBOX_SQL} FROM d)"
+                   f" SELECT s.index, {_ASYNC_SQL} FROM s")
 
 
-def decision_write(*, row: dict, step: dict, guard: Guard, counts: dict, untrusted: bool, scanned_to: int,
-                   now, log_actor: str, log_payload: str) -> int | None:
+def decision_write(*, record: DecisionRecord, log_payload: str) -> int | None:
     """Stores a routine decision in one statement; returns its step index, None if the guard moved.
 
-    Guard, next step (index taken in the database), Decision and outbox row are written together
-    or not at all; outside a transaction the statement commits by itself.
+    Call outside a transaction: the statement commits by itself and takes no lock but the
+    episode row's (traces.sql.step_next_sql) for its own duration. Guard, next step (index taken
+    in the database), Decision and outbox row are written together or not at all.
     """
-    step_sql, params = step_next_sql(step=step, after="g")
-    params.update(_guard_params(row=row, guard=guard, counts=counts, untrusted=untrusted, scanned_to=scanned_to,
-                                now=now))
-    params.update(_decision_params(row, skip="step_index"), o_actor=log_actor, o_payload=log_payload)
+    row = record.row
+    step_sql, params = step_next_sql(step=record.step, after="g")
+    params.update(_guard_params(row=row, guard=record.guard, rev=record.context.guard.rev))
+    params.update(_decision_params(row, skip="step_index"), o_actor=record.actor, o_payload=log_payload)
     with connection.cursor() as cursor:
-        cursor.execute(_write_sql(step_sql), params)
-        found = cursor.fetchone()
-    return None if found is None else found[0]
+        cursor.execute(write_sql(step_sql), params)
+        written = cursor.fetchone()
+    return None if written is None else written[0]
 
 
-def guard_write(*, row: dict, guard: Guard, counts: dict, untrusted: bool, scanned_to: int, now) -> bool:
-    """The guard part of decision_write alone, inside the caller's transaction: False if it moved."""
-    params = _guard_params(row=row, guard=guard, counts=counts, untrusted=untrusted, scanned_to=scanned_to, now=now)
+def guard_write(*, row: DecisionRow, guard: GuardWrite, rev: int) -> bool:
+    """The guard part of decision_write alone: False if it moved. Call holding guard_lock's row lock."""
     with connection.cursor() as cursor:
-        cursor.execute(f"{_GUARD_SQL}, {_ASYNC_SQL}", params)
+        cursor.execute(f"{_GUARD_SQL}, {_ASYNC_SQL}", _guard_params(row=row, guard=guard, rev=rev))
         return cursor.fetchone() is not None
 
 
-def decision_insert(*, row: dict) -> None:
+def decision_insert(*, row: DecisionRow) -> None:
+    """Inserts the Decision row inside the caller's transaction."""
     with connection.cursor() as cursor:
         cursor.execute(f"{_DECISION_INSERT} VALUES ({_DECISION_VALUES})", _decision_params(row))
 
 
-def _best_binding(rows: list, agent: str, environment: str) -> "BoundVersion | None":
-    """Highest priority first, exact names before globs at equal priority, then the oldest binding."""
-    best = None
-    for binding_id, b_agent, b_env, priority, version_id, digest in rows:
-        if fnmatchcase(agent or "", b_agent) and fnmatchcase(environment or "", b_env):
-            key = (priority, (b_agent == agent) + (b_env == environment), -binding_id)
-            if best is None or key > best[0]:
-                best = (key, BoundVersion(version_id, digest))
-    return best[1] if best else None
-
-
 def guard_lock(*, episode: Episode) -> Guard:
-    """Creates the episode's guard on first use and locks it until the transaction ends.
+    """Creates the episode's guard on first use and locks its row until the transaction ends.
 
-    For writers other than /decide (approvals, narrowings): they bump `rev` when they write, so a
-    decision read before them is made again.
+    Call inside a transaction. For writers other than routine /decide (approvals, narrowings, the
+    transactional decision write): they bump `rev` when they write, so a decision read before them
+    is made again.
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO policies_episodeguard"
-            " (episode_id, project_id, untrusted, scanned_to, counts, narrowings, updated_at, rev)"
+            f"INSERT INTO policies_episodeguard ({', '.join(GUARD_COLUMNS)})"
             " VALUES (%s, %s, false, 0, '{}'::jsonb, '[]'::jsonb, now(), 0)"
             " ON CONFLICT (episode_id) DO UPDATE SET updated_at = policies_episodeguard.updated_at"
             " RETURNING untrusted, scanned_to, counts, narrowings, rev",
@@ -262,3 +230,9 @@ def version_source(*, version_id: int) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT source FROM policies_policyversion WHERE id = %s", [version_id])
         return cursor.fetchone()[0]
+
+
+def guard_row_locked(*, episode: Episode) -> EpisodeGuard:
+    """guard_lock, returning the locked row as a model instance (approvals, narrowings). Call inside a transaction."""
+    guard_lock(episode=episode)
+    return EpisodeGuard.objects.get(episode=episode)

@@ -1,0 +1,70 @@
+"""Asks: a reviewer's answer to a decision that asked, and the default once its deadline passes."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.audit.services import governance_log_append
+from apps.policies import engine, sql
+from apps.policies.models import Approval, DecisionStatus, EpisodeGuard
+from apps.tenancy.models import Project
+from apps.traces import services as traces
+from apps.traces.models import EpisodeStatus
+
+
+@transaction.atomic
+def approval_answer(*, approval: Approval, approve: bool, actor, note: str = "") -> Approval:
+    """A reviewer's answer. Answering twice, or after the deadline, is refused."""
+    approval = Approval.objects.select_for_update().select_related("decision__episode").get(pk=approval.pk)
+    if approval.status != DecisionStatus.PENDING:
+        raise ValidationError({"approval": [f"This request was already {approval.get_status_display().lower()}."]})
+    if approval.deadline <= timezone.now():
+        _resolve(approval, DecisionStatus.TIMED_OUT, approval.default, None, "")
+        raise ValidationError({"approval": ["The deadline passed before the answer; the default applied."]})
+    status = DecisionStatus.APPROVED if approve else DecisionStatus.DENIED
+    _resolve(approval, status, engine.ALLOW if approve else engine.BLOCK, actor, note)
+    return approval
+
+
+def approvals_expire_due(*, project: Project | None = None) -> int:
+    """Applies the default to every pending approval past its deadline. Safe to run repeatedly.
+
+    Each approval in its own transaction, skipping rows another expiry or answer holds.
+    """
+    due = Approval.objects.filter(status=DecisionStatus.PENDING, deadline__lte=timezone.now())
+    if project is not None:
+        due = due.filter(project=project)
+    expired = 0
+    for pk in due.values_list("pk", flat=True)[:500]:
+        with transaction.atomic():
+            approval = (Approval.objects.select_for_update(skip_locked=True)
+                        .select_related("decision__episode").filter(pk=pk, status=DecisionStatus.PENDING).first())
+            if approval is not None:
+                _resolve(approval, DecisionStatus.TIMED_OUT, approval.default, None, "")
+                expired += 1
+    return expired
+
+
+def _resolve(approval: Approval, status: str, outcome: str, actor, note: str) -> None:
+    """Call holding the approval's row lock; an allow counts against the episode's guard (locked here)."""
+    now = timezone.now()
+    approval.status, approval.answered_at, approval.note = status, now, note
+    approval.answered_by = actor if getattr(actor, "pk", None) else None
+    approval.save(update_fields=["status", "answered_at", "answered_by", "note"])
+    decision = approval.decision
+    decision.status, decision.outcome = status, outcome
+    decision.save(update_fields=["status", "outcome"])
+    if outcome == engine.ALLOW:
+        guard = sql.guard_row_locked(episode=decision.episode)
+        counts = {**guard.counts, decision.tool: guard.counts.get(decision.tool, 0) + 1}
+        EpisodeGuard.objects.filter(pk=guard.pk).update(counts=counts, updated_at=now, rev=F("rev") + 1)
+    if outcome == engine.TERMINATE:
+        traces.episode_end(episode=decision.episode, status=EpisodeStatus.TERMINATED,
+                           outcome={"termination_reason": "approval timed out"})
+    governance_log_append(
+        project=approval.project, event="approval.answered",
+        actor=str(getattr(actor, "username", None) or "timeout"),
+        data={"decision_id": decision.pk, "episode": decision.episode.external_id, "tool": decision.tool,
+              "status": status, "outcome": outcome, "note": note},
+    )
