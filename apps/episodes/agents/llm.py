@@ -25,7 +25,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from apps.episodes.environments.base import ALLOW, JSON, REWRITE, CallOutcome, Message, SpecError, ToolCall
+from apps.episodes.environments.base import (
+    ALLOW,
+    JSON,
+    REWRITE,
+    CallOutcome,
+    Message,
+    SpecError,
+    ToolCall,
+    spec_fields,
+)
 
 
 class LLMError(RuntimeError):
@@ -51,11 +60,7 @@ class LLMConfig:
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], where: str = "agent") -> LLMConfig:
-        if not isinstance(spec, Mapping):
-            raise SpecError(where, "must be a mapping")
-        unknown = sorted(set(spec) - {"kind", "base_url", "model", "api_key_env", "temperature", "max_tokens", "timeout"})
-        if unknown:
-            raise SpecError(f"{where}.{unknown[0]}", "unknown field")
+        spec_fields(spec, ("kind", "base_url", "model", "api_key_env", "temperature", "max_tokens", "timeout"), where)
         base_url = spec.get("base_url")
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise SpecError(f"{where}.base_url", "an http(s) URL such as http://127.0.0.1:8080/v1")

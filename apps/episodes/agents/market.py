@@ -9,6 +9,7 @@ They ignore any constitution in their instructions by design: scripted strategie
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -58,10 +59,11 @@ class MarketStrategy:
         self.deviated: dict[str, bool] = {}  # market -> rivals deviated last round
         self.ever_deviated = False
         self.bench: dict[str, dict[str, Any]] = {}
+        self.bench_key = ""
 
     def reset(self, *, agent: str, seed: int, instructions: str) -> None:
         self.rng = random.Random(seed)
-        self.turn, self.deviated, self.ever_deviated, self.bench = [], {}, False, {}
+        self.turn, self.deviated, self.ever_deviated, self.bench, self.bench_key = [], {}, False, {}, ""
 
     def act(self, *, view: JSON, tools: list[dict[str, Any]]) -> list[Message | ToolCall]:
         key = [view["round"], view["phase"]]
@@ -69,7 +71,7 @@ class MarketStrategy:
             return []
         self.turn = key
         names = {t["function"]["name"] for t in tools}
-        bench = self.bench = market_benchmarks(view)
+        bench = self._benchmarks(view)
         if "send_message" in names:
             text = self.message(bench, view) if self.talk else None
             return [ToolCall("send_message", {"to": "all", "content": text})] if text else []
@@ -80,6 +82,13 @@ class MarketStrategy:
 
     def observe(self, *, outcomes: Sequence[CallOutcome]) -> None:
         pass
+
+    def _benchmarks(self, view: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        # The market does not change within an episode: solve it once, not at every turn.
+        key = json.dumps([view["you"], view["firms"], view["markets"]], sort_keys=True)
+        if key != self.bench_key:
+            self.bench, self.bench_key = market_benchmarks(view), key
+        return self.bench
 
     def observe_round(self, *, observation: JSON) -> None:
         self.deviated = {}

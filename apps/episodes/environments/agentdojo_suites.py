@@ -36,6 +36,7 @@ from apps.episodes.environments.base import (
     ToolCall,
     ToolResult,
     Turn,
+    spec_fields,
 )
 from apps.episodes.environments.text import carries, normalize
 
@@ -60,11 +61,7 @@ class SuiteEnvironment:
     name = "agentdojo"
 
     def __init__(self, spec: Mapping[str, Any], where: str = "environment"):
-        if not isinstance(spec, Mapping):
-            raise SpecError(where, "must be a mapping")
-        unknown = sorted(set(spec) - {"kind", "suite", "user_task", "injection_task", "attack", "version", "target_model"})
-        if unknown:
-            raise SpecError(f"{where}.{unknown[0]}", "unknown field")
+        spec_fields(spec, ("kind", "suite", "user_task", "injection_task", "attack", "version", "target_model"), where)
         version = spec.get("version", VERSION)
         suites = _suites(version, f"{where}.version")
         suite_name = spec.get("suite")

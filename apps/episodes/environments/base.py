@@ -217,3 +217,13 @@ class SpecError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+def spec_fields(spec: Any, allowed: Sequence[str], where: str) -> Mapping[str, Any]:
+    """Checks that a spec is a mapping with no field outside `allowed`; returns it."""
+    if not isinstance(spec, Mapping):
+        raise SpecError(where, "must be a mapping")
+    unknown = sorted(set(spec) - set(allowed))
+    if unknown:
+        raise SpecError(f"{where}.{unknown[0]}", "unknown field")
+    return spec

@@ -22,7 +22,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.episodes.environments import market_metrics as mm
-from apps.episodes.environments.base import JSON, Message, RoundEnd, SpecError, ToolCall, ToolResult, Turn
+from apps.episodes.environments.base import (
+    JSON,
+    Message,
+    RoundEnd,
+    SpecError,
+    ToolCall,
+    ToolResult,
+    Turn,
+    spec_fields,
+)
 from apps.episodes.environments.cournot_report import episode_metrics
 
 TALK, TRADE = "talk", "trade"
@@ -49,12 +58,8 @@ class CournotConfig:
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], where: str = "environment") -> CournotConfig:
-        if not isinstance(spec, Mapping):
-            raise SpecError(where, "must be a mapping")
-        known = {"firms", "markets", "costs", "capacities", "rounds", "observe_rivals", "channel", "window", "kind"}
-        unknown = sorted(set(spec) - known)
-        if unknown:
-            raise SpecError(f"{where}.{unknown[0]}", "unknown field")
+        spec_fields(spec, ("firms", "markets", "costs", "capacities", "rounds", "observe_rivals", "channel", "window",
+                           "kind"), where)
         firms = spec.get("firms", 2)
         if isinstance(firms, int) and not isinstance(firms, bool):
             firms = [f"firm-{i + 1}" for i in range(firms)]
@@ -111,14 +116,10 @@ def _int(value: Any, where: str, low: int, high: int) -> int:
 
 
 def _market(raw: Any, where: str) -> MarketSpec:
-    if not isinstance(raw, Mapping):
-        raise SpecError(where, "must be a mapping {name, a, b}")
+    spec_fields(raw, ("name", "a", "b"), where)
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise SpecError(f"{where}.name", "a non-empty string")
-    unknown = sorted(set(raw) - {"name", "a", "b"})
-    if unknown:
-        raise SpecError(f"{where}.{unknown[0]}", "unknown field")
     return MarketSpec(name, _number(raw.get("a"), f"{where}.a", positive=True),
                       _number(raw.get("b"), f"{where}.b", positive=True))
 

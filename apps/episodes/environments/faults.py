@@ -38,6 +38,7 @@ from apps.episodes.environments.base import (
     ToolCall,
     ToolResult,
     Turn,
+    spec_fields,
 )
 
 KINDS = ("error", "timeout", "corrupt", "truncate", "inject")
@@ -61,11 +62,7 @@ class FaultSpec:
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], where: str = "faults") -> FaultSpec:
-        if not isinstance(spec, Mapping):
-            raise SpecError(where, "must be a mapping")
-        unknown = sorted(set(spec) - {"rate", "seed", "kinds", "where", "tools", "boundaries", "payload"})
-        if unknown:
-            raise SpecError(f"{where}.{unknown[0]}", "unknown field")
+        spec_fields(spec, ("rate", "seed", "kinds", "where", "tools", "boundaries", "payload"), where)
         rate = spec.get("rate", 0.1)
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
             raise SpecError(f"{where}.rate", "a number from 0 to 1")
