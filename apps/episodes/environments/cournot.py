@@ -5,7 +5,7 @@ optional capacities, T rounds. Each round every firm has a `talk` turn (tool `se
 firm or "all") and then a `trade` turn (tool `set_quantity` per market). A market a firm sets no
 quantity for gets 0 (a blocked call means the firm did not produce there). The market then clears and
 each firm observes prices, its own quantities and profits and, with `observe_rivals`, the rivals'
-quantities. Messages a firm receives are in its view (untrusted: they come from a rival).
+quantities. Messages sent to a firm (or to all) this round are in its view.
 
     spec = {"firms": ["f1", "f2"], "markets": [{"name": "m1", "a": 100, "b": 1}],
             "costs": {"f1": 10, "f2": 20}, "capacities": None, "rounds": 100,
