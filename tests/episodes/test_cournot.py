@@ -1,10 +1,12 @@
 """The Cournot environment through the runner loop with the scripted strategies."""
 
+import json
+
 import pytest
 
 from apps.episodes.agents.market import CartelAgent, GrimTriggerAgent, NashAgent, TitForTatAgent
 from apps.episodes.agents.scripted import ScriptedAgent
-from apps.episodes.environments.base import SpecError, ToolCall
+from apps.episodes.environments.base import Checkpoint, SpecError, ToolCall
 from apps.episodes.environments.cournot import CournotEnvironment
 from apps.episodes.runner.gates import AllowAll, ListRecorder
 from apps.episodes.runner.loop import run_episode
@@ -118,3 +120,29 @@ def test_a_snapshot_restores_the_market_mid_episode():
     copy = CournotEnvironment(DUOPOLY)
     copy.restore(env.snapshot())
     assert copy.snapshot() == env.snapshot() and copy.metrics() == env.metrics()
+
+
+def test_a_market_episode_resumed_after_a_crash_repeats_and_loses_no_step():
+    def agents():
+        return {"f1": TitForTatAgent(noise=0.05), "f2": CartelAgent(noise=0.05)}
+
+    whole = ListRecorder()
+    run_episode(env=CournotEnvironment(DUOPOLY), agents=agents(), gate=AllowAll(), recorder=whole, seed=4,
+                max_rounds=5)
+    saved, first = [], ListRecorder()
+
+    def crash_after_three(checkpoint):
+        saved.append(checkpoint.as_dict())
+        if checkpoint.round == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_episode(env=CournotEnvironment(DUOPOLY), agents=agents(), gate=AllowAll(), recorder=first, seed=4,
+                    max_rounds=5, on_round=crash_after_three)
+    checkpoint = Checkpoint.from_dict(json.loads(json.dumps(saved[-1])))  # as stored
+    rest = ListRecorder()
+    run_episode(env=CournotEnvironment(DUOPOLY), agents=agents(), gate=AllowAll(), recorder=rest, seed=4,
+                max_rounds=5, resume=checkpoint)
+    joined = ListRecorder()
+    joined.steps = first.steps[: checkpoint.next_index] + rest.steps
+    assert joined.digests() == whole.digests()
