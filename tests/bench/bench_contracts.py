@@ -52,7 +52,7 @@ def main() -> None:
     from apps.tenancy.models import Project
     from apps.traces import services as traces
     from apps.traces.models import Episode
-    from tests.bench.contract_set import CONTRACTS, episode_steps
+    from tests.contracts.contract_set import CONTRACTS, episode_steps
 
     project = Project.objects.create(slug="bench", name="Bench")
     versions = [services.contract_publish(project=project, source=s, actor="bench")[0] for s in CONTRACTS]

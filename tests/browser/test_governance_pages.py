@@ -2,8 +2,7 @@ import pytest
 
 from apps.governance.graphs import graph_publish
 from apps.governance.selectors import agent_governance_state
-from tests.governance.graphs import MARKET
-from tests.governance.rounds import play_round
+from tests.governance.builders import MARKET, play_round
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

@@ -3,8 +3,8 @@
 import pytest
 
 from apps.contracts import services
-from tests.contracts.helpers import NO_DELETE, ingest, publish
-from tests.contracts.traces import act, say
+from tests.contracts.builders import NO_DELETE, ingest, publish
+from tests.contracts.trace_builders import act, say
 
 pytestmark = pytest.mark.django_db
 

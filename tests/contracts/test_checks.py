@@ -7,8 +7,8 @@ from apps.contracts import services
 from apps.contracts.models import ContractVersion, RuntimeState, Verdict
 from apps.reviews.models import Violation
 from apps.traces import services as traces
-from tests.contracts.helpers import FLOW, NO_DELETE, ingest, publish
-from tests.contracts.traces import BENIGN, INJECTION, act, say, steps, user
+from tests.contracts.builders import FLOW, NO_DELETE, ingest, publish
+from tests.contracts.trace_builders import BENIGN, INJECTION, act, say, steps, user
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,7 @@
 """Information flow on a real prompt-injection trace, and incremental checking."""
 
 from apps.contracts.engine import check, check_many, compile_source
-from tests.contracts.traces import BENIGN, INJECTION, act, obs, say, steps, user
+from tests.contracts.trace_builders import BENIGN, INJECTION, act, obs, say, steps, user
 
 FLOW = """
 name: no-untrusted-payments
@@ -95,7 +95,7 @@ def test_untrusted_observation_values_already_known_as_trusted_stay_trusted():
 def test_skipping_rules_by_step_kind_never_changes_a_verdict():
     import random
 
-    from tests.bench.contract_set import CONTRACTS, episode_steps
+    from tests.contracts.contract_set import CONTRACTS, episode_steps
 
     rng = random.Random(3)
     episodes = [episode_steps(rng, 60, inject=i % 3 == 0) for i in range(30)]

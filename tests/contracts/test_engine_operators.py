@@ -1,7 +1,7 @@
 """Every operator on a passing and a failing trace, with the exact first violating step."""
 
 from apps.contracts.engine import check, compile_source
-from tests.contracts.traces import act, obs, say, steps, user
+from tests.contracts.trace_builders import act, obs, say, steps, user
 
 
 def run(rules_yaml: str, trace: list[dict], ended: bool = True):

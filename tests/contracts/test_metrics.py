@@ -3,8 +3,8 @@
 import pytest
 
 from apps.reviews import metrics
-from tests.contracts.helpers import NO_DELETE, ingest, publish
-from tests.contracts.traces import act, decision, say
+from tests.contracts.builders import NO_DELETE, ingest, publish
+from tests.contracts.trace_builders import act, decision, say
 
 pytestmark = pytest.mark.django_db
 

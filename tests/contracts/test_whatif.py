@@ -4,8 +4,8 @@ import pytest
 
 from apps.contracts import whatif
 from apps.contracts.models import WhatIfJob
-from tests.contracts.helpers import ingest, publish
-from tests.contracts.traces import act, decision, say
+from tests.contracts.builders import ingest, publish
+from tests.contracts.trace_builders import act, decision, say
 
 pytestmark = pytest.mark.django_db
 

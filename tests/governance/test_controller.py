@@ -12,8 +12,7 @@ from apps.governance.graphs import graph_publish
 from apps.governance.models import AgentState, Evidence, Sanction
 from apps.governance.oracle import episode_evidence, oracle_episode
 from apps.governance.selectors import agent_governance_state
-from tests.governance.graphs import MARKET
-from tests.governance.rounds import clean, colluding, play_round
+from tests.governance.builders import MARKET, clean, colluding, play_round
 
 pytestmark = pytest.mark.django_db
 

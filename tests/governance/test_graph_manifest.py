@@ -4,7 +4,7 @@ import pytest
 
 from apps.governance.graph import GraphError, compile_graph
 from apps.governance.graph.diagram import render_svg
-from tests.governance.graphs import MARKET
+from tests.governance.builders import MARKET
 
 BASE = """\
 name: g

@@ -5,7 +5,7 @@ import pytest
 from apps.governance.controller import sanction_apply
 from apps.governance.models import GraphVersion, Sanction
 from apps.governance.selectors import agent_governance_state
-from tests.governance.graphs import MARKET
+from tests.governance.builders import MARKET
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ from apps.governance.graphs import graph_publish
 from apps.governance.models import GraphVersion, Sanction
 from apps.governance.selectors import agent_governance_state
 from tests.audit.builders import TABLE, as_superuser, fill_log
-from tests.governance.graphs import MARKET
-from tests.governance.rounds import play_round
+from tests.governance.builders import MARKET, play_round
 
 pytestmark = pytest.mark.django_db
 

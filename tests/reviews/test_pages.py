@@ -5,8 +5,8 @@ import pytest
 from apps.audit.models import GovernanceLogEntry
 from apps.contracts import services as contracts
 from apps.reviews.models import Violation
-from tests.contracts.helpers import NO_DELETE, ingest, publish
-from tests.contracts.traces import act
+from tests.contracts.builders import NO_DELETE, ingest, publish
+from tests.contracts.trace_builders import act
 
 pytestmark = pytest.mark.django_db
 

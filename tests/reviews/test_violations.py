@@ -7,8 +7,8 @@ from apps.audit.models import GovernanceLogEntry
 from apps.contracts import services as contracts
 from apps.reviews import services
 from apps.reviews.models import Violation
-from tests.contracts.helpers import NO_DELETE, ingest, publish
-from tests.contracts.traces import act, decision, say
+from tests.contracts.builders import NO_DELETE, ingest, publish
+from tests.contracts.trace_builders import act, decision, say
 
 pytestmark = pytest.mark.django_db
 

@@ -149,6 +149,7 @@ def test_mapped_steps_equal_what_step_normalize_makes_of_them():
                          "gen_ai.tool.call.arguments": '{"b": 1, "a": [1, {"z": null}]}', "warden.source": "web",
                          "warden.provenance": "untrusted"}, start=3_000, end=4_000),
     ])
+    assert [s["kind"] for s in steps] == ["message", "message", "action", "observation"]  # the premise: both spans mapped
     for step in steps:
         plain = {k: v for k, v in step.items() if k in schema.STEP_FIELDS}
         again = schema.step_normalize(plain)

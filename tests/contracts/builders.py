@@ -2,7 +2,7 @@
 
 from apps.contracts import services
 from apps.traces import services as traces
-from tests.contracts.traces import steps
+from tests.contracts.trace_builders import steps
 
 FLOW = """\
 name: no-untrusted-payments
