@@ -32,6 +32,7 @@ chromium:
 test: $(STAMP) chromium
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run >/dev/null || (echo "models changed without a migration"; exit 1)
 	WARDEN_CHROMIUM=$(CHROMIUM) $(PY) -m pytest

@@ -7,7 +7,7 @@ reordering any entry breaks every later link, and without the key nobody can re-
 
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ class Break:
     reason: str
 
 
-def _messages():
+def _messages() -> Callable[[str, int, str, str, str, str], bytes]:
     """A builder of the signed message of an entry: prev_hash, a newline and the canonical JSON of
     {seq, ts, actor, event, data}, put together around the already canonical payload (keys in
     sorted order: actor, data, event, seq, ts); ts is stored ISO text, which needs no escaping.
@@ -44,7 +44,7 @@ def _messages():
     return message
 
 
-def link_rows(rows: Iterable[tuple], key: bytes, prev: str, seq: int) -> list[tuple[int, str, str]]:
+def link_rows(rows: Iterable[tuple[Any, ...]], key: bytes, prev: str, seq: int) -> list[tuple[int, str, str]]:
     """Chains new entries after the head (seq, prev): rows are (ts, actor, event, payload) in order.
 
     Returns (seq, prev_hash, mac) per row, signed over the message verify_rows rebuilds (_messages).
@@ -70,7 +70,7 @@ class RowWalk:
     brk: Break | None = None
 
 
-def verify_rows(rows: Iterable[tuple], keys: Mapping[str, bytes], walk: RowWalk,
+def verify_rows(rows: Iterable[tuple[Any, ...]], keys: Mapping[str, bytes], walk: RowWalk,
                 watch: Mapping[int, str] | None = None) -> RowWalk:
     """Walks stored rows (seq, ts, actor, event, payload, prev_hash, mac, key_id) in seq order.
 

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from typing import NamedTuple
+from typing import Literal, NamedTuple, overload
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -45,6 +45,10 @@ def _signing_key() -> tuple[str, bytes]:
     return key_id, settings.WARDEN_LOG_KEYS[key_id].encode()
 
 
+@overload
+def _lock_head(project_id: int, *, wait: Literal[True] = ...) -> _Head: ...
+@overload
+def _lock_head(project_id: int, *, wait: bool) -> _Head | None: ...
 def _lock_head(project_id: int, *, wait: bool = True) -> _Head | None:
     """Takes the project's append lock and returns its head and outbox state in one round trip.
 

@@ -12,7 +12,7 @@ import hmac
 import itertools
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
@@ -49,12 +49,12 @@ class VerifyReport:
 
     def __str__(self) -> str:
         if self.ok:
-            head = f"head #{self.head_seq} {self.head_hash[:16]}…" if self.head_seq else "empty log"
+            head = f"head #{self.head_seq} {self.head_hash[:16]}…" if self.head_seq and self.head_hash else "empty log"
             return f"{self.project}: OK, {self.checked} entries verified, {head}"
         return f"{self.project}: BROKEN at entry {self.broken_seq}: {self.reason} ({self.checked} entries verified before it)"
 
 
-def _stream_rows(project_id: int, first: int, last: int) -> Iterator[list[tuple]]:
+def _stream_rows(project_id: int, first: int, last: int) -> Generator[list[tuple], None, None]:
     """Rows in seq order through a named (server-side) cursor, fetched in large batches.
 
     A helper thread fetches the next batch while the caller checks this one, so PostgreSQL

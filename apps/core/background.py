@@ -84,6 +84,7 @@ def _loop() -> None:
         if fn is None:  # nothing due for a while: give the connection back
             _run(connections.close_all)
             fn = _take(None)
+        assert fn is not None  # without a timeout _take waits for the next callable
         _run(fn)
         with _cv:
             _running -= 1

@@ -77,16 +77,17 @@ def _context_read(project: Project, data: DecideInput, context: DecideContext | 
         fields = {"environment": data.environment} if data.environment else {}
         traces.episode_upsert(project=project, external_id=data.episode, **fields)
         context = sql.decide_context(project_id=project.id, external_id=data.episode, agent=data.agent)
+        assert context is not None  # the upsert above created the episode
     return context
 
 
-def _decision_replayed(episode: Episode, data: DecideInput) -> Decision | None:
+def _decision_replayed(episode: Episode, data: DecideInput, step_index: int) -> Decision | None:
     """A runtime retrying a decision it numbered itself gets the decision already made."""
-    earlier = Decision.objects.filter(episode=episode, step_index=data.step_index).first()
+    earlier = Decision.objects.filter(episode=episode, step_index=step_index).first()
     if earlier is None:
         return None
     if (earlier.tool, earlier.agent, earlier.arguments) != (data.tool, data.agent, data.arguments):
-        raise traces.StepConflict(data.step_index)
+        raise traces.StepConflict(step_index)
     return earlier
 
 
@@ -100,7 +101,7 @@ def _decide(project: Project, data: DecideInput, actor: str, context: DecideCont
     started = time.perf_counter()
     context = _context_read(project, data, context)
     if data.step_index is not None:
-        replay = _decision_replayed(context.episode, data)
+        replay = _decision_replayed(context.episode, data, data.step_index)
         if replay is not None:
             return replay
     record = _record(project, data, actor, context, started)

@@ -78,7 +78,7 @@ def policy_activate(*, policy: Policy, version: PolicyVersion, actor) -> Policy:
 
 
 def _activate(*, policy: Policy, version: PolicyVersion, actor_name: str) -> None:
-    previous = policy.active_version.digest if policy.active_version_id else None
+    previous = policy.active_version.digest if policy.active_version else None
     policy.active_version = version
     policy.updated_at = timezone.now()
     policy.save(update_fields=["active_version", "updated_at"])

@@ -1,6 +1,7 @@
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User as AuthUser  # the user model (AUTH_USER_MODEL is not swapped)
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +18,7 @@ def _logged(*, project: Project, event: str, actor: str, data: dict) -> None:
 
 
 @transaction.atomic
-def project_create(*, slug: str, name: str, owner: User | None = None) -> Project:
+def project_create(*, slug: str, name: str, owner: AuthUser | None = None) -> Project:
     if Project.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": [f"A project with slug '{slug}' already exists."]})
     project = Project.objects.create(slug=slug, name=name)

@@ -94,7 +94,7 @@ def traces_import(*, project: Project, lines: Iterable[str | bytes]) -> dict:
 
     Steps whose index already holds different content raise services.StepConflict.
     """
-    episodes: dict[str, Episode] = {}
+    episodes: dict[str | None, Episode] = {}
     pending: list[dict] = []
     pending_for: Episode | None = None
 

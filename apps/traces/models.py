@@ -87,6 +87,9 @@ class Provenance(models.TextChoices):
 
 
 class Step(models.Model):
+    # Set by the trace services on the rows they return: whether this call stored the step (not a column).
+    created: bool
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="steps")
     index = models.PositiveIntegerField()

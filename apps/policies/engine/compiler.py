@@ -29,6 +29,7 @@ from apps.policies.engine.policy import (
     DENY,
     REWRITE,
     TERMINATE,
+    ArgCheck,
     CompiledPolicy,
     Fallback,
     Rule,
@@ -154,7 +155,7 @@ class Compiler:
         if effect == ALLOW and "fallback" in item and check is None:
             self.fail("an allow rule's fallback only applies when its 'when' constraints fail; add 'when'",
                       path + ("fallback",))
-        return Rule(id=rule_id, tool=tool, effect=effect, priority=priority, order=i, fallback=fallback,
+        return Rule(id=rule_id, tool=tool, effect=str(effect), priority=priority, order=i, fallback=fallback,
                     check_args=check, condition=condition, line=self.doc.line(path))
 
     def _fallback(self, value: Any, path: Path) -> Fallback:
@@ -196,7 +197,7 @@ class Compiler:
             self.fail("timeout and default only apply to action: ask", path + ("action",))
         return fb
 
-    def _rewrite_ops(self, value: dict, fb: Fallback, path: Path) -> None:
+    def _rewrite_ops(self, value: dict[str, Any], fb: Fallback, path: Path) -> None:
         if "set" in value:
             if isinstance(value["set"], dict):
                 fb.set = dict(value["set"])
@@ -224,7 +225,7 @@ class Compiler:
                 else:
                     fb.clamp[arg] = dict(bounds)
 
-    def _when(self, value: Any, path: Path):
+    def _when(self, value: Any, path: Path) -> ArgCheck | None:
         if not isinstance(value, dict) or not value:
             self.fail("'when' maps argument names to JSON Schemas, e.g. {amount: {maximum: 100}}", path)
             return None
@@ -251,7 +252,7 @@ class Compiler:
             self.fail(f"not a valid JSON Schema: {exc}", path)
         return None
 
-    def _check_schema(self, schema: dict, path: Path) -> None:
+    def _check_schema(self, schema: dict[str, Any], path: Path) -> None:
         """Catches typos such as `maximun`, which a JSON Schema validator would silently ignore."""
         for key, value in schema.items():
             at = path + (key,)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, tzinfo
 from fnmatch import fnmatchcase, translate
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -116,7 +116,7 @@ class ConditionCompiler:
         high = high if isinstance(high, int) else None
         return lambda call, ctx: (low is None or ctx.steps >= low) and (high is None or ctx.steps <= high)
 
-    def _names(self, arg: Any, path: Path) -> re.Pattern | None:
+    def _names(self, arg: Any, path: Path) -> re.Pattern[str] | None:
         names = [arg] if isinstance(arg, str) else arg
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             self.fail("give a name, a glob or a list of them", path)
@@ -148,7 +148,7 @@ class ConditionCompiler:
                 self.fail(f"'days' is a list of {', '.join(DAYS)}", path + ("days",))
             else:
                 day_set = {DAYS.index(d) for d in days}
-        zone = UTC
+        zone: tzinfo = UTC
         if "tz" in arg:
             try:
                 zone = ZoneInfo(str(arg["tz"]))
@@ -173,11 +173,15 @@ class ConditionCompiler:
         if value is None:
             return None
         if isinstance(value, int) and not isinstance(value, bool):  # YAML 1.1 reads 09:00 as sexagesimal
-            return time(value // 60 % 24, value % 60) if value < 24 * 60 else self._bad_clock(path)
+            if value < 24 * 60:
+                return time(value // 60 % 24, value % 60)
+            self._bad_clock(path)
+            return None
         try:
             return time.fromisoformat(str(value))
         except ValueError:
-            return self._bad_clock(path)
+            self._bad_clock(path)
+            return None
 
     def _bad_clock(self, path: Path) -> None:
         self.fail("a time of day is 'HH:MM' (24-hour)", path)

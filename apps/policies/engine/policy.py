@@ -73,7 +73,7 @@ class Verdict:
     timeout: int | None = None  # ask: seconds before `default` applies
     default: str | None = None  # ask: verdict on timeout
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict, "arguments": self.arguments, "message": self.message, "rule": self.rule,
             "detail": self.detail, "timeout": self.timeout, "default": self.default,
@@ -128,11 +128,11 @@ class Rule:
     def is_glob(self) -> bool:
         return any(c in self.tool for c in "*?[")
 
-    def rank(self) -> tuple:
+    def rank(self) -> tuple[int, int, int]:
         return (-self.priority, 0 if self.effect == DENY else 1, self.order)
 
 
-def schema_check(schema: dict) -> ArgCheck:
+def schema_check(schema: dict[str, Any]) -> ArgCheck:
     """Compiles a JSON Schema once; the returned check gives None or the first failure message.
 
     Its `pattern` and `patternProperties` regexes run under RE2 (linear time, see
@@ -167,7 +167,7 @@ def _user_patterns(schema: Any) -> set[str]:
     return found
 
 
-def _patterns_linear(validate: Callable, schema: dict) -> None:
+def _patterns_linear(validate: Callable[..., Any], schema: dict[str, Any]) -> None:
     """Swaps the backtracking `re` patterns fastjsonschema compiled for RE2 ones.
 
     The generated validator looks its patterns up in the REGEX_PATTERNS dict of its globals at call
@@ -208,7 +208,7 @@ def _refuse_all(message: str) -> ArgCheck:
 
 class CompiledPolicy:
     def __init__(self, *, name: str, digest: str, default: Fallback | None, rules: list[Rule],
-                 tests: list | None = None, data: Any = None):
+                 tests: list[Any] | None = None, data: Any = None):
         self.name = name
         self.digest = digest
         self.default = default  # None means allow

@@ -7,6 +7,7 @@ keeps the policy language's own error shape: every issue names its line, rule an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from apps.core.documents import Document, DocumentError, Path, load_document
 from apps.core.documents import Issue as DocumentIssue
@@ -26,7 +27,7 @@ class Issue(DocumentIssue):
             where.append(f"field {self.field}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {**super().as_dict(), "rule": self.rule}
 
 

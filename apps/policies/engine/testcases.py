@@ -102,7 +102,8 @@ def context_problems(data: Any) -> list[tuple[str, str]]:
     return out
 
 
-def parse_tests(data: Any, *, fail: Callable[[str, tuple], None], line: Callable[[tuple], int | None]
+def parse_tests(data: Any, *, fail: Callable[[str, tuple[Any, ...]], None],
+                line: Callable[[tuple[Any, ...]], int | None]
                 ) -> list[TestCase]:
     if not isinstance(data, list):
         fail("'tests' is a list of test cases", ("tests",))

@@ -1,5 +1,7 @@
 """Stores mapped OTLP spans: one transaction per request, so a 2xx means every span is stored."""
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -68,7 +70,7 @@ def otlp_ingest(*, project: Project, spans: list[dict]) -> dict:
 
 def _episode_note(*, episode: Episode, group: dict) -> None:
     """Records trace ids, title, environment and agent names the spans carry, in one UPDATE."""
-    changes = {}
+    changes: dict[str, Any] = {}
     trace_ids = services.merge_unique(episode.trace_ids, group["trace_ids"])
     if trace_ids != episode.trace_ids:
         changes["trace_ids"] = trace_ids

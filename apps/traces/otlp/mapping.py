@@ -177,7 +177,7 @@ def span_steps(span: dict, agent: str) -> list[dict]:
     error = ""
     if span["status_code"] == 2:
         error = span["status_message"] or str(attrs.get("error.type") or "error")
-    common = {"started_at": _time(start), "ended_at": _time(end)}
+    common: dict[str, Any] = {"started_at": _time(start), "ended_at": _time(end)}
     steps: list[dict] = []
     if kind in ("tool", "retriever"):
         tool = str(_first(attrs, TOOL_NAME_KEYS, used) or ("retriever" if kind == "retriever" else span["name"]))
@@ -291,7 +291,7 @@ def group_spans(spans: list[dict]) -> list[dict]:
     return list(groups.values())
 
 
-_BASE = {
+_BASE: dict[str, Any] = {
     **{name: "" for name in schema.STR_LIMITS}, "index": None, "actor": "agent", "provenance": "trusted",
     "arguments": None, "result": None, "attributes": {}, "started_at": None, "ended_at": None,
     "tokens_in": None, "tokens_out": None, "cost": None,
