@@ -13,6 +13,7 @@ import json
 from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import AuthenticationFailed
 
+from apps.core.jsonbody import JsonBodyError, json_parse
 from apps.policies import decisions, sql
 from apps.policies.records import DecideInput
 from apps.tenancy.auth import key_check, key_from_row, key_prefix
@@ -61,14 +62,10 @@ def _name(value, *, optional: bool = False) -> bool:
             and value == value.strip() and "\x00" not in value)
 
 
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
 def _call(body: bytes) -> DecideInput | None:
     try:
-        payload = json.loads(body, parse_constant=_no_constant)
-    except ValueError:
+        payload = json_parse(body)  # the API's JSON reader: the view reports what it refuses
+    except JsonBodyError:
         return None
     if type(payload) is not dict or not payload.keys() <= _TOP_LEVEL or payload.get("step_index") is not None:
         return None
