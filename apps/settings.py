@@ -43,6 +43,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # NUL in paths and queries (400), body limits (413) and chunked bodies (411), before any view
+    "apps.core.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -119,6 +121,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.tenancy.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON bodies through apps/core/jsonbody.py: no NaN/Infinity, NUL, lone surrogates or deep nesting
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -142,6 +147,16 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Check tasks (queue `checks`): a soft limit raises inside the task (a what-if job then reports
+# failed), the hard limit ends the pool process. Seconds.
+WARDEN_CHECK_SOFT_SECONDS = int(os.environ.get("WARDEN_CHECK_SOFT_SECONDS", "300"))
+WARDEN_CHECK_HARD_SECONDS = int(os.environ.get("WARDEN_CHECK_HARD_SECONDS", "360"))
+WARDEN_WHATIF_SOFT_SECONDS = int(os.environ.get("WARDEN_WHATIF_SOFT_SECONDS", "3600"))
+WARDEN_WHATIF_HARD_SECONDS = int(os.environ.get("WARDEN_WHATIF_HARD_SECONDS", "3660"))
+# Fairness (apps/core/fairness.py): check tasks of one project run in at most this many workers at
+# once; a task finding its project's slots taken is sent again after the delay.
+WARDEN_CHECKS_PER_PROJECT = int(os.environ.get("WARDEN_CHECKS_PER_PROJECT", "1"))
+WARDEN_CHECKS_REQUEUE_SECONDS = float(os.environ.get("WARDEN_CHECKS_REQUEUE_SECONDS", "1"))
 
 # Governance log keys: "id:secret,id:secret"; the first signs new entries, all verify.
 WARDEN_LOG_KEYS = dict(

@@ -1,7 +1,6 @@
-import json
-
 from django import forms
 
+from apps.core.jsonbody import JsonBodyError, json_parse
 from apps.governance.models import SanctionKind
 
 
@@ -20,9 +19,9 @@ class SanctionForm(forms.Form):
         if not raw:
             return {}
         try:
-            value = json.loads(raw)
-        except ValueError as exc:
-            raise forms.ValidationError(f"Not JSON: {exc}") from None
+            value = json_parse(raw)
+        except JsonBodyError as exc:
+            raise forms.ValidationError(f"Not JSON: {exc.message}" if exc.field == "body" else str(exc)) from None
         if not isinstance(value, dict):
             raise forms.ValidationError("A JSON object, e.g. {\"amount\": {\"maximum\": 100}}.")
         return value

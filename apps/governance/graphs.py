@@ -1,7 +1,7 @@
 """Publishing governance graphs: immutable, content-hashed versions; publishing is logged."""
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 
 from apps.audit.services import governance_log_append
@@ -9,6 +9,15 @@ from apps.governance import controller
 from apps.governance.graph import Graph, GraphError, compile_graph
 from apps.governance.models import GraphVersion
 from apps.tenancy.models import Project
+
+_GRAPH_LOCK_NAMESPACE = 7_302  # pg_advisory_xact_lock(ns, project_id); the log's is 7_301
+
+
+def _lock_graphs(*, project_id: int) -> None:
+    """Serialises publishing and activation per project until the transaction ends: concurrent
+    publishes would otherwise race for the next version number and the one active version."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_GRAPH_LOCK_NAMESPACE, project_id])
 
 
 def graph_check(*, source: str) -> Graph:
@@ -26,6 +35,7 @@ def graph_publish(*, project: Project, source: str, actor: str, activate: bool =
     The digest hashes the canonical manifest, so reformatting the YAML does not make a new version.
     """
     graph = graph_check(source=source)
+    _lock_graphs(project_id=project.pk)
     version = GraphVersion.objects.filter(project=project, digest=graph.digest).first()
     if version is None:
         last = GraphVersion.objects.filter(project=project, name=graph.name).aggregate(n=Max("number"))["n"] or 0
@@ -45,6 +55,7 @@ def graph_publish(*, project: Project, source: str, actor: str, activate: bool =
 @transaction.atomic
 def graph_activate(*, version: GraphVersion, actor: str) -> GraphVersion:
     """Puts `version` in force for the project; agents move onto it (see controller.agents_rehome)."""
+    _lock_graphs(project_id=version.project_id)
     GraphVersion.objects.select_for_update().filter(project_id=version.project_id, is_active=True).update(
         is_active=False
     )

@@ -14,6 +14,7 @@ from typing import TypeGuard
 from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import AuthenticationFailed
 
+from apps.core.jsonbody import JsonBodyError, json_parse
 from apps.policies import decisions, sql
 from apps.policies.records import DecideInput
 from apps.tenancy.auth import key_check, key_from_row, key_prefix
@@ -62,14 +63,10 @@ def _name(value: object, *, optional: bool = False) -> TypeGuard[str]:
             and value == value.strip() and "\x00" not in value)
 
 
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
 def _call(body: bytes) -> DecideInput | None:
     try:
-        payload = json.loads(body, parse_constant=_no_constant)
-    except ValueError:
+        payload = json_parse(body)  # the API's JSON reader: the view reports what it refuses
+    except JsonBodyError:
         return None
     if type(payload) is not dict or not payload.keys() <= _TOP_LEVEL or payload.get("step_index") is not None:
         return None

@@ -1,13 +1,15 @@
 """Request bodies for ingestion: size limits (413), gzip, and JSON errors that say where."""
 
 import gzip
-import json
 import zlib
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions
+
+from apps.core.jsonbody import JsonBodyError, json_parse
+from apps.core.parsers import json_error
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -53,17 +55,22 @@ def read_body(request) -> bytes:
 
 
 def parse_json(body: bytes) -> Any:
-    if not body:
-        raise exceptions.ParseError("Request body is empty; send a JSON object.")
+    """The body through the one JSON reader (apps/core/jsonbody.py): a bad value is a 400 naming it."""
     try:
-        return json.loads(body)
-    except UnicodeDecodeError:
-        raise exceptions.ParseError("Malformed JSON: body is not UTF-8.") from None
-    except json.JSONDecodeError as exc:
-        raise exceptions.ParseError(
-            f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}."
-        ) from None
+        return json_parse(body)
+    except JsonBodyError as exc:
+        raise json_error(exc) from None
+
+
+def is_json(request) -> bool:
+    content_type = (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+    return content_type == "application/json" or (content_type.startswith("application/")
+                                                   and content_type.endswith("+json"))
 
 
 def read_json(request) -> Any:
+    """The JSON body; 415 for any other content type (as /decide answers), 413 past the limit."""
+    if not is_json(request):
+        raise exceptions.UnsupportedMediaType(request.META.get("CONTENT_TYPE") or "none",
+                                              detail="Content-Type must be application/json.")
     return parse_json(read_body(request))

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 
+from apps.core.jsonbody import JsonBodyError, json_parse
 from apps.tenancy.models import Project
 from apps.traces import schema, selectors, services
 from apps.traces.models import Episode, Step
@@ -111,9 +112,9 @@ def traces_import(*, project: Project, lines: Iterable[str | bytes]) -> dict:
         if not text.strip():
             continue
         try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise schema.InvalidInput(where, f"malformed JSON at column {exc.colno}: {exc.msg}") from None
+            record = json_parse(text)
+        except JsonBodyError as exc:
+            raise schema.InvalidInput(where if exc.field == "body" else f"{where}.{exc.field}", exc.message) from None
         if not isinstance(record, dict) or record.get("type") not in ("episode", "step"):
             raise schema.InvalidInput(f"{where}.type", "must be 'episode' or 'step'")
         if record["type"] == "episode":

@@ -23,7 +23,7 @@ MAX_BATCH_STEPS = 5_000
 MAX_CONTENT_CHARS = 200_000
 MAX_ERROR_CHARS = 20_000
 MAX_JSON_CHARS = 500_000  # arguments, result, attributes each, serialised
-MAX_INDEX = 2_000_000_000
+MAX_INDEX = 1_000_000  # steps are numbered 0 .. MAX_INDEX within an episode
 
 STR_LIMITS = {
     "agent": 200, "role": 32, "tool": 200, "source": 100,
@@ -122,7 +122,7 @@ def step_normalize(data: Any, where: str = "step") -> dict:
     out: dict[str, Any] = {}
     index = data.get("index")
     if index is not None and (isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= MAX_INDEX):
-        raise InvalidInput(f"{where}.index", "must be a non-negative integer")
+        raise InvalidInput(f"{where}.index", f"must be an integer from 0 to {MAX_INDEX}")
     out["index"] = index
     kind = data.get("kind")
     if kind not in KINDS:

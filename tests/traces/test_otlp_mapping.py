@@ -2,6 +2,9 @@
 
 import json
 
+import pytest
+
+from apps.traces import schema
 from apps.traces.otlp import mapping
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -133,9 +136,11 @@ def test_non_genai_spans_become_no_steps():
     assert [s["span_id"] for s in steps] == ["b" * 16, "b" * 16]
 
 
-def test_oversized_tool_names_are_truncated_not_refused():
-    _, steps = _steps([_span("a" * 16, {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "x" * 500})])
-    assert len(steps[0]["tool"]) == 200
+def test_oversized_tool_names_are_refused_not_truncated():
+    # A cut name would merge two tools (or, for conversation ids, two sessions) into one.
+    with pytest.raises(schema.InvalidInput) as info:
+        _steps([_span("a" * 16, {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "x" * 500})])
+    assert info.value.field == f"spans[{'a' * 16}].tool"
 
 
 def test_mapped_steps_equal_what_step_normalize_makes_of_them():

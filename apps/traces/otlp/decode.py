@@ -154,9 +154,12 @@ def _json_int(value: Any, where: str) -> int:
     if value in (None, ""):
         return 0
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         raise OtlpError(f"{where}: must be an integer (nanoseconds)") from None
+    if not 0 <= number < 2**64:
+        raise OtlpError(f"{where}: must be an unsigned 64-bit integer (nanoseconds)")
+    return number
 
 
 _KINDS = {"SPAN_KIND_UNSPECIFIED": 0, "SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SERVER": 2, "SPAN_KIND_CLIENT": 3,

@@ -29,6 +29,7 @@ CHAT_OPS = {"chat", "text_completion", "generate_content", "completion"}
 AGENT_OPS = {"invoke_agent", "create_agent", "invoke_workflow"}
 OI_KIND = "openinference.span.kind"
 
+MAX_NAME = 200  # episode external ids, agent and tool names
 CONVERSATION_KEYS = ("gen_ai.conversation.id", "session.id", "conversation.id")
 AGENT_KEYS = ("gen_ai.agent.name", "agent.name")
 INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
@@ -87,6 +88,16 @@ def span_kind(span: dict) -> str:
                                     "gen_ai.prompt", "gen_ai.prompt.0.content")):
             return "chat"
     return "other"
+
+
+def identity(value: str, field: str) -> str:
+    """A name that identifies an episode, agent or tool, kept whole or refused: cutting it or
+    dropping its NUL characters would merge two different ones (two sessions into one episode)."""
+    if len(value) > MAX_NAME:
+        raise schema.InvalidInput(field, f"longer than {MAX_NAME} characters")
+    if "\x00" in value:
+        raise schema.InvalidInput(field, "contains a NUL character")
+    return value
 
 
 def _fit_str(value: str, name: str) -> str:
@@ -150,6 +161,9 @@ def _step(span: dict, *, kind: str, actor: str, agent: str, at_ns: int, small: b
         "kind": kind, "actor": actor, "agent": agent, "trace_id": span["trace_id"], "span_id": span["span_id"],
         "parent_span_id": span["parent_span_id"], **fields,
     }
+    for name in ("agent", "tool"):
+        if isinstance(step.get(name), str):
+            identity(step[name], f"spans[{span['span_id']}].{name}")
     for name in ("agent", "role", "content", "tool", "error", "source"):
         if isinstance(step.get(name), str):
             step[name] = _fit_str(step[name], name)
@@ -255,12 +269,14 @@ def group_spans(spans: list[dict]) -> list[dict]:
         traces.setdefault(span["trace_id"], []).append(span)
     groups: dict[str, dict] = {}
     for trace_id, members in traces.items():
-        conversation = next(
-            (str(s["attributes"][k]) for s in members for k in CONVERSATION_KEYS if s["attributes"].get(k)), None
-        )
+        found = next(((s, k) for s in members for k in CONVERSATION_KEYS if s["attributes"].get(k)), None)
+        conversation = None
+        if found is not None:
+            span, k = found
+            conversation = identity(str(span["attributes"][k]), f"spans[{span['span_id']}].attributes.{k}")
         key = conversation or trace_id
         group = groups.setdefault(key, {
-            "external_id": key[:200], "conversation": conversation is not None, "trace_ids": [], "title": "",
+            "external_id": key, "conversation": conversation is not None, "trace_ids": [], "title": "",
             "agents": [], "environment": "", "steps": [], "span_ids": [], "resource": {}, "agent_spans": [],
         })
         group["trace_ids"].append(trace_id)
@@ -274,7 +290,7 @@ def group_spans(spans: list[dict]) -> list[dict]:
                                              "attributes": _fit_json(span["attributes"])})
                 group["title"] = group["title"] or span["name"][:500]
                 if agent and agent not in group["agents"]:
-                    group["agents"].append(agent[:200])
+                    group["agents"].append(identity(agent, f"spans[{span['span_id']}].agent"))
             env = next((span["resource"][k] for k in ENV_KEYS if span["resource"].get(k)), "")
             group["environment"] = group["environment"] or str(env)[:200]
             steps = span_steps(span, agent)

@@ -68,6 +68,9 @@ class OtlpTracesApi(APIView):
             return _error(request, 400, str(exc), "invalid")
         except schema.InvalidInput as exc:
             return _error(request, 400, str(exc), "invalid")
+        except exceptions.ValidationError as exc:  # a JSON value refused by the body reader
+            field, messages = next(iter(exc.detail.items()))
+            return _error(request, 400, f"{field}: {messages[0]}", "invalid")
         if as_json:
             return HttpResponse("{}", content_type="application/json")
         return HttpResponse(ExportTraceServiceResponse().SerializeToString(), content_type=PROTOBUF)
