@@ -142,6 +142,22 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task whose pool process died (killed, out of memory) goes back to the queue instead of being
+# acknowledged as failed; tasks are idempotent, so running one again is safe.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A message a dead worker had taken comes back after this many seconds (Redis's default is an
+# hour). It must exceed the longest countdown (the Oracle's) plus a task's run time, or a task
+# still running is delivered a second time; long jobs guard against that with a heartbeat.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("WARDEN_BROKER_VISIBILITY_TIMEOUT", "300")),
+    # A publish to a broker that is down fails at once, one that stops answering within seconds,
+    # instead of holding the publisher: work a write promised waits in its outbox (apps/core/outbox.py).
+    "max_retries": 0, "socket_timeout": 5, "socket_connect_timeout": 2,
+}
+# Tasks a write promises (apps/core/outbox.py): published again when not done within the lease,
+# the lease doubling at each attempt (the sweep runs from beat every WARDEN_OUTBOX_SWEEP_SECONDS,
+# workers/celery_app.py).
+WARDEN_OUTBOX_LEASE_SECONDS = float(os.environ.get("WARDEN_OUTBOX_LEASE_SECONDS", "60"))
 
 # Governance log keys: "id:secret,id:secret"; the first signs new entries, all verify.
 WARDEN_LOG_KEYS = dict(
