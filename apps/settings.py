@@ -89,6 +89,16 @@ _prepare = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
 DATABASES["default"].setdefault("OPTIONS", {}).update(
     server_side_binding=True, prepare_threshold=_prepare or None,
 )
+# Every wait on the database is bounded (apps/core/db): connecting gives up after DB_CONNECT_TIMEOUT
+# seconds, the server cancels a statement after DB_STATEMENT_TIMEOUT seconds (0: never) and ends a
+# session left idle inside a transaction after a minute (its locks go with it), and a server that
+# stops answering altogether is given up on 5 s after the statement timeout. The error is a 503.
+_statement_timeout = float(os.environ.get("DB_STATEMENT_TIMEOUT", "20"))
+DATABASES["default"]["OPTIONS"].update(
+    connect_timeout=int(os.environ.get("DB_CONNECT_TIMEOUT", "5")),
+    options=f"-c statement_timeout={int(_statement_timeout * 1000)} -c idle_in_transaction_session_timeout=60000",
+)
+WARDEN_DB_DEADLINE = _statement_timeout + 5 if _statement_timeout else None
 # Parallel test sessions on one server each need their own test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("WARDEN_TEST_DB") or None}
 
