@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint install clean chromium
+.PHONY: run test soak bench lint install clean chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: $(STAMP) chromium
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run >/dev/null || (echo "models changed without a migration"; exit 1)
 	WARDEN_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+
+# Fault tests: Warden over a private PostgreSQL and Redis that they stop, freeze and kill.
+soak: $(STAMP)
+	$(PY) -m pytest -m fault -s tests/faults
 
 bench: $(STAMP)
 	@set -e; for b in tests/bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done

@@ -91,6 +91,16 @@ _prepare = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
 DATABASES["default"].setdefault("OPTIONS", {}).update(
     server_side_binding=True, prepare_threshold=_prepare or None,
 )
+# Every wait on the database is bounded (apps/core/db): connecting gives up after DB_CONNECT_TIMEOUT
+# seconds, the server cancels a statement after DB_STATEMENT_TIMEOUT seconds (0: never) and ends a
+# session left idle inside a transaction after a minute (its locks go with it), and a server that
+# stops answering altogether is given up on 5 s after the statement timeout. The error is a 503.
+_statement_timeout = float(os.environ.get("DB_STATEMENT_TIMEOUT", "20"))
+DATABASES["default"]["OPTIONS"].update(
+    connect_timeout=int(os.environ.get("DB_CONNECT_TIMEOUT", "5")),
+    options=f"-c statement_timeout={int(_statement_timeout * 1000)} -c idle_in_transaction_session_timeout=60000",
+)
+WARDEN_DB_DEADLINE = _statement_timeout + 5 if _statement_timeout else None
 # Parallel test sessions on one server each need their own test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("WARDEN_TEST_DB") or None}
 
@@ -157,6 +167,22 @@ WARDEN_WHATIF_HARD_SECONDS = int(os.environ.get("WARDEN_WHATIF_HARD_SECONDS", "3
 # once; a task finding its project's slots taken is sent again after the delay.
 WARDEN_CHECKS_PER_PROJECT = int(os.environ.get("WARDEN_CHECKS_PER_PROJECT", "1"))
 WARDEN_CHECKS_REQUEUE_SECONDS = float(os.environ.get("WARDEN_CHECKS_REQUEUE_SECONDS", "1"))
+# A task whose pool process died (killed, out of memory) goes back to the queue instead of being
+# acknowledged as failed; tasks are idempotent, so running one again is safe.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A message a dead worker had taken comes back after this many seconds (Redis's default is an
+# hour). It must exceed the longest countdown (the Oracle's) plus a task's run time, or a task
+# still running is delivered a second time; long jobs guard against that with a heartbeat.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("WARDEN_BROKER_VISIBILITY_TIMEOUT", "300")),
+    # A publish to a broker that is down fails at once, one that stops answering within seconds,
+    # instead of holding the publisher: work a write promised waits in its outbox (apps/core/outbox.py).
+    "max_retries": 0, "socket_timeout": 5, "socket_connect_timeout": 2,
+}
+# Tasks a write promises (apps/core/outbox.py): published again when not done within the lease,
+# the lease doubling at each attempt (the sweep runs from beat every WARDEN_OUTBOX_SWEEP_SECONDS,
+# workers/celery_app.py).
+WARDEN_OUTBOX_LEASE_SECONDS = float(os.environ.get("WARDEN_OUTBOX_LEASE_SECONDS", "60"))
 
 # Governance log keys: "id:secret,id:secret"; the first signs new entries, all verify.
 WARDEN_LOG_KEYS = dict(

@@ -33,3 +33,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
 ]
+
+# An error no view handled: JSON for the API, 503 + Retry-After when the database is unavailable.
+handler500 = "apps.core.errors.server_error"

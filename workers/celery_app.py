@@ -14,6 +14,8 @@ app.conf.task_routes = {
     "apps.contracts.*": {"queue": "checks"},
     "apps.reviews.tasks.episode_steps_task": {"queue": "checks"},
 }
+# Read here, not from Django settings: this module loads while the settings are being imported.
+_SWEEP_SECONDS = float(os.environ.get("WARDEN_OUTBOX_SWEEP_SECONDS", "10"))
 app.conf.beat_schedule = {
     # policies: an ask nobody answered takes the policy's default at its deadline
     "policies-approvals-expire": {"task": "apps.policies.tasks.approvals_expire_task", "schedule": 10.0},
@@ -25,6 +27,14 @@ app.conf.beat_schedule = {
         "task": "apps.audit.tasks.log_outbox_flush_task", "schedule": 5.0, "options": {"expires": 5.0},
     },
     "governance-oracle-sweep": {"task": "apps.governance.tasks.oracle_sweep_task", "schedule": 300.0},
+    # contracts: what-if jobs whose worker was lost are restarted or failed
+    "contracts-whatif-sweep": {"task": "apps.contracts.tasks.whatif_sweep_task", "schedule": 30.0,
+                               "options": {"expires": 30.0}},
+    # core: tasks a write promised that have not succeeded within their lease are published again
+    "core-outbox-sweep": {
+        "task": "apps.core.tasks.outbox_sweep_task", "schedule": _SWEEP_SECONDS,
+        "options": {"expires": _SWEEP_SECONDS},
+    },
 }
 app.autodiscover_tasks()
 

@@ -145,6 +145,10 @@ class WhatIfJob(models.Model):
     results = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # The running worker writes this every few seconds; a running job whose heartbeat is stale
+    # lost its worker and is restarted (up to a limit, counted by `attempts`) or failed.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
     created_by = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

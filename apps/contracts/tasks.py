@@ -30,3 +30,11 @@ def whatif_run_task(self, job_id: int) -> None:
     if project_id is not None:
         run_fairly(task=self, project_id=project_id, args=[job_id], kind="whatif",
                    work=lambda: whatif.whatif_run(job_id=job_id))
+
+
+@shared_task(bind=True, **RETRY)
+def whatif_sweep_task(self) -> int:
+    """Restarts what-if jobs whose worker was lost (or fails them after a few tries)."""
+    from apps.contracts import whatif
+
+    return whatif.whatif_sweep()

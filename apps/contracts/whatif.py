@@ -3,21 +3,32 @@
 A job re-checks a filtered set of episodes (or the last N) and keeps only what would change:
 verdicts (contract what-if) or decisions (policy what-if). It reports progress as it goes and
 stops at the next episode boundary when cancelled; partial results are kept.
+
+A running job heartbeats. One whose heartbeat is older than STALE_SECONDS lost its worker (killed,
+or the message was redelivered to a worker that is gone): `whatif_sweep` starts it again from the
+beginning, at most MAX_ATTEMPTS times, then marks it failed. Such a job can always be cancelled.
 """
+
+import time
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, transaction
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from apps.contracts import engine, tasks
 from apps.contracts.models import JobStatus, WhatIfJob
 from apps.contracts.selectors import version_get
 from apps.contracts.services import compiled, contract_validate, episode_steps
+from apps.core.outbox import task_enqueue
 from apps.tenancy.models import Project
 from apps.traces.models import Episode, EpisodeStatus
 
 PROGRESS_EVERY = 10
+HEARTBEAT_SECONDS = 5.0
+STALE_SECONDS = 30.0
+MAX_ATTEMPTS = 3
 MAX_RESULTS = 1000
 FILTER_KEYS = ("status", "environment", "agent", "tag")
 
@@ -86,17 +97,58 @@ def whatif_create(*, project: Project, actor: str, kind: str = WhatIfJob.KIND_CO
         project=project, kind=kind, contract_name=name, candidate_source=source, candidate_digest=digest,
         baseline=baseline, filters=filters, last=last, created_by=actor,
     )
-    transaction.on_commit(lambda: tasks.whatif_run_task.delay(job.pk))
+    _enqueue_run(job_id=job.pk)
     return job
+
+
+def _enqueue_run(*, job_id: int) -> None:
+    task_enqueue(task=tasks.whatif_run_task, args=[job_id])
+
+
+def _stale(now) -> Q:
+    """A running job nobody is working on: no heartbeat for STALE_SECONDS."""
+    return Q(status=JobStatus.RUNNING) & (Q(heartbeat_at__isnull=True)
+                                          | Q(heartbeat_at__lt=now - timedelta(seconds=STALE_SECONDS)))
 
 
 def whatif_cancel(*, job: WhatIfJob) -> WhatIfJob:
-    """Asks a queued or running job to stop; it stops at the next episode boundary, keeping its results."""
+    """Stops a job: a queued one, or a running one whose worker is gone, at once; a running one at
+    its next episode boundary, keeping its results."""
+    now = timezone.now()
     WhatIfJob.objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(cancel_requested=True)
-    WhatIfJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED, finished_at=timezone.now())
+    WhatIfJob.objects.filter(Q(status=JobStatus.QUEUED) | _stale(now), pk=job.pk).update(
+        status=JobStatus.CANCELLED, finished_at=now)
     job.refresh_from_db()
     return job
+
+
+@transaction.atomic
+def whatif_sweep() -> int:
+    """Restarts running jobs whose worker is gone, or fails those restarted MAX_ATTEMPTS times.
+
+    Returns how many were restarted. A cancelled one is marked cancelled instead.
+    """
+    now = timezone.now()
+    stale = WhatIfJob.objects.select_for_update(skip_locked=True).filter(_stale(now))
+    stale.filter(cancel_requested=True).update(status=JobStatus.CANCELLED, finished_at=now)
+    stale.filter(attempts__gte=MAX_ATTEMPTS).update(
+        status=JobStatus.FAILED, finished_at=now,
+        error=f"the worker running this job was lost {MAX_ATTEMPTS} times; giving up")
+    restarted = list(stale.values_list("pk", flat=True))
+    for job_id in restarted:
+        _enqueue_run(job_id=job_id)
+    # The restart must not be claimed by the sweep itself again before a worker takes it.
+    WhatIfJob.objects.filter(pk__in=restarted).update(status=JobStatus.QUEUED)
+    return len(restarted)
+
+
+def _claim(job_id: int) -> bool:
+    """Takes the job for this worker: a queued one, or a running one whose worker is gone. A
+    second delivery of a job that is still running elsewhere leaves it alone."""
+    now = timezone.now()
+    return bool(WhatIfJob.objects.filter(Q(status=JobStatus.QUEUED) | _stale(now), pk=job_id,
+                                         cancel_requested=False)
+                .update(status=JobStatus.RUNNING, heartbeat_at=now, attempts=F("attempts") + 1))
 
 
 def _contract_diff(job: WhatIfJob, episode: Episode, checkers: list[engine.Contract]) -> tuple[dict | None, int, dict]:
@@ -160,13 +212,14 @@ def _merge_tally(summary: dict, tally: dict) -> None:
 
 
 def whatif_run(*, job_id: int) -> WhatIfJob | None:
-    """Runs (or finishes) the job. Idempotent: a finished job is left as it is; a re-delivered
-    running job starts over from scratch, so results never count an episode twice."""
+    """Runs the job. Idempotent: a finished job, or one running in a live worker, is left as it
+    is; a job whose worker was lost starts over from scratch, so results never count an episode
+    twice."""
+    WhatIfJob.objects.filter(pk=job_id, status=JobStatus.QUEUED, cancel_requested=True).update(
+        status=JobStatus.CANCELLED, finished_at=timezone.now())
+    claimed = _claim(job_id)
     job = WhatIfJob.objects.filter(pk=job_id).first()
-    if job is None or job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
-        return job
-    if job.cancel_requested:
-        WhatIfJob.objects.filter(pk=job.pk).update(status=JobStatus.CANCELLED, finished_at=timezone.now())
+    if job is None or not claimed:
         return job
     if job.kind == WhatIfJob.KIND_POLICY:
         from apps.policies import engine as pe
@@ -178,9 +231,10 @@ def whatif_run(*, job_id: int) -> WhatIfJob | None:
         subject = ([compiled(job.baseline)] if job.baseline else []) + [candidate]
         diff = _contract_diff
     ids = list(episodes_for(project=job.project, filters=job.filters, last=job.last).values_list("id", flat=True))
-    job.status, job.started_at, job.total, job.done, job.changed = JobStatus.RUNNING, timezone.now(), len(ids), 0, 0
+    job.started_at, job.total, job.done, job.changed = timezone.now(), len(ids), 0, 0
     job.results, job.summary, job.error = [], {"before": {}, "after": {}, "steps": 0}, ""
     job.save()
+    beat = time.monotonic()
     try:
         for n, episode_id in enumerate(ids, start=1):
             episode = Episode.objects.filter(pk=episode_id).first()
@@ -193,8 +247,9 @@ def whatif_run(*, job_id: int) -> WhatIfJob | None:
                     if len(job.results) < MAX_RESULTS:
                         job.results.append(row)
             job.done = n
-            if n % PROGRESS_EVERY == 0 or n == len(ids):
-                job.save(update_fields=["done", "changed", "results", "summary"])
+            if n % PROGRESS_EVERY == 0 or n == len(ids) or time.monotonic() - beat > HEARTBEAT_SECONDS:
+                beat, job.heartbeat_at = time.monotonic(), timezone.now()
+                job.save(update_fields=["done", "changed", "results", "summary", "heartbeat_at"])
                 if WhatIfJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
                     job.status, job.finished_at = JobStatus.CANCELLED, timezone.now()
                     job.save(update_fields=["status", "finished_at"])

@@ -8,10 +8,15 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from apps.core.db.base import answer_within
+
+HEALTH_DEADLINE_SECONDS = 2.0
+
 
 def database_ok() -> tuple[bool, str]:
     try:
-        with connection.cursor() as cursor:
+        # A load balancer needs the answer now: a server that does not answer is down.
+        with answer_within(HEALTH_DEADLINE_SECONDS), connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return True, "ok"
     except Exception as exc:  # any driver error means "down" for a health check

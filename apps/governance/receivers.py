@@ -1,10 +1,8 @@
-"""Signal receivers: thin, they enqueue the Oracle."""
-
-import logging
+"""Signal receivers: thin, they record that the Oracle must see an ended episode."""
 
 from django.conf import settings
 
-logger = logging.getLogger(__name__)
+from apps.core.outbox import task_enqueue
 
 
 def on_episode_ended(sender, episode, **kwargs) -> None:
@@ -12,7 +10,4 @@ def on_episode_ended(sender, episode, **kwargs) -> None:
 
     # A short delay lets contract checks started by the same event record their violations first.
     delay = getattr(settings, "WARDEN_ORACLE_DELAY_SECONDS", 30)
-    try:
-        oracle_episode_task.apply_async((episode.id,), countdown=delay)
-    except Exception:  # the broker being down must not fail the runtime's request; the sweep catches up
-        logger.exception("could not enqueue the governance oracle for episode %s", episode.id)
+    task_enqueue(task=oracle_episode_task, args=[episode.id], countdown=delay)

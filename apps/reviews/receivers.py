@@ -1,24 +1,19 @@
-"""Signal receivers of the reviews app: thin, they record or enqueue (connected in ReviewsConfig.ready).
+"""Signal receivers of the reviews app: thin, they record (connected in ReviewsConfig.ready).
 
 Failed contract verdicts become violations in the transaction that stores them. New steps are
-checked by one task per batch (decision violations, then live runtime contracts); a trace is
-already committed when steps_appended fires, so a broker outage must not turn a stored batch into
-an error for the runtime: the enqueue failure is logged and `manage.py contracts_check --missing`
-catches up later. Inside a web request the task is published once the response has been sent
-(apps.core.after_response), so a runtime never waits for the broker.
+checked by one task per batch (decision violations, then live runtime contracts), promised in the
+batch's own transaction through the task outbox (apps/core/outbox.py): a broker outage or a
+process dying after the response delays the check, never loses it. Inside a web request the task
+is published once the response has been sent, so a runtime never waits for the broker.
 """
-
-import logging
 
 from django.db import connection
 
 from apps.contracts.sql import runtime_contracts_sql
-from apps.core.after_response import after_response
+from apps.core.outbox import task_enqueue
 from apps.policies import engine as policy_engine
 from apps.reviews import services
 from apps.reviews.models import Source
-
-logger = logging.getLogger(__name__)
 
 
 def on_contract_failed(sender, episode, name: str, version: str, severity: str, first_step_index: int | None,
@@ -49,19 +44,7 @@ def _has_work(episode, first_index: int, count: int) -> bool:
 
 def on_steps_appended(sender, episode, first_index: int, count: int, work: bool | None = None, **kwargs) -> None:
     """`work`, when the sender knows it: whether the steps need checking (see _WORK_SQL)."""
-    try:
-        if not (_has_work(episode, first_index, count) if work is None else work):
-            return
-    except Exception:  # noqa: BLE001 - see the module docstring
-        logger.exception("could not tell whether episode %s needs runtime checks", episode.pk)
-        return
-    after_response(lambda: _enqueue(episode.pk, first_index))
-
-
-def _enqueue(episode_id: int, first_index: int) -> None:
     from apps.reviews.tasks import episode_steps_task
 
-    try:
-        episode_steps_task.delay(episode_id, first_index)
-    except Exception:  # noqa: BLE001 - see the module docstring
-        logger.exception("could not enqueue runtime checks for episode %s", episode_id)
+    if _has_work(episode, first_index, count) if work is None else work:
+        task_enqueue(task=episode_steps_task, args=[episode.pk, first_index])

@@ -5,7 +5,6 @@ guards the next free index (`step_count`), the idempotency check and the episode
 summaries. Writers of different episodes never wait on each other.
 """
 
-import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,19 +15,16 @@ from apps.tenancy.models import Project
 from apps.traces import schema, signals, sql
 from apps.traces.models import Episode, Step
 
-logger = logging.getLogger(__name__)
-
 EPISODE_FIELDS = ("title", "task", "agents", "environment", "seed", "config", "versions", "tags", "started_at")
 # Above this many new rows COPY beats a multi-row INSERT.
 COPY_THRESHOLD = 200
 
 
 def send_signal(signal, **kwargs) -> None:
-    """After commit the data is stored: a failing receiver is logged, never turned into an error
-    for the runtime that sent the steps."""
-    for receiver, result in signal.send_robust(sender=Episode, **kwargs):
-        if isinstance(result, Exception):
-            logger.error("trace signal receiver %r failed", receiver, exc_info=result)
+    """Call inside the writing transaction. Receivers record the work the write promises (an
+    outbox row, apps/core/outbox.py) in that transaction, so a receiver that fails fails the write:
+    stored steps never lack their checks."""
+    signal.send(sender=Episode, **kwargs)
 
 
 class StepConflict(Exception):
@@ -112,7 +108,7 @@ def _append_next(*, episode: Episode, step: dict) -> Step:
         step["project_id"], step["episode_id"], step["created_at"] = project_id, episode.pk, now
         step["id"] = _insert_one(cursor, step)
     episode.step_count = step["index"] + 1
-    transaction.on_commit(lambda: send_signal(signals.steps_appended, episode=episode, first_index=step["index"], count=1))
+    send_signal(signals.steps_appended, episode=episode, first_index=step["index"], count=1)
     row = Step(**{k: v for k, v in step.items() if k != schema.JSON_TEXTS})
     row._state.adding = False
     row.created = True
@@ -233,9 +229,7 @@ def _store(*, episode: Episode, steps: list[dict]) -> tuple[list[dict], dict[int
         )
         episode.step_count, episode.tools, episode.agents, episode.updated_at = step_count, tools, agents, now
         first_index, count = min(s["index"] for s in new), len(new)
-        transaction.on_commit(
-            lambda: send_signal(signals.steps_appended, episode=episode, first_index=first_index, count=count)
-        )
+        send_signal(signals.steps_appended, episode=episode, first_index=first_index, count=count)
     return new, existing
 
 
@@ -272,7 +266,7 @@ def episode_end(*, episode: Episode, status: str, outcome: dict | None = None) -
     locked.ended_at = locked.ended_at or now
     locked.save(update_fields=["status", "outcome", "ended_at", "updated_at"])
     if previous != status:
-        transaction.on_commit(lambda: send_signal(signals.episode_ended, episode=locked))
+        send_signal(signals.episode_ended, episode=locked)
     return locked
 
 

@@ -1,14 +1,15 @@
-"""Trace events for other apps. Both are sent from `transaction.on_commit`, after the writes commit.
+"""Trace events for other apps, sent inside the transaction that writes them.
 
     steps_appended.send(sender=Episode, episode=episode, first_index=int, count=int, work=bool | None)
     episode_ended.send(sender=Episode, episode=episode)
 
-Connect receivers in AppConfig.ready() and keep them thin: enqueue a Celery task with `.delay`.
-`first_index` is the lowest index written and `count` how many steps were new; when a runtime
-numbers its own steps the new ones need not be contiguous. `work`, when not None, tells the
-receivers whether the steps need them: a sender that reads the project anyway (/decide) evaluates
-the registered work conditions in its own statement, sparing the receivers a query per call.
-"""
+Connect receivers in AppConfig.ready() and keep them thin: record the task the event calls for
+with apps.core.outbox.task_enqueue, which commits (or rolls back) with the event's data and is
+published after commit; a receiver that raises fails the write. `first_index` is the lowest index
+written and `count` how many steps were new; when a runtime numbers its own steps the new ones
+need not be contiguous. `work`, when not None, tells the receivers whether the steps need them: a
+sender that reads the project anyway (/decide) evaluates the registered work conditions in its own
+statement, sparing the receivers a query per call."""
 
 from collections.abc import Callable
 

@@ -60,7 +60,7 @@ def step_next_sql(*, step: dict, after: str) -> tuple[str, dict]:
     `index`, the digest computed in the database over the text step_digest hashes. Nothing is
     written unless the caller's CTE named `after` returned a row. The caller supplies
     `episode_id`, `project_id` and `now`; the step's own parameters are prefixed `s_`.
-    The caller fires steps_appended after commit (or knows no receiver has work for the step).
+    The caller records the work steps_appended receivers would (or knows there is none).
     """
     step = schema.step_normalize(step, "step")
     prefix, suffix = schema.step_digest_text(step)

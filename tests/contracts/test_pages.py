@@ -1,6 +1,7 @@
 """Contract pages: members read, admins publish, reviewers run what-if; outsiders get 404."""
 
 import pytest
+from django.utils import timezone
 
 from apps.contracts import services, whatif
 from apps.contracts.models import ContractVersion, WhatIfJob
@@ -102,7 +103,7 @@ def test_the_metrics_page_has_an_empty_state(project, viewer, login):
 
 def test_cancelling_a_running_job_shows_it_is_stopping(project, reviewer, login):
     job = whatif.whatif_create(project=project, actor="a", source=NO_DELETE)
-    WhatIfJob.objects.filter(pk=job.pk).update(status="running")
+    WhatIfJob.objects.filter(pk=job.pk).update(status="running", heartbeat_at=timezone.now())  # a live worker
     r = login(reviewer).post(f"/p/acme/contracts/whatif/{job.pk}/cancel/", headers={"HX-Request": "true"})
     assert r.status_code == 200 and b"Cancelling" in r.content and b"<html" not in r.content
     job.refresh_from_db()

@@ -1,6 +1,9 @@
 """What-if: replaying stored episodes against another contract or policy version."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from apps.contracts import whatif
 from apps.contracts.models import WhatIfJob
@@ -136,3 +139,42 @@ def test_a_job_cancelled_while_running_stops_at_the_next_boundary_and_keeps_its_
     job.refresh_from_db()
     assert (job.status, job.done, job.total) == ("cancelled", 1, 3)
     assert job.finished_at is not None
+
+
+def _lost_worker(job, attempts=1):
+    """The job as a killed worker leaves it: running, its heartbeat a minute old."""
+    WhatIfJob.objects.filter(pk=job.pk).update(status="running", attempts=attempts,
+                                               heartbeat_at=timezone.now() - timedelta(minutes=1))
+
+
+def test_a_job_whose_worker_was_lost_is_cancelled_at_once(project, episodes):
+    job = whatif.whatif_create(project=project, actor="alice", source=LIMIT_1)
+    _lost_worker(job)
+    job = whatif.whatif_cancel(job=job)
+    assert job.status == "cancelled" and job.finished_at is not None
+
+
+def test_a_second_delivery_leaves_a_job_running_in_a_live_worker_alone(project, episodes):
+    job = whatif.whatif_create(project=project, actor="alice", source=LIMIT_1)
+    WhatIfJob.objects.filter(pk=job.pk).update(status="running", attempts=1, heartbeat_at=timezone.now())
+    again = whatif.whatif_run(job_id=job.pk)
+    assert (again.status, again.done, again.attempts) == ("running", 0, 1)
+
+
+def test_the_sweep_restarts_a_job_whose_worker_was_lost_and_it_then_finishes(project, episodes):
+    publish(project, LIMIT_3)
+    job = whatif.whatif_create(project=project, actor="alice", source=LIMIT_1)
+    _lost_worker(job)
+    assert whatif.whatif_sweep() == 1
+    job.refresh_from_db()
+    assert job.status == "queued"
+    job = whatif.whatif_run(job_id=job.pk)
+    assert (job.status, job.done, job.changed, job.attempts) == ("done", 3, 2, 2)
+
+
+def test_the_sweep_fails_a_job_that_lost_its_worker_too_often(project, episodes):
+    job = whatif.whatif_create(project=project, actor="alice", source=LIMIT_1)
+    _lost_worker(job, attempts=whatif.MAX_ATTEMPTS)
+    assert whatif.whatif_sweep() == 0
+    job.refresh_from_db()
+    assert job.status == "failed" and "lost" in job.error

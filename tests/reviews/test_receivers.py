@@ -1,8 +1,10 @@
-"""The steps_appended receiver enqueues a check only when there is work for it, whether it asks the
+"""The steps_appended receiver promises a check only when there is work for it, whether it asks the
 database itself or /decide answered its work condition with the decision's context."""
 
 import pytest
+from celery.signals import task_prerun
 
+from apps.core.models import TaskOutbox
 from apps.reviews import tasks
 from apps.traces import services as traces
 
@@ -17,10 +19,23 @@ rules:
 
 
 @pytest.fixture
-def enqueued(monkeypatch):
-    sent = []
-    monkeypatch.setattr(tasks.episode_steps_task, "delay", lambda *args: sent.append(args))
-    return sent
+def enqueued():
+    """The steps checks promised so far: outbox rows still waiting (this test's transaction never
+    commits) and those that ran once their on-commit callbacks were executed."""
+    ran = []
+
+    def record(sender=None, args=(), **kwargs) -> None:
+        if sender.name == tasks.episode_steps_task.name:
+            ran.append(tuple(args))
+
+    task_prerun.connect(record, weak=False, dispatch_uid="test-steps-ran")
+
+    def promised() -> list[tuple]:
+        waiting = [tuple(r.args) for r in TaskOutbox.objects.filter(task=tasks.episode_steps_task.name)]
+        return ran + waiting
+
+    yield promised
+    task_prerun.disconnect(dispatch_uid="test-steps-ran")
 
 
 def _decision(episode, verdict):
@@ -33,14 +48,14 @@ def test_routine_allow_without_runtime_contracts_enqueues_nothing(project, enque
     episode, _ = traces.episode_upsert(project=project, external_id="e")
     with django_capture_on_commit_callbacks(execute=True):
         _decision(episode, "allow")
-    assert enqueued == []
+    assert enqueued() == []
 
 
 def test_blocked_decision_is_enqueued_for_a_violation(project, enqueued, django_capture_on_commit_callbacks):
     episode, _ = traces.episode_upsert(project=project, external_id="e")
     with django_capture_on_commit_callbacks(execute=True):
         step = _decision(episode, "block")
-    assert enqueued == [(episode.pk, step.index)]
+    assert enqueued() == [(episode.pk, step.index)]
 
 
 def test_any_step_is_enqueued_when_the_project_checks_runtime_contracts(project, enqueued,
@@ -51,7 +66,7 @@ def test_any_step_is_enqueued_when_the_project_checks_runtime_contracts(project,
     episode, _ = traces.episode_upsert(project=project, external_id="e")
     with django_capture_on_commit_callbacks(execute=True):
         step = traces.step_append(episode=episode, kind="message", content="hello")
-    assert enqueued == [(episode.pk, step.index)]
+    assert enqueued() == [(episode.pk, step.index)]
 
 
 ALLOW_READS = """
@@ -80,7 +95,7 @@ def test_a_routine_decide_enqueues_nothing_without_runtime_contracts(project, ad
     with django_capture_on_commit_callbacks(execute=True):
         decision = _routine_allow(project, admin)
     assert (decision.verdict, decision.step_index) == ("allow", 1)
-    assert enqueued == []
+    assert enqueued() == []
 
 
 def test_a_routine_decide_enqueues_its_step_when_the_project_checks_runtime_contracts(
@@ -91,4 +106,4 @@ def test_a_routine_decide_enqueues_its_step_when_the_project_checks_runtime_cont
     with django_capture_on_commit_callbacks(execute=True):
         decision = _routine_allow(project, admin)
     assert (decision.verdict, decision.step_index) == ("allow", 1)
-    assert (decision.episode_id, 1) in enqueued
+    assert (decision.episode_id, 1) in enqueued()

@@ -118,20 +118,34 @@ def test_large_batches_are_written_and_summarised(project):
     assert episode.agents == ["planner"]
 
 
-def test_steps_appended_is_not_sent_before_the_transaction_commits(project):
-    received = []
+def test_steps_appended_is_sent_inside_the_batch_transaction(project):
+    seen = []
 
     def receiver(sender, episode, first_index, count, **kwargs):
-        received.append((episode.external_id, first_index, count))
+        seen.append((first_index, count, transaction.get_connection().in_atomic_block))
 
     signals.steps_appended.connect(receiver)
     try:
         episode, _ = services.episode_upsert(project=project, external_id="e")
-        with transaction.atomic():
-            services.steps_append_batch(episode=episode, steps=_steps(4, start=2))
-        assert received == []  # the test's outer transaction has not committed
+        services.steps_append_batch(episode=episode, steps=_steps(4, start=2))
     finally:
         signals.steps_appended.disconnect(receiver)
+    assert seen == [(2, 4, True)]  # so what a receiver records commits or rolls back with the steps
+
+
+def test_a_failing_steps_appended_receiver_fails_the_batch_and_writes_nothing(project):
+    def receiver(sender, **kwargs):
+        raise RuntimeError("could not record the checks")
+
+    signals.steps_appended.connect(receiver)
+    try:
+        episode, _ = services.episode_upsert(project=project, external_id="e")
+        with pytest.raises(RuntimeError):
+            services.steps_append_batch(episode=episode, steps=_steps(4))
+    finally:
+        signals.steps_appended.disconnect(receiver)
+    episode.refresh_from_db()
+    assert (episode.step_count, Step.objects.filter(episode=episode).count()) == (0, 0)
 
 
 def test_steps_appended_fires_once_per_committed_batch(project, django_capture_on_commit_callbacks):

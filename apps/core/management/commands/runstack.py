@@ -13,7 +13,8 @@ from apps.core.stack import resolve_services
 
 
 class Command(BaseCommand):
-    help = "Start Warden with demo data: web app, Celery worker and beat. Ctrl-C stops all of them."
+    help = ("Start Warden with demo data: web app, Celery worker and beat; a child that crashes is "
+            "restarted. Ctrl-C stops all of them.")
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("WARDEN_PORT", "8000")))
@@ -49,12 +50,18 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        restarts = {name: Restarts() for name in commands}
         try:
             while not stopping:
-                for name, proc in processes.items():
-                    if proc.poll() is not None:
-                        self.stderr.write(f"{name} exited with {proc.returncode}; stopping the others")
-                        stopping = True
+                for name, proc in list(processes.items()):
+                    if proc.poll() is None:
+                        restarts[name].running()
+                    elif restarts[name].due():
+                        # One crashed child must not take the others down: start it again, waiting
+                        # longer each time it crashes soon after starting.
+                        self.stderr.write(f"{name} exited with {proc.returncode}; restarting it")
+                        processes[name] = subprocess.Popen(commands[name], env=env)
+                        restarts[name].started()
                 time.sleep(0.5)
         finally:
             for proc in processes.values():
@@ -65,3 +72,28 @@ class Command(BaseCommand):
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+class Restarts:
+    """When to restart a crashed child: at once the first time, then waiting twice as long after
+    each crash that follows a short run (up to MAX_DELAY), back to at once after a long run."""
+
+    MAX_DELAY = 30.0
+    STABLE_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self.delay, self.since, self.exited = 0.0, time.monotonic(), None
+
+    def running(self) -> None:
+        if time.monotonic() - self.since > self.STABLE_SECONDS:
+            self.delay = 0.0
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if self.exited is None:
+            self.exited = now
+        return now - self.exited >= self.delay
+
+    def started(self) -> None:
+        self.delay = min(max(self.delay * 2, 1.0), self.MAX_DELAY)
+        self.since, self.exited = time.monotonic(), None

@@ -1,0 +1,38 @@
+"""The answer to an error no view handled (Django's handler500).
+
+The database being unavailable (down, restarting, not answering within its deadline, see
+apps/core/db) is not a bug: it is a 503 with Retry-After, so clients and load balancers retry
+instead of giving up. API paths answer in the API's JSON error shape, pages in plain HTML built
+without the template context (whose processors would ask the database again).
+"""
+
+import sys
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+RETRY_AFTER_SECONDS = 5
+API_PREFIXES = ("/api/", "/v1/")
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Warden: {title}</title></head>
+<body><h1>{title}</h1><p>{message}</p></body></html>"""
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if database_unavailable(sys.exc_info()[1]):
+        status, code = 503, "unavailable"
+        title, message = "Unavailable", "The database is not answering; retry in a few seconds."
+    else:
+        status, code = 500, "server_error"
+        title, message = "Server error", "Something went wrong on the server; it has been logged."
+    if request.path.startswith(API_PREFIXES):
+        response: HttpResponse = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    else:
+        response = HttpResponse(_PAGE.format(title=title, message=message), status=status)
+    if status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
