@@ -1,7 +1,15 @@
-"""Trace events for other apps. Both are sent from `transaction.on_commit`, after the writes commit.
+"""Trace events for other apps. These two are sent from `transaction.on_commit`, after the writes commit:
 
     steps_appended.send(sender=Episode, episode=episode, first_index=int, count=int, work=bool | None)
     episode_ended.send(sender=Episode, episode=episode)
+
+`steps_storing` is sent *inside* the transaction that writes new steps, with the steps as stored
+(normalised dicts with their index), by every path that stores steps: batches, OTLP, imports,
+single appends (worker-run episodes too). It is for indexes that must be exactly as current as the
+steps (the policy provenance index); a receiver that raises aborts the write. Decision steps that
+/decide writes itself do not pass through it: they carry no content of their own.
+
+    steps_storing.send(sender=Episode, episode=episode, steps=[{...}, ...])
 
 Connect receivers in AppConfig.ready() and keep them thin: enqueue a Celery task with `.delay`.
 `first_index` is the lowest index written and `count` how many steps were new; when a runtime
@@ -16,6 +24,7 @@ from django.dispatch import Signal
 
 steps_appended = Signal()
 episode_ended = Signal()
+steps_storing = Signal()
 
 # name -> condition(project SQL expression) -> SQL boolean: "this project's new steps need work".
 _work_conditions: dict[str, Callable[[str], str]] = {}
