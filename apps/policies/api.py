@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import paginated_response
-from apps.policies import approvals, decide_request, decisions, narrowings, selectors, services
+from apps.policies import approvals, decide_request, decisions, engine, narrowings, selectors, services
 from apps.policies.models import Decision, DecisionStatus
 from apps.policies.records import DecideInput
 from apps.tenancy.auth import scope_required
@@ -25,6 +25,7 @@ class DecisionOutputSerializer(serializers.Serializer):
     episode = serializers.CharField(source="episode.external_id")
     step_index = serializers.IntegerField(allow_null=True)
     agent = serializers.CharField()
+    kind = serializers.CharField(help_text="tool, or message (then `tool` is the message's recipient).")
     tool = serializers.CharField()
     verdict = serializers.CharField()
     outcome = serializers.CharField(help_text="What to do now: the verdict, or for an ask once answered "
@@ -53,7 +54,7 @@ def decision_data(d: Decision) -> dict:
     approval = getattr(d, "approval", None) if d.verdict == "ask" else None
     return {
         "decision_id": d.pk, "episode": d.episode.external_id, "step_index": d.step_index, "agent": d.agent,
-        "tool": d.tool, "verdict": d.verdict, "outcome": d.outcome, "status": d.status,
+        "kind": d.kind, "tool": d.tool, "verdict": d.verdict, "outcome": d.outcome, "status": d.status,
         "arguments": d.final_arguments, "message": d.message, "rule": d.rule or None,
         "policy": d.policy_digest or None, "deadline": approval.deadline.isoformat() if approval else None,
         "created_at": d.created_at.isoformat().replace("+00:00", "Z"),
@@ -68,6 +69,52 @@ def _step_conflict(exc: StepConflict) -> Response:
     )
 
 
+@extend_schema_serializer(component_name="DecideContext")
+class DecideContextSerializer(serializers.Serializer):
+    untrusted = serializers.BooleanField(required=False, default=False,
+                                         help_text="Untrusted content has been read in this episode.")
+    environment = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - {"untrusted", "environment"})
+            if unknown:
+                raise serializers.ValidationError(
+                    {unknown[0]: [f"Unknown context key '{unknown[0]}'; use untrusted, environment."]}
+                )
+        return super().to_internal_value(data)
+
+
+class DecideCommonSerializer(serializers.Serializer):
+    """What a tool call's and a message's decision input share."""
+
+    episode = serializers.CharField(max_length=200)
+    agent = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    step_index = serializers.IntegerField(required=False, allow_null=True, min_value=0,
+                                          max_value=trace_schema.MAX_INDEX)
+    context = serializers.DictField(required=False, default=dict)
+
+    def validate_context(self, value):
+        ctx = DecideContextSerializer(data=value)
+        ctx.is_valid(raise_exception=True)
+        return ctx.validated_data
+
+
+def _decided(request, v: dict, *, tool: str, arguments: dict, kind: str = engine.TOOL) -> Response:
+    """Runs the decision service for a validated tool call or message and renders the answer."""
+    ctx = v["context"]
+    data = DecideInput(episode=v["episode"], agent=v["agent"], tool=tool, arguments=arguments, kind=kind,
+                       step_index=v.get("step_index"), untrusted=ctx.get("untrusted", False),
+                       environment=ctx.get("environment") or None)
+    try:
+        decision = decisions.decision_make(project=request.auth.project, data=data, actor=str(request.user))
+    except StepConflict as exc:
+        return _step_conflict(exc)
+    except trace_schema.InvalidInput as exc:
+        raise exceptions.ValidationError({exc.field.split(".")[-1]: [exc.message]}) from None
+    return Response(decision_data(decision))
+
+
 class DecideApi(APIView):
     """Decide one tool call before it runs. Every decision is stored and appended to the episode."""
 
@@ -80,54 +127,38 @@ class DecideApi(APIView):
                 return response
         return super().dispatch(request, *args, **kwargs)
 
-    @extend_schema_serializer(component_name="DecideContext")
-    class ContextSerializer(serializers.Serializer):
-        untrusted = serializers.BooleanField(required=False, default=False,
-                                             help_text="Untrusted content has been read in this episode.")
-        environment = serializers.CharField(max_length=200, required=False, allow_blank=True)
-
-        def to_internal_value(self, data):
-            if isinstance(data, dict):
-                unknown = sorted(set(data) - {"untrusted", "environment"})
-                if unknown:
-                    raise serializers.ValidationError(
-                        {unknown[0]: [f"Unknown context key '{unknown[0]}'; use untrusted, environment."]}
-                    )
-            return super().to_internal_value(data)
-
     @extend_schema_serializer(component_name="DecideInput")
-    class InputSerializer(serializers.Serializer):
-        episode = serializers.CharField(max_length=200)
-        agent = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    class InputSerializer(DecideCommonSerializer):
         tool = serializers.CharField(max_length=200)
         arguments = serializers.DictField(required=False, default=dict)
-        step_index = serializers.IntegerField(required=False, allow_null=True, min_value=0,
-                                              max_value=trace_schema.MAX_INDEX)
-        context = serializers.DictField(required=False, default=dict)
-
-        def validate_context(self, value):
-            ctx = DecideApi.ContextSerializer(data=value)
-            ctx.is_valid(raise_exception=True)
-            return ctx.validated_data
 
     @extend_schema(request=InputSerializer, responses=DecisionOutputSerializer)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        ctx = v.pop("context")
-        try:
-            decision = decisions.decision_make(
-                project=request.auth.project,
-                data=DecideInput(**v, untrusted=ctx.get("untrusted", False),
-                                           environment=ctx.get("environment") or None),
-                actor=str(request.user),
-            )
-        except StepConflict as exc:
-            return _step_conflict(exc)
-        except trace_schema.InvalidInput as exc:
-            raise exceptions.ValidationError({exc.field.split(".")[-1]: [exc.message]}) from None
-        return Response(decision_data(decision))
+        return _decided(request, v, tool=v["tool"], arguments=v["arguments"])
+
+
+class DecideMessageApi(APIView):
+    """Decide an outgoing message before it is sent: same verdicts, evidence and log as a tool call."""
+
+    permission_classes = [permissions.IsAuthenticated, scope_required("decide")]
+
+    @extend_schema_serializer(component_name="DecideMessageInput")
+    class InputSerializer(DecideCommonSerializer):
+        content = serializers.CharField(max_length=trace_schema.MAX_CONTENT_CHARS, trim_whitespace=False,
+                                        allow_blank=True)
+        to = serializers.CharField(max_length=200, required=False, default="user",
+                                   help_text="The recipient: user (the default) or an agent's name.")
+
+    @extend_schema(request=InputSerializer, responses=DecisionOutputSerializer)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        return _decided(request, v, tool=v["to"], arguments={"content": v["content"], "to": v["to"]},
+                        kind=engine.MESSAGE)
 
 
 class ReadOrDecide(permissions.BasePermission):

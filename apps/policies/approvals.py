@@ -46,6 +46,13 @@ def approvals_expire_due(*, project: Project | None = None) -> int:
     return expired
 
 
+def _actor_name(actor) -> str:
+    """A reviewer's username, an API key's `key:<name>`, or "timeout" when the deadline answered."""
+    if actor is None:
+        return "timeout"
+    return str(getattr(actor, "username", None) or actor)
+
+
 def _resolve(approval: Approval, status: str, outcome: str, actor, note: str) -> None:
     """Call holding the approval's row lock; an allow counts against the episode's guard (locked here)."""
     now = timezone.now()
@@ -55,7 +62,7 @@ def _resolve(approval: Approval, status: str, outcome: str, actor, note: str) ->
     decision = approval.decision
     decision.status, decision.outcome = status, outcome
     decision.save(update_fields=["status", "outcome"])
-    if outcome == engine.ALLOW:
+    if outcome == engine.ALLOW and decision.kind == engine.TOOL:  # `calls` conditions count tool calls
         guard = sql.guard_row_locked(episode=decision.episode)
         counts = {**guard.counts, decision.tool: guard.counts.get(decision.tool, 0) + 1}
         EpisodeGuard.objects.filter(pk=guard.pk).update(counts=counts, updated_at=now, rev=F("rev") + 1)
@@ -64,7 +71,7 @@ def _resolve(approval: Approval, status: str, outcome: str, actor, note: str) ->
                            outcome={"termination_reason": "approval timed out"})
     governance_log_append(
         project=approval.project, event="approval.answered",
-        actor=str(getattr(actor, "username", None) or "timeout"),
+        actor=_actor_name(actor),
         data={"decision_id": decision.pk, "episode": decision.episode.external_id, "tool": decision.tool,
               "status": status, "outcome": outcome, "note": note},
     )

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.services import governance_log_defer, log_flush_soon, log_payload
-from apps.policies import engine, sql
+from apps.policies import engine, selectors, sql
 from apps.policies.engine_cache import cached, compiled
 from apps.policies.models import Approval, Decision, DecisionStatus
 from apps.policies.records import (
@@ -86,7 +86,8 @@ def _decision_replayed(episode: Episode, data: DecideInput, step_index: int) -> 
     earlier = Decision.objects.filter(episode=episode, step_index=step_index).first()
     if earlier is None:
         return None
-    if (earlier.tool, earlier.agent, earlier.arguments) != (data.tool, data.agent, data.arguments):
+    if (earlier.kind, earlier.tool, earlier.agent, earlier.arguments) != (data.kind, data.tool, data.agent,
+                                                                          data.arguments):
         raise traces.StepConflict(step_index)
     return earlier
 
@@ -140,9 +141,11 @@ def _verdict(data: DecideInput, context: DecideContext, environment: str, untrus
         untrusted=untrusted, counts=guard.counts, steps=episode.step_count, environment=environment,
         state=gov["state"], suspended=gov["suspended"], revoked_tools=gov["revoked_tools"],
         arg_bounds=gov["arg_bounds"], now=timezone.now(),
+        provenance=selectors.episode_provenance(episode_id=episode.pk, arguments=data.arguments),
     )
     overlays = [compiled(digest=n["digest"], source=n["source"], narrowing=True) for n in guard.narrowings]
-    verdict = engine.decide(_policy_for(version), engine.Call(data.tool, data.arguments, data.agent), ctx, overlays)
+    verdict = engine.decide(_policy_for(version), engine.Call(data.tool, data.arguments, data.agent, data.kind), ctx,
+                            overlays)
     seen = {"untrusted": untrusted, "counts": dict(guard.counts), "steps": episode.step_count,
             "environment": environment, "state": gov["state"], "narrowings": len(overlays)}
     return verdict, version, seen
@@ -164,15 +167,20 @@ def _record(project: Project, data: DecideInput, actor: str, context: DecideCont
         "attributes": {"verdict": verdict.verdict, "rule": verdict.rule, "decision_id": context.decision_id,
                        "policy": digest or None},
     }
+    if data.kind == engine.MESSAGE:
+        step["attributes"]["kind"] = engine.MESSAGE
+    if verdict.finding is not None:  # where the refused value came from, for the violation it becomes
+        step["attributes"].update(finding=verdict.finding.as_dict(), detail=verdict.detail)
     full = verdict.verdict != engine.ALLOW
     evidence = {}
     if full:
         evidence = {"context": seen, "detail": verdict.detail, "arguments_before": data.arguments,
-                    "arguments_after": verdict.arguments}
+                    "arguments_after": verdict.arguments,
+                    "finding": verdict.finding.as_dict() if verdict.finding else None}
     now = timezone.now()
     row = DecisionRow(
         id=context.decision_id, project_id=project.id, episode_id=episode.pk, step_index=data.step_index,
-        agent=data.agent, tool=data.tool, arguments=data.arguments, final_arguments=verdict.arguments,
+        agent=data.agent, kind=data.kind, tool=data.tool, arguments=data.arguments, final_arguments=verdict.arguments,
         verdict=verdict.verdict, outcome=verdict.verdict,
         status=DecisionStatus.PENDING if verdict.verdict == engine.ASK else DecisionStatus.DECIDED,
         rule=verdict.rule or "", message=verdict.message, policy_version_id=version.id if version else None,
@@ -180,10 +188,12 @@ def _record(project: Project, data: DecideInput, actor: str, context: DecideCont
         latency_us=int((time.perf_counter() - started) * 1_000_000),
     )
     counts = guard.counts
-    if verdict.verdict in ALLOWING:
+    if verdict.verdict in ALLOWING and data.kind == engine.TOOL:  # `calls` conditions count tool calls
         counts = {**counts, data.tool: counts.get(data.tool, 0) + 1}
     log = {"decision_id": context.decision_id, "episode": data.episode, "agent": data.agent, "tool": data.tool,
            "verdict": verdict.verdict, "rule": verdict.rule, "policy": digest or None}
+    if data.kind == engine.MESSAGE:
+        log["kind"] = engine.MESSAGE
     # Steps from the count seen before this decision on are scanned again next time, so an
     # untrusted step committed meanwhile is never skipped.
     guard_write = GuardWrite(counts=counts, untrusted=untrusted, scanned_to=episode.step_count, now=now)

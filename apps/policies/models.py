@@ -107,6 +107,9 @@ class Decision(models.Model):
     episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="+")
     step_index = models.PositiveIntegerField(null=True, blank=True)
     agent = models.CharField(max_length=200, blank=True)
+    # "tool" (a tool call), or "message": an outgoing message, `tool` then names its recipient and
+    # `arguments` are {"content", "to"}.
+    kind = models.CharField(max_length=8, default="tool")
     tool = models.CharField(max_length=200)
     arguments = models.JSONField(default=dict)
     final_arguments = models.JSONField(default=dict)
@@ -174,3 +177,25 @@ class EpisodeGuard(models.Model):
 
     def __str__(self) -> str:
         return f"guard of episode {self.episode_id}"
+
+
+class ProvenanceValue(models.Model):
+    """One value an episode's steps carried ("kind:normalised", see engine/provenance.py), with the
+    first step that carried it among trusted and among untrusted content.
+
+    Written as steps are stored (policies.receivers.on_steps_storing, inside the writing
+    transaction), read by /decide for the values of the call being decided only. `source:<name>`
+    rows record the first step of each untrusted source. The C collation makes the key compare
+    bytes (the values are normalised already) and lets `source:` rows be read as a key range.
+    """
+
+    pk = models.CompositePrimaryKey("episode_id", "value")
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="+", db_index=False)
+    value = models.TextField(db_collation="C")
+    trusted_step = models.PositiveIntegerField(null=True, blank=True)
+    trusted_source = models.CharField(max_length=100, blank=True)
+    untrusted_step = models.PositiveIntegerField(null=True, blank=True)
+    untrusted_source = models.CharField(max_length=100, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.value} in episode {self.episode_id}"

@@ -27,6 +27,7 @@ class DecideInput:
     step_index: int | None = None
     untrusted: bool = False
     environment: str | None = None
+    kind: str = "tool"  # or "message": `tool` is then the recipient, `arguments` {"content", "to"}
 
 
 @dataclass
@@ -79,6 +80,7 @@ class DecisionRow(TypedDict):
     episode_id: int
     step_index: int | None
     agent: str
+    kind: str
     tool: str
     arguments: dict
     final_arguments: dict

@@ -1,7 +1,11 @@
+from collections.abc import Collection, Mapping
 from difflib import unified_diff
 
+from django.db import connection
 from django.db.models import QuerySet
 
+from apps.policies import engine
+from apps.policies.engine import provenance
 from apps.policies.models import Approval, Decision, DecisionStatus, Policy, PolicyBinding, PolicyVersion
 from apps.tenancy.models import Project
 
@@ -73,3 +77,61 @@ def approval_recent(*, project: Project, limit: int = 20) -> QuerySet[Approval]:
         .select_related("decision__episode", "answered_by")
         .order_by("-answered_at")[:limit]
     )
+
+
+_PROVENANCE_READ_SQL = """
+SELECT value, trusted_step, trusted_source, untrusted_step, untrusted_source
+  FROM policies_provenancevalue
+ WHERE episode_id = %(episode)s::bigint
+   AND (value = ANY(%(values)s::text[]) OR (%(sources)s AND value >= 'source:' AND value < 'source;'))
+"""
+
+
+class EpisodeProvenance:
+    """The provenance index of one episode, as the policy engine asks for it (engine.ProvenanceView).
+
+    Nothing is read until a condition asks; the first question fetches the values of every argument
+    of the call and the episode's untrusted sources in one indexed statement, so a decision reads
+    a few rows however long the episode is, and a policy without provenance conditions reads none.
+    """
+
+    def __init__(self, *, episode_id: int, arguments: dict):
+        self.episode_id = episode_id
+        self.arguments = arguments
+        self._known: dict[str, engine.Origin] = {}
+        self._asked: set[str] = set()
+        self._sources: dict[str, int] | None = None
+
+    def origins(self, values: Collection[str]) -> Mapping[str, engine.Origin]:
+        missing = [v for v in values if v not in self._asked]
+        if missing:
+            if not self._asked:
+                missing += [f.value for f in provenance.found_in(self.arguments)]
+            self._read(missing)
+        return {v: self._known[v] for v in values if v in self._known}
+
+    def untrusted_sources(self) -> Mapping[str, int]:
+        if self._sources is None:
+            self._read([] if self._asked else [f.value for f in provenance.found_in(self.arguments)])
+        return self._sources or {}
+
+    def _read(self, values: list[str]) -> None:
+        values = list(dict.fromkeys(v for v in values if v not in self._asked))
+        want_sources = self._sources is None
+        with connection.cursor() as cursor:
+            cursor.execute(_PROVENANCE_READ_SQL, {"episode": self.episode_id, "values": values,
+                                                  "sources": want_sources})
+            rows = cursor.fetchall()
+        self._asked.update(values)
+        if want_sources:
+            self._sources = {}
+        for value, t_step, t_source, u_step, u_source in rows:
+            if value.startswith(provenance.SOURCE_PREFIX):
+                if want_sources and u_step is not None:
+                    self._sources[value[len(provenance.SOURCE_PREFIX):]] = u_step
+                continue
+            self._known[value] = engine.Origin(t_step, t_source, u_step, u_source)
+
+
+def episode_provenance(*, episode_id: int, arguments: dict) -> EpisodeProvenance:
+    return EpisodeProvenance(episode_id=episode_id, arguments=arguments)

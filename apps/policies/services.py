@@ -1,7 +1,7 @@
 """Writes for policies: publish (tests gate trust), activate, bind. Decisions live in decisions.py."""
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
@@ -43,6 +43,8 @@ def policy_publish(*, project: Project, source: str, actor, name: str | None = N
         raise ValidationError({"name": [f"'{slug}' is reserved for a page; choose another name."]})
     actor_name = str(getattr(actor, "username", None) or actor or "system")
     policy, _ = Policy.objects.select_for_update().get_or_create(project=project, name=slug)
+    if description is None and compiled.description:  # the document's own `description:`
+        description = compiled.description[:2000]
     if description is not None and policy.description != description:
         policy.description = description
         policy.save(update_fields=["description"])
@@ -115,3 +117,45 @@ def binding_remove(*, binding: PolicyBinding, actor=None) -> None:
     binding.delete()
     governance_log_append(project=binding.project, event="policy.unbound",
                           actor=str(getattr(actor, "username", None) or actor or "system"), data=data)
+
+
+# Keeps the earliest step on each side: a value seen again later changes nothing, and a row is
+# rewritten only when the new batch moves one of its first appearances earlier.
+_EARLIER = "(EXCLUDED.{side}_step IS NOT NULL AND (p.{side}_step IS NULL OR EXCLUDED.{side}_step < p.{side}_step))"
+_PROVENANCE_SQL = f"""
+INSERT INTO policies_provenancevalue AS p
+       (episode_id, value, trusted_step, trusted_source, untrusted_step, untrusted_source)
+SELECT %(episode)s::bigint, v.value, v.t_step, v.t_source, v.u_step, v.u_source
+  FROM unnest(%(values)s::text[], %(t_steps)s::integer[], %(t_sources)s::text[], %(u_steps)s::integer[],
+              %(u_sources)s::text[]) AS v (value, t_step, t_source, u_step, u_source)
+ON CONFLICT (episode_id, value) DO UPDATE SET
+   trusted_step = CASE WHEN {_EARLIER.format(side="trusted")} THEN EXCLUDED.trusted_step ELSE p.trusted_step END,
+   trusted_source = CASE WHEN {_EARLIER.format(side="trusted")} THEN EXCLUDED.trusted_source ELSE p.trusted_source END,
+   untrusted_step = CASE WHEN {_EARLIER.format(side="untrusted")} THEN EXCLUDED.untrusted_step
+                         ELSE p.untrusted_step END,
+   untrusted_source = CASE WHEN {_EARLIER.format(side="untrusted")} THEN EXCLUDED.untrusted_source
+                           ELSE p.untrusted_source END
+ WHERE {_EARLIER.format(side="trusted")} OR {_EARLIER.format(side="untrusted")}
+"""
+
+
+def provenance_record(*, episode_id: int, steps: list[dict]) -> int:
+    """Adds the values of newly stored steps to the episode's provenance index; returns how many.
+
+    Call inside the transaction that stores the steps, under the episode's row lock (which orders
+    writers of one episode), so a decision never sees a step without its values.
+    """
+    origins = engine.provenance.origins_of(steps)
+    if not origins:
+        return 0
+    values, t_steps, t_sources, u_steps, u_sources = [], [], [], [], []
+    for value, origin in origins.items():
+        values.append(value)
+        t_steps.append(origin.trusted_step)
+        t_sources.append(origin.trusted_source)
+        u_steps.append(origin.untrusted_step)
+        u_sources.append(origin.untrusted_source)
+    with connection.cursor() as cursor:
+        cursor.execute(_PROVENANCE_SQL, {"episode": episode_id, "values": values, "t_steps": t_steps,
+                                         "t_sources": t_sources, "u_steps": u_steps, "u_sources": u_sources})
+    return len(values)

@@ -134,7 +134,7 @@ RETURNING eg.episode_id"""
 # Column -> SQL type of every policies_decision column (records.DecisionRow has the same keys).
 DECISION_COLUMNS = {
     "id": "bigint", "project_id": "bigint", "episode_id": "bigint", "step_index": "integer", "agent": "text",
-    "tool": "text", "arguments": "jsonb", "final_arguments": "jsonb", "verdict": "text", "outcome": "text",
+    "kind": "text", "tool": "text", "arguments": "jsonb", "final_arguments": "jsonb", "verdict": "text", "outcome": "text",
     "status": "text", "rule": "text", "message": "text", "policy_version_id": "bigint", "policy_digest": "text",
     "tier": "text", "evidence": "jsonb", "created_at": "timestamptz", "latency_us": "integer",
 }

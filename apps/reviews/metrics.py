@@ -31,16 +31,25 @@ def _outcomes(rows) -> dict:
     return dist
 
 
-def _containment(violations) -> dict:
+UNMEASURED = "no contract checked these episodes, so violations that got through could not be counted"
+
+
+def _containment(violations, *, checked: bool) -> dict:
     """Contained: stopped before the effect (a blocked/terminated decision, or a runtime contract that
-    terminated the episode). Escaped: a contract violation found only after the action ran."""
+    terminated the episode). Escaped: a contract violation found only after the action ran.
+
+    Only contracts find escapes: where none checked the episodes the rate is unknown (None, with
+    the reason), not 1.0 because nothing was seen to escape.
+    """
     contained = escaped = 0
     for source, evidence in violations:
         if source == Source.POLICY or (evidence or {}).get("contained"):
             contained += 1
         else:
             escaped += 1
-    return {"contained": contained, "escaped": escaped, "rate": _rate(contained, contained + escaped)}
+    rate = _rate(contained, contained + escaped) if checked else None
+    return {"contained": contained, "escaped": escaped, "rate": rate, "measured": checked,
+            "unknown_because": None if checked else UNMEASURED}
 
 
 def episode_metrics(*, episode: Episode) -> dict:
@@ -60,7 +69,8 @@ def episode_metrics(*, episode: Episode) -> dict:
         "terminated_reliably": None if episode.status == EpisodeStatus.RUNNING else episode.status in ENDED_WELL,
         "verdicts": {"pass": passed, "fail": failed, "inconclusive": verdicts.get("inconclusive", 0)},
         "compliance_rate": _rate(passed, passed + failed),
-        "containment": _containment(Violation.objects.filter(episode=episode).values_list("source", "evidence")),
+        "containment": _containment(Violation.objects.filter(episode=episode).values_list("source", "evidence"),
+                                    checked=passed + failed > 0),
         "governance_outcomes": outcomes,
         "steps": episode.step_count,
     }
@@ -103,7 +113,8 @@ def project_metrics(*, project: Project, filters: Mapping[str, str] | None = Non
         .values_list("attributes__verdict").annotate(n=Count("id")).values_list("attributes__verdict", "n")
     )
     containment = _containment(
-        Violation.objects.filter(project=project, episode_id__in=ids).values_list("source", "evidence")
+        Violation.objects.filter(project=project, episode_id__in=ids).values_list("source", "evidence"),
+        checked=passed + failed > 0,
     )
     daily_outcomes: dict[str, dict] = {}
     for day, verdict, n in (

@@ -68,6 +68,8 @@ def violations_from_decisions(*, episode: Episode, first_index: int) -> list[Vio
             continue  # dedup: the first stopping decision of this rule is the violation
         evidence = {"decision_id": attrs.get("decision_id"), "verdict": verdict, "tool": d["tool"],
                     "arguments": d["arguments"], "rule": attrs.get("rule"), "steps": [d["index"]], "contained": True}
+        if attrs.get("finding"):  # the refused value and the step it first appeared in
+            evidence.update(finding=attrs["finding"], detail=attrs.get("detail"))
         violation, _ = violation_record(
             episode=episode, source=Source.POLICY, name=name, version=str(attrs.get("policy") or ""),
             severity=STOPPING_VERDICTS[verdict], first_step_index=d["index"], evidence=evidence, agent=d["agent"],

@@ -49,6 +49,7 @@ class Scope(models.TextChoices):
     INGEST = "ingest", "Ingest traces"
     DECIDE = "decide", "Ask for decisions"
     READ = "read", "Read"
+    REVIEW = "review", "Answer approvals"
     ADMIN = "admin", "Administer"
 
 

@@ -107,6 +107,7 @@ def _append_next(*, episode: Episode, step: dict) -> Step:
         step["digest"] = schema.step_digest(step)
         step["project_id"], step["episode_id"], step["created_at"] = project_id, episode.pk, now
         step["id"] = _insert_one(cursor, step)
+    signals.steps_storing.send(sender=Episode, episode=episode, steps=[step])
     episode.step_count = step["index"] + 1
     send_signal(signals.steps_appended, episode=episode, first_index=step["index"], count=1)
     row = Step(**{k: v for k, v in step.items() if k != schema.JSON_TEXTS})
@@ -221,6 +222,7 @@ def _store(*, episode: Episode, steps: list[dict]) -> tuple[list[dict], dict[int
             step["id"] = row.id
 
     if new:
+        signals.steps_storing.send(sender=Episode, episode=episode, steps=new)
         tools = merge_unique(locked.tools, (s["tool"] for s in new))
         agents = merge_unique(locked.agents, (s["agent"] for s in new if s["actor"] in ("agent", "governance")))
         step_count = max(next_free, locked.step_count)

@@ -1,15 +1,24 @@
-"""Trace events for other apps, sent inside the transaction that writes them.
+"""Trace events for other apps.
 
     steps_appended.send(sender=Episode, episode=episode, first_index=int, count=int, work=bool | None)
     episode_ended.send(sender=Episode, episode=episode)
 
-Connect receivers in AppConfig.ready() and keep them thin: record the task the event calls for
-with apps.core.outbox.task_enqueue, which commits (or rolls back) with the event's data and is
-published after commit; a receiver that raises fails the write. `first_index` is the lowest index
-written and `count` how many steps were new; when a runtime numbers its own steps the new ones
-need not be contiguous. `work`, when not None, tells the receivers whether the steps need them: a
-sender that reads the project anyway (/decide) evaluates the registered work conditions in its own
-statement, sparing the receivers a query per call."""
+These two are sent inside the transaction that writes them. Connect receivers in AppConfig.ready()
+and keep them thin: record the task the event calls for with apps.core.outbox.task_enqueue, which
+commits (or rolls back) with the event's data and is published after commit; a receiver that raises
+fails the write. `first_index` is the lowest index written and `count` how many steps were new; when
+a runtime numbers its own steps the new ones need not be contiguous. `work`, when not None, tells the
+receivers whether the steps need them: a sender that reads the project anyway (/decide) evaluates
+the registered work conditions in its own statement, sparing the receivers a query per call.
+
+`steps_storing` is sent *inside* the transaction that writes new steps, with the steps as stored
+(normalised dicts with their index), by every path that stores steps: batches, OTLP, imports,
+single appends (worker-run episodes too). It is for indexes that must be exactly as current as the
+steps (the policy provenance index); a receiver that raises aborts the write. Decision steps that
+/decide writes itself do not pass through it: they carry no content of their own.
+
+    steps_storing.send(sender=Episode, episode=episode, steps=[{...}, ...])
+"""
 
 from collections.abc import Callable
 
@@ -17,6 +26,7 @@ from django.dispatch import Signal
 
 steps_appended = Signal()
 episode_ended = Signal()
+steps_storing = Signal()
 
 # name -> condition(project SQL expression) -> SQL boolean: "this project's new steps need work".
 _work_conditions: dict[str, Callable[[str], str]] = {}

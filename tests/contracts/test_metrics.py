@@ -27,7 +27,7 @@ def test_episode_metrics_report_success_compliance_and_outcomes(project, history
     m = metrics.episode_metrics(episode=Episode.objects.get(external_id="bad"))
     assert (m["task_success"], m["terminated_reliably"], m["compliance_rate"]) == (False, True, 0.0)
     assert m["governance_outcomes"]["allow"] == 1
-    assert m["containment"] == {"contained": 0, "escaped": 1, "rate": 0.0}
+    assert m["containment"] == {"contained": 0, "escaped": 1, "rate": 0.0, "measured": True, "unknown_because": None}
 
 
 def test_project_metrics_aggregate_over_episodes(project, history):
@@ -39,10 +39,27 @@ def test_project_metrics_aggregate_over_episodes(project, history):
     assert m["compliance_rate"] == round(2 / 3, 4)
     assert m["governance_outcomes"] == {"allow": 2, "rewrite": 0, "ask": 0, "block": 1, "terminate": 1}
     # two stopped decisions contained, one contract violation escaped
-    assert m["containment"] == {"contained": 2, "escaped": 1, "rate": round(2 / 3, 4)}
+    assert m["containment"] == {"contained": 2, "escaped": 1, "rate": round(2 / 3, 4), "measured": True,
+                                "unknown_because": None}
     assert sum(row["outcomes"]["allow"] for row in m["series"]) == 2
     assert m["by_contract"] == {"no-deletes": {"pass": 2, "fail": 1, "inconclusive": 0,
                                               "compliance_rate": round(2 / 3, 4)}}
+
+
+def test_containment_is_unknown_not_perfect_when_no_contract_checked_the_episodes(
+        other_project, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(other_project, "attacked", [decision("wire", "block", rule="no-wire"), act("send_money")],
+               end="completed")
+    containment = metrics.project_metrics(project=other_project)["containment"]
+    assert (containment["contained"], containment["rate"], containment["measured"]) == (1, None, False)
+    assert "no contract" in containment["unknown_because"]
+
+
+def test_the_metrics_page_says_unknown_when_nothing_measured_containment(other_project, outsider, login):
+    ingest(other_project, "attacked", [decision("wire", "block", rule="no-wire")], end="completed")
+    page = login(outsider).get(f"/p/{other_project.slug}/contracts/metrics/").content.decode()
+    assert "unknown" in page and "no contract checked" in page
 
 
 def test_metrics_never_count_another_projects_episodes(project, other_project, history):

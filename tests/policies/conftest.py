@@ -37,6 +37,23 @@ tests:
     expect: allow
 """
 
+# Provenance conditions on transfers and e-mail (test_engine_provenance, test_provenance_index).
+PAY = """
+name: pay
+rules:
+  - id: known-recipients
+    tool: send_money
+    effect: allow
+    when: {recipient: {from: trusted}, amount: {maximum: 1000}}
+    fallback: {action: block, message: that recipient did not come from you}
+  - id: no-foreign-links
+    tool: send_email
+    effect: deny
+    priority: 5
+    if: {tainted: [body]}
+  - {tool: send_email, effect: allow}
+"""
+
 
 @pytest.fixture
 def bank_policy(project, admin):

@@ -89,7 +89,7 @@ def test_a_stale_guard_is_not_written_and_the_decision_is_made_again(bank_policy
     decide("send_money", {"recipient": "UK1", "amount": 5})  # moves the guard on
     now = timezone.now()
     row = DecisionRow(id=context.decision_id, project_id=project.id, episode_id=context.episode.pk, step_index=None,
-                      agent="banker", tool="send_money", arguments={}, final_arguments={}, verdict="allow",
+                      agent="banker", kind="tool", tool="send_money", arguments={}, final_arguments={}, verdict="allow",
                       outcome="allow", status="decided", rule="", message="", policy_version_id=None,
                       policy_digest="", tier="light", evidence={}, created_at=now, latency_us=0)
     step = {"kind": "decision", "actor": "governance", "agent": "banker", "tool": "send_money"}

@@ -18,7 +18,7 @@ def verdict_of(p, tool, arguments=None, agent="a", **ctx):
 def test_a_tool_no_rule_mentions_gets_the_default_block():
     p = policy("  - {tool: read_file, effect: allow}")
     v = verdict_of(p, "delete_file")
-    assert (v.verdict, v.rule) == ("block", None)
+    assert (v.verdict, v.rule) == ("block", "default")
 
 
 def test_a_default_of_allow_lets_unmentioned_tools_through():

@@ -113,3 +113,12 @@ def test_an_outsider_cannot_answer_another_projects_approval(login, outsider, ot
     response = login(outsider).post(f"/p/globex/policies/approvals/{decision_id}/answer/", {"answer": "approve"})
     assert response.status_code == 404
     assert Approval.objects.get(pk=decision_id).status == "pending"
+
+
+def test_a_policys_description_is_kept_from_its_document_and_shown(project, admin, login):
+    source = "name: described\ndescription: Least privilege for the bank assistant.\nrules: [{tool: t, effect: allow}]\n"
+    services.policy_publish(project=project, source=source, actor=admin)
+    client = login(admin)
+    assert "Least privilege for the bank assistant." in client.get(f"/p/{project.slug}/policies/").content.decode()
+    assert "Least privilege for the bank assistant." in client.get(
+        f"/p/{project.slug}/policies/described/").content.decode()

@@ -8,9 +8,12 @@
         effect: allow             # allow | deny
         priority: 10              # default 0; higher wins, deny wins ties
         when:                     # JSON Schema per argument (a constrained argument must be present
-          amount: {type: number, maximum: 1000}   # unless its schema says optional: true)
+          amount: {type: number, maximum: 1000}   # unless its schema says optional: true), see arguments.py
         if: {untrusted: false}    # conditions on the episode context, see conditions.py
         fallback: {action: rewrite, clamp: {amount: {maximum: 1000}}}
+      - message: user             # an outgoing message (to the user, or an agent by name or glob)
+        effect: deny              # its text is the argument `content`
+        if: {tainted: [content]}
     tests: [...]                  # see testcases.py
 """
 
@@ -18,40 +21,29 @@ from __future__ import annotations
 
 from typing import Any
 
-import fastjsonschema
-
-from apps.core.documents import PatternError, compile_pattern, content_digest
+from apps.core.documents import content_digest
+from apps.policies.engine.arguments import WhenCompiler
 from apps.policies.engine.conditions import ConditionCompiler
 from apps.policies.engine.policy import (
     ALLOW,
     ASK,
     BLOCK,
     DENY,
+    MESSAGE,
     REWRITE,
     TERMINATE,
-    ArgCheck,
+    TOOL,
     CompiledPolicy,
     Fallback,
     Rule,
-    schema_check,
 )
 from apps.policies.engine.source import Document, Issue, Path, PolicyError, load
 from apps.policies.engine.testcases import parse_tests
 
 TOP_KEYS = ("name", "description", "default", "rules", "tests")
-RULE_KEYS = ("id", "tool", "effect", "priority", "when", "if", "fallback", "description")
+RULE_KEYS = ("id", "tool", "message", "effect", "priority", "when", "if", "fallback", "description")
 FALLBACK_KEYS = ("action", "message", "set", "clamp", "drop", "timeout", "default")
 ACTIONS = (BLOCK, REWRITE, ASK, TERMINATE)
-SCHEMA_KEYWORDS = {
-    "type", "enum", "const", "pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-    "multipleOf", "minLength", "maxLength", "items", "prefixItems", "additionalItems", "minItems", "maxItems",
-    "uniqueItems", "contains", "properties", "patternProperties", "additionalProperties", "required",
-    "propertyNames", "minProperties", "maxProperties", "dependencies", "anyOf", "allOf", "oneOf", "not", "if",
-    "then", "else", "title", "description", "default", "examples", "$comment", "optional",
-}
-SUBSCHEMA_KEYWORDS = {"items", "not", "additionalProperties", "additionalItems", "contains", "propertyNames",
-                      "if", "then", "else"}
-SCHEMA_TYPES = {"string", "number", "integer", "boolean", "array", "object", "null"}
 MAX_ASK_TIMEOUT = 24 * 3600
 
 
@@ -89,6 +81,10 @@ class Compiler:
         name = data.get("name", "narrowing" if self.narrowing else "")
         if not isinstance(name, str) or (not name.strip() and not self.narrowing):
             self.fail("give the policy a name", ("name",))
+        description = data.get("description", "")
+        if not isinstance(description, str):
+            self.fail("'description' is text", ("description",))
+            description = ""
         default = self._default(data.get("default", ALLOW if self.narrowing else BLOCK))
         rules_data = data.get("rules", [])
         rules: list[Rule] = []
@@ -110,7 +106,7 @@ class Compiler:
         if self.issues:
             raise PolicyError(self.issues)
         return CompiledPolicy(name=str(name), digest=digest_of(data), default=default, rules=rules,
-                              tests=tests, data=data)
+                              tests=tests, data=data, description=description.strip())
 
     def _default(self, value: Any) -> Fallback | None:
         if value == ALLOW:
@@ -128,8 +124,10 @@ class Compiler:
         if not isinstance(item, dict):
             self.fail("a rule is a mapping with tool and effect", path)
             return None
-        tool = item.get("tool")
-        rule_id = item.get("id", f"{tool}#{i + 1}" if isinstance(tool, str) else f"#{i + 1}")
+        kind = MESSAGE if "message" in item and "tool" not in item else TOOL
+        tool = item.get("message" if kind == MESSAGE else "tool")
+        label = f"message:{tool}" if kind == MESSAGE else tool
+        rule_id = item.get("id", f"{label}#{i + 1}" if isinstance(tool, str) else f"#{i + 1}")
         if not isinstance(rule_id, str) or not rule_id.strip():
             self.fail("'id' is a non-empty string (quote ids such as 'yes' or 'no')", path + ("id",))
             rule_id = f"#{i + 1}"
@@ -137,9 +135,18 @@ class Compiler:
         for key in item:
             if key not in RULE_KEYS:
                 self.fail(f"unknown key '{key}'; use {', '.join(RULE_KEYS)}", path + (key,))
-        if not isinstance(tool, str) or not tool.strip():
+        if "message" in item and "tool" in item:
+            self.fail("a rule governs a tool or a message, not both", path + ("message",))
+        if kind == MESSAGE and (not isinstance(tool, str) or not tool.strip()):
+            self.fail("'message' names the recipient: user, an agent, or a glob such as '*'", path + ("message",))
+            tool = ""
+        elif not isinstance(tool, str) or not tool.strip():
             self.fail("'tool' names a tool or a glob such as 'read_*'", path + ("tool",))
             tool = ""
+        description = item.get("description", "")
+        if not isinstance(description, str):
+            self.fail("'description' is text", path + ("description",))
+            description = ""
         effect = item.get("effect")
         if effect not in (ALLOW, DENY):
             self.fail("'effect' is allow or deny", path + ("effect",))
@@ -147,16 +154,22 @@ class Compiler:
         if isinstance(priority, bool) or not isinstance(priority, int):
             self.fail("'priority' is a whole number", path + ("priority",))
             priority = 0
-        check = self._when(item["when"], path + ("when",)) if "when" in item else None
-        condition = None
+        constraints = None
+        if "when" in item:
+            constraints = WhenCompiler(self.fail).compile(item["when"], path + ("when",))
+        condition = explain = None
         if "if" in item:
-            condition = ConditionCompiler(self.issues, self.doc.line, rule_id).compile(item["if"], path + ("if",))
+            conditions = ConditionCompiler(self.issues, self.doc.line, rule_id)
+            condition = conditions.compile(item["if"], path + ("if",))
+            explain = conditions.explainer()
         fallback = self._fallback(item.get("fallback", BLOCK), path + ("fallback",))
-        if effect == ALLOW and "fallback" in item and check is None:
-            self.fail("an allow rule's fallback only applies when its 'when' constraints fail; add 'when'",
+        if effect == ALLOW and "fallback" in item and not ({"when", "if"} & item.keys()):
+            self.fail("an allow rule's fallback applies when its 'when' or 'if' fails; add one of them",
                       path + ("fallback",))
-        return Rule(id=rule_id, tool=tool, effect=str(effect), priority=priority, order=i, fallback=fallback,
-                    check_args=check, condition=condition, line=self.doc.line(path))
+        return Rule(id=rule_id, tool=tool, effect=effect, priority=priority, order=i, fallback=fallback,
+                    constraints=constraints, condition=condition, line=self.doc.line(path), kind=kind,
+                    description=description.strip(), explain=explain,
+                    explicit_fallback=effect == ALLOW and "fallback" in item and "if" in item)
 
     def _fallback(self, value: Any, path: Path) -> Fallback:
         if isinstance(value, str):
@@ -224,72 +237,3 @@ class Compiler:
                     self.fail("clamp bounds are numbers under minimum, maximum or max_length", at)
                 else:
                     fb.clamp[arg] = dict(bounds)
-
-    def _when(self, value: Any, path: Path) -> ArgCheck | None:
-        if not isinstance(value, dict) or not value:
-            self.fail("'when' maps argument names to JSON Schemas, e.g. {amount: {maximum: 100}}", path)
-            return None
-        properties: dict[str, Any] = {}
-        required: list[str] = []
-        before = len(self.issues)
-        for arg, schema in value.items():
-            at = path + (arg,)
-            if not isinstance(schema, dict):
-                self.fail("an argument constraint is a JSON Schema mapping such as {type: string}", at)
-                continue
-            self._check_schema(schema, at)
-            schema = dict(schema)
-            if not schema.pop("optional", False):
-                required.append(str(arg))
-            properties[str(arg)] = schema
-        if len(self.issues) > before:
-            return None
-        try:
-            return schema_check({"type": "object", "properties": properties, "required": required})
-        except fastjsonschema.JsonSchemaDefinitionException as exc:
-            self.fail(f"not a valid JSON Schema: {exc}", path)
-        except Exception as exc:  # fastjsonschema surfaces bad regexes and values as assorted errors
-            self.fail(f"not a valid JSON Schema: {exc}", path)
-        return None
-
-    def _check_schema(self, schema: dict[str, Any], path: Path) -> None:
-        """Catches typos such as `maximun`, which a JSON Schema validator would silently ignore."""
-        for key, value in schema.items():
-            at = path + (key,)
-            if key not in SCHEMA_KEYWORDS:
-                self.fail(f"unknown JSON Schema keyword '{key}'", at)
-            elif key == "type":
-                types = value if isinstance(value, list) else [value]
-                if not types or any(t not in SCHEMA_TYPES for t in types):
-                    self.fail(f"'type' is one of {', '.join(sorted(SCHEMA_TYPES))}", at)
-            elif key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    self.fail(f"'{key}' is a number", at)
-            elif key in ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"):
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    self.fail(f"'{key}' is a whole number >= 0", at)
-            elif key == "enum" and (not isinstance(value, list) or not value):
-                self.fail("'enum' is a non-empty list of allowed values", at)
-            elif key == "pattern":
-                try:
-                    compile_pattern(value)
-                except PatternError as exc:
-                    self.fail(f"'pattern' is not a regular expression RE2 can run: {exc}", at)
-            elif key == "patternProperties" and isinstance(value, dict):
-                for pattern, sub in value.items():
-                    try:
-                        compile_pattern(pattern)
-                    except PatternError as exc:
-                        self.fail(f"'{pattern}' is not a regular expression RE2 can run: {exc}", at + (pattern,))
-                    if isinstance(sub, dict):
-                        self._check_schema(sub, at + (pattern,))
-            elif key in SUBSCHEMA_KEYWORDS and isinstance(value, dict):
-                self._check_schema(value, at)
-            elif key in ("anyOf", "allOf", "oneOf", "prefixItems") and isinstance(value, list):
-                for i, sub in enumerate(value):
-                    if isinstance(sub, dict):
-                        self._check_schema(sub, at + (i,))
-            elif key == "properties" and isinstance(value, dict):
-                for name, sub in value.items():
-                    if isinstance(sub, dict):
-                        self._check_schema(sub, at + (name,))

@@ -10,8 +10,13 @@
         - environment: prod*
         - time: {after: "08:00", before: "18:00", days: [mon, tue, wed, thu, fri], tz: Europe/London}
         - not: {untrusted: true}
+        - untrusted: {source: [web, email]}   # untrusted content from one of these sources was read
+        - not: {tainted: [url, body]}    # a value in these arguments came only from untrusted content
+        - not: {tainted: {args: ["*"], kinds: [url, email], sources: [web]}}
       any: [...]
 A mapping with several keys means all of them; a list means all of its items.
+`tainted` and `untrusted: {source}` read the episode's provenance index (provenance.py); the value
+they matched and the step it came from become the verdict's evidence.
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ from fnmatch import fnmatchcase, translate
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apps.policies.engine.policy import Call, Condition, Context
+from apps.policies.engine import provenance
+from apps.policies.engine.findings import Finding, first_untrusted
+from apps.policies.engine.policy import Call, Condition, Context, Explain
 from apps.policies.engine.source import Issue, Path
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-KEYS = ("all", "any", "not", "untrusted", "calls", "steps", "agent", "state", "environment", "time")
+KEYS = ("all", "any", "not", "untrusted", "tainted", "calls", "steps", "agent", "state", "environment", "time")
+TAINT_KINDS = tuple(k for k in provenance.KINDS if k != "word")  # words are indexed for trusted content only
 
 
 class ConditionCompiler:
@@ -35,6 +43,16 @@ class ConditionCompiler:
         self.issues = issues
         self.line = line
         self.rule = rule
+        self.explainers: list[Explain] = []
+
+    def explainer(self) -> Explain | None:
+        """The provenance evidence of the compiled conditions: the first finding any of them has."""
+        found = tuple(self.explainers)
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0]
+        return lambda call, ctx: next((f for e in found if (f := e(call, ctx)) is not None), None)
 
     def fail(self, message: str, path: Path) -> None:
         self.issues.append(Issue(message, path, self.line(path), self.rule))
@@ -73,10 +91,65 @@ class ConditionCompiler:
         return lambda call, ctx: not inner(call, ctx)
 
     def _untrusted(self, arg: Any, path: Path) -> Condition:
+        if isinstance(arg, dict) and arg.keys() == {"source"}:
+            return self._untrusted_source(arg["source"], path + ("source",))
         if not isinstance(arg, bool):
-            self.fail("'untrusted' is true or false", path)
+            self.fail("'untrusted' is true, false or {source: [web, email, ...]}", path)
             return _true
         return lambda call, ctx: ctx.untrusted is arg
+
+    def _untrusted_source(self, arg: Any, path: Path) -> Condition:
+        sources = self._strings(arg, path, "a source such as web, or a list of them")
+
+        def seen(call: Call, ctx: Context) -> Finding | None:
+            if ctx.provenance is None:
+                return None
+            read = ctx.provenance.untrusted_sources()
+            for source in sources:
+                if source in read:
+                    return Finding("untrusted", source, "source", read[source], source, provenance.UNTRUSTED)
+            return None
+
+        self.explainers.append(seen)
+        return lambda call, ctx: seen(call, ctx) is not None
+
+    def _tainted(self, arg: Any, path: Path) -> Condition:
+        spec = {"args": arg} if isinstance(arg, list | str) else arg
+        if not isinstance(spec, dict) or "args" not in spec:
+            self.fail("'tainted' lists arguments, e.g. [url, body], or is {args, kinds, sources}", path)
+            return _true
+        for key in spec:
+            if key not in ("args", "kinds", "sources"):
+                self.fail(f"unknown key '{key}'; use args, kinds, sources", path + (key,))
+        names = self._strings(spec["args"], path + ("args",), "argument names (or '*' for all)")
+        kinds = set(TAINT_KINDS)
+        if "kinds" in spec:
+            kinds = set(self._strings(spec["kinds"], path + ("kinds",), f"kinds among {', '.join(TAINT_KINDS)}"))
+            for kind in kinds - set(TAINT_KINDS):
+                self.fail(f"unknown kind '{kind}'; use {', '.join(TAINT_KINDS)}", path + ("kinds",))
+        sources = set(self._strings(spec["sources"], path + ("sources",), "sources")) if "sources" in spec else None
+        every = "*" in names
+
+        def finding(call: Call, ctx: Context) -> Finding | None:
+            if ctx.provenance is None:
+                return None
+            for name in (call.arguments if every else names):
+                if name in call.arguments:
+                    found = [f for f in provenance.found_in(call.arguments[name]) if f.kind in kinds]
+                    hit = first_untrusted(found, ctx.provenance, sources, name)
+                    if hit is not None:
+                        return hit
+            return None
+
+        self.explainers.append(finding)
+        return lambda call, ctx: finding(call, ctx) is not None
+
+    def _strings(self, arg: Any, path: Path, what: str) -> tuple[str, ...]:
+        items = [arg] if isinstance(arg, str) else arg
+        if not isinstance(items, list) or not items or not all(isinstance(i, str) and i for i in items):
+            self.fail(f"give {what}", path)
+            return ()
+        return tuple(items)
 
     def _range(self, arg: Any, path: Path, extra: tuple[str, ...] = ()) -> tuple[int | None, int | None]:
         if not isinstance(arg, dict) or not ({"min", "max"} & arg.keys()):

@@ -9,11 +9,13 @@ Conflict resolution, in order:
    The highest-ranked applying rule decides: allow -> allow; deny -> the rule's fallback
    (block unless it says rewrite, ask or terminate). Allow rules are alternatives: a lower
    allow rule may allow a call a higher allow rule's constraints refused.
-4. When no rule applies but an allow rule for the tool failed only on its argument constraints,
-   that (highest-ranked) rule's fallback answers, so a rule can explain or repair its own refusal.
-5. Otherwise the policy's `default` answers (block unless the policy says allow).
+4. When no rule applies but an allow rule for the tool failed only on its argument constraints
+   (or only on its `if`, when it declares a fallback), that (highest-ranked) rule's fallback
+   answers, so a rule can explain or repair its own refusal.
+5. Otherwise the policy's `default` answers (block unless the policy says allow), as rule "default".
 A rewrite is re-evaluated against the whole policy (without further rewrites): it stands only if
 the rewritten call is allowed, so a rewrite can never smuggle a call past a deny rule.
+Outgoing messages are decided the same way, by rules with `message:` (the recipient) instead of `tool:`.
 """
 
 from __future__ import annotations
@@ -25,10 +27,9 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
-import fastjsonschema
-import fastjsonschema.draft07
-
-from apps.core.documents import PatternError, compile_pattern
+from apps.policies.engine.arguments import ArgCheck, Constraints, schema_check
+from apps.policies.engine.findings import Finding, Problem, describe
+from apps.policies.engine.provenance import ProvenanceView
 
 ALLOW, BLOCK, REWRITE, ASK, TERMINATE = "allow", "block", "rewrite", "ask", "terminate"
 VERDICTS = (ALLOW, BLOCK, REWRITE, ASK, TERMINATE)
@@ -39,13 +40,19 @@ STOPPING = frozenset((BLOCK, TERMINATE))
 # The rule a decision cites when it answers "terminate" because its episode was already terminated.
 TERMINATED_RULE = "episode:terminated"
 DENY = "deny"
+DEFAULT_RULE = "default"  # the rule a verdict names when the policy's `default` produced it
+TOOL, MESSAGE = "tool", "message"
 
 
 @dataclass(slots=True)
 class Call:
+    """A tool call, or (kind "message") an outgoing message: `tool` is then its recipient and
+    `arguments` are {"content": text, "to": recipient}."""
+
     tool: str
     arguments: dict[str, Any]
     agent: str = ""
+    kind: str = TOOL
 
 
 @dataclass(slots=True)
@@ -61,6 +68,7 @@ class Context:
     revoked_tools: Sequence[str] = ()
     arg_bounds: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     now: datetime | None = None
+    provenance: ProvenanceView | None = None  # the episode's value index (None: nothing is known)
 
 
 @dataclass(slots=True)
@@ -72,12 +80,18 @@ class Verdict:
     detail: str | None = None  # why: the constraint that failed, for evidence records
     timeout: int | None = None  # ask: seconds before `default` applies
     default: str | None = None  # ask: verdict on timeout
+    finding: Finding | None = None  # provenance evidence: the value and the step it came from
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict, "arguments": self.arguments, "message": self.message, "rule": self.rule,
             "detail": self.detail, "timeout": self.timeout, "default": self.default,
+            "finding": self.finding.as_dict() if self.finding else None,
         }
+
+
+class RewriteRefused(Exception):
+    """A rewrite that cannot bound an argument (a clamp on a value of the wrong type)."""
 
 
 @dataclass(slots=True)
@@ -91,25 +105,32 @@ class Fallback:
     default: str = BLOCK
 
     def rewrite(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The rewritten arguments. Raises RewriteRefused rather than pass on a value a clamp cannot
+        bound: "5000" under a numeric clamp stays a string, so the call is refused, not clamped."""
         out = {k: v for k, v in arguments.items() if k not in self.drop}
         for name, bounds in self.clamp.items():
-            value = out.get(name)
-            if isinstance(value, bool) or value is None:
+            if name not in out:
                 continue
-            if isinstance(value, int | float):
+            value = out[name]
+            numeric = "minimum" in bounds or "maximum" in bounds
+            if numeric:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise RewriteRefused(f"argument {name} is not a number ({value!r}); a clamp cannot bound it")
                 if "minimum" in bounds and value < bounds["minimum"]:
                     value = bounds["minimum"]
                 if "maximum" in bounds and value > bounds["maximum"]:
                     value = bounds["maximum"]
-            elif isinstance(value, str | list) and "max_length" in bounds:
+            if "max_length" in bounds:
+                if not isinstance(value, str | list):
+                    raise RewriteRefused(f"argument {name} has no length ({value!r}); a clamp cannot shorten it")
                 value = value[: bounds["max_length"]]
             out[name] = value
         out.update(self.set)
         return out
 
 
-ArgCheck = Callable[[dict[str, Any]], str | None]
 Condition = Callable[[Call, Context], bool]
+Explain = Callable[[Call, Context], Finding | None]
 
 
 @dataclass(slots=True)
@@ -120,9 +141,13 @@ class Rule:
     priority: int
     order: int
     fallback: Fallback
-    check_args: ArgCheck | None = None
+    constraints: Constraints | None = None
     condition: Condition | None = None
     line: int | None = None
+    kind: str = TOOL
+    description: str = ""
+    explicit_fallback: bool = False  # an allow rule's own fallback also answers when its `if` fails
+    explain: Explain | None = None  # provenance evidence of its `if`, for the verdict it produces
 
     @property
     def is_glob(self) -> bool:
@@ -132,58 +157,6 @@ class Rule:
         return (-self.priority, 0 if self.effect == DENY else 1, self.order)
 
 
-def schema_check(schema: dict[str, Any]) -> ArgCheck:
-    """Compiles a JSON Schema once; the returned check gives None or the first failure message.
-
-    Its `pattern` and `patternProperties` regexes run under RE2 (linear time, see
-    apps/core/documents/patterns.py); a pattern RE2 cannot run raises PatternError.
-    """
-    validate = fastjsonschema.compile(schema)
-    _patterns_linear(validate, schema)
-
-    def check(arguments: dict[str, Any]) -> str | None:
-        try:
-            validate(arguments)
-        except fastjsonschema.JsonSchemaValueException as exc:
-            return exc.message.replace("data.", "argument ", 1).replace("data ", "arguments ", 1)
-        return None
-
-    return check
-
-
-def _user_patterns(schema: Any) -> set[str]:
-    found: set[str] = set()
-    stack = [schema]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if isinstance(item.get("pattern"), str):
-                found.add(item["pattern"])
-            if isinstance(item.get("patternProperties"), dict):
-                found.update(k for k in item["patternProperties"] if isinstance(k, str))
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
-
-
-def _patterns_linear(validate: Callable[..., Any], schema: dict[str, Any]) -> None:
-    """Swaps the backtracking `re` patterns fastjsonschema compiled for RE2 ones.
-
-    The generated validator looks its patterns up in the REGEX_PATTERNS dict of its globals at call
-    time. Its own `format` patterns stay (fixed, not user-written); an entry that is neither is
-    refused, so a change in how fastjsonschema stores patterns fails here rather than backtracks.
-    """
-    compiled = validate.__globals__.get("REGEX_PATTERNS", {})
-    user = _user_patterns(schema)
-    for key in list(compiled):
-        if key in user:
-            compiled[key] = compile_pattern(key)
-        elif key not in _FORMATS:
-            raise PatternError(f"pattern {key!r} could not be moved to RE2")
-
-
-_FORMATS = frozenset(f"{name}_re_pattern" for name in fastjsonschema.draft07.CodeGeneratorDraft07.FORMAT_REGEXS)
 _BOUNDS_CACHE: dict[str, ArgCheck] = {}
 
 
@@ -208,29 +181,32 @@ def _refuse_all(message: str) -> ArgCheck:
 
 class CompiledPolicy:
     def __init__(self, *, name: str, digest: str, default: Fallback | None, rules: list[Rule],
-                 tests: list[Any] | None = None, data: Any = None):
+                 tests: list | None = None, data: Any = None, description: str = ""):
         self.name = name
         self.digest = digest
+        self.description = description
         self.default = default  # None means allow
         self.rules = sorted(rules, key=Rule.rank)
         self.tests = tests or []
         self.data = data
-        self._exact: dict[str, list[Rule]] = {}
+        self._exact: dict[tuple[str, str], list[Rule]] = {}
         self._globs: list[Rule] = []
         for rule in self.rules:
-            (self._globs if rule.is_glob else self._exact.setdefault(rule.tool, [])).append(rule)
-        self._candidates: dict[str, tuple[Rule, ...]] = {}
+            (self._globs if rule.is_glob else self._exact.setdefault((rule.kind, rule.tool), [])).append(rule)
+        self._candidates: dict[tuple[str, str], tuple[Rule, ...]] = {}
 
-    def candidates(self, tool: str) -> tuple[Rule, ...]:
-        """Rules naming `tool`, exact or by glob, best-ranked first; memoised per tool name."""
-        found = self._candidates.get(tool)
+    def candidates(self, tool: str, kind: str = TOOL) -> tuple[Rule, ...]:
+        """Rules naming `tool` (or a message's recipient), exact or by glob, best-ranked first; memoised."""
+        key = (kind, tool)
+        found = self._candidates.get(key)
         if found is None:
             found = tuple(sorted(
-                self._exact.get(tool, []) + [r for r in self._globs if fnmatchcase(tool, r.tool)], key=Rule.rank
+                self._exact.get(key, []) + [r for r in self._globs if r.kind == kind and fnmatchcase(tool, r.tool)],
+                key=Rule.rank,
             ))
             if len(self._candidates) > 4096:
                 self._candidates.clear()
-            self._candidates[tool] = found
+            self._candidates[key] = found
         return found
 
     def evaluate(self, call: Call, ctx: Context, *, rewrite: bool = True) -> Verdict:
@@ -238,48 +214,66 @@ class CompiledPolicy:
         if blocked is not None:
             return blocked
         failed: Rule | None = None
-        failed_detail: str | None = None
-        for rule in self.candidates(call.tool):
+        failed_problem: Problem | None = None
+        for rule in self.candidates(call.tool, call.kind):
             if rule.condition is not None and not rule.condition(call, ctx):
+                if rule.explicit_fallback and rule.effect == ALLOW and failed is None:
+                    failed = rule
+                    failed_problem = Problem(f"the condition of rule {rule.id} does not hold", _explain(rule, call, ctx))
                 continue
-            if rule.check_args is not None:
-                problem = rule.check_args(call.arguments)
+            if rule.constraints is not None:
+                problem = rule.constraints.check(call.arguments, ctx.provenance)
                 if problem is not None:
                     if rule.effect == ALLOW and failed is None:
-                        failed, failed_detail = rule, problem
+                        failed, failed_problem = rule, problem
                     continue
             if rule.effect == ALLOW:
                 return Verdict(ALLOW, call.arguments, "", rule.id)
-            return self._fallback(rule.fallback, rule.id, call, ctx, rewrite, None)
+            return self._fallback(rule.fallback, rule.id, call, ctx, rewrite, Problem("", _explain(rule, call, ctx)))
         if failed is not None:
-            return self._fallback(failed.fallback, failed.id, call, ctx, rewrite, failed_detail)
+            return self._fallback(failed.fallback, failed.id, call, ctx, rewrite, failed_problem)
         if self.default is None:
-            return Verdict(ALLOW, call.arguments, "", None)
-        return self._fallback(self.default, None, call, ctx, rewrite, f"no rule allows '{call.tool}'")
+            return Verdict(ALLOW, call.arguments, "", DEFAULT_RULE)
+        noun = "message to" if call.kind == MESSAGE else "rule allows"
+        return self._fallback(self.default, DEFAULT_RULE, call, ctx, rewrite, Problem(f"no {noun} '{call.tool}'"))
 
-    def _fallback(self, fb: Fallback, rule_id: str | None, call: Call, ctx: Context, rewrite: bool,
-                  detail: str | None) -> Verdict:
+    def _fallback(self, fb: Fallback, rule_id: str, call: Call, ctx: Context, rewrite: bool,
+                  problem: Problem | None) -> Verdict:
+        detail = (problem.detail or None) if problem else None
+        finding = problem.finding if problem else None
+        if finding is not None and detail is None:
+            detail = describe(finding)
         action = fb.action
         if action == REWRITE:
             if not rewrite:
                 return Verdict(BLOCK, call.arguments, fb.message or _refusal(call, rule_id), rule_id,
-                               f"rewritten arguments are still refused: {detail}")
-            new_args = fb.rewrite(call.arguments)
-            again = self.evaluate(Call(call.tool, new_args, call.agent), ctx, rewrite=False)
+                               f"rewritten arguments are still refused: {detail}", finding=finding)
+            try:
+                new_args = fb.rewrite(call.arguments)
+            except RewriteRefused as exc:
+                return Verdict(BLOCK, call.arguments, fb.message or _refusal(call, rule_id), rule_id, str(exc),
+                               finding=finding)
+            again = self.evaluate(Call(call.tool, new_args, call.agent, call.kind), ctx, rewrite=False)
             if again.verdict != ALLOW:
                 return again
-            return Verdict(REWRITE, new_args, fb.message or "arguments were rewritten by policy", rule_id, detail)
+            return Verdict(REWRITE, new_args, fb.message or "arguments were rewritten by policy", rule_id, detail,
+                           finding=finding)
         message = fb.message or _refusal(call, rule_id)
         if action == ASK:
             return Verdict(ASK, call.arguments, fb.message or "waiting for a reviewer's approval", rule_id,
-                           detail, fb.timeout, fb.default)
-        return Verdict(action, call.arguments, message, rule_id, detail)
+                           detail, fb.timeout, fb.default, finding)
+        return Verdict(action, call.arguments, message, rule_id, detail, finding=finding)
 
 
-def _refusal(call: Call, rule_id: str | None) -> str:
-    if rule_id is None:
-        return f"'{call.tool}' is not allowed by the policy"
-    return f"'{call.tool}' is not allowed by rule {rule_id}"
+def _explain(rule: Rule, call: Call, ctx: Context) -> Finding | None:
+    return rule.explain(call, ctx) if rule.explain is not None else None
+
+
+def _refusal(call: Call, rule_id: str) -> str:
+    what = f"a message to '{call.tool}'" if call.kind == MESSAGE else f"'{call.tool}'"
+    if rule_id == DEFAULT_RULE:
+        return f"{what} is not allowed by the policy"
+    return f"{what} is not allowed by rule {rule_id}"
 
 
 def _governance(call: Call, ctx: Context) -> Verdict | None:
@@ -310,16 +304,17 @@ def decide(policy: CompiledPolicy, call: Call, ctx: Context,
     for overlay in narrowings:
         if verdict.verdict not in (ALLOW, REWRITE, ASK):
             break
-        seen = Call(call.tool, verdict.arguments, call.agent)
+        seen = Call(call.tool, verdict.arguments, call.agent, call.kind)
         other = overlay.evaluate(seen, ctx)
         if other.verdict == ALLOW:
             continue
         if other.verdict == REWRITE:
-            base = policy.evaluate(Call(call.tool, other.arguments, call.agent), ctx, rewrite=False)
+            base = policy.evaluate(Call(call.tool, other.arguments, call.agent, call.kind), ctx, rewrite=False)
             if base.verdict != ALLOW:
                 verdict = base
                 continue
         if SEVERITY[other.verdict] >= SEVERITY[verdict.verdict]:
             verdict = Verdict(other.verdict, other.arguments, other.message,
-                              f"narrowing:{other.rule or 'default'}", other.detail, other.timeout, other.default)
+                              f"narrowing:{other.rule or DEFAULT_RULE}", other.detail, other.timeout, other.default,
+                              other.finding)
     return verdict

@@ -5,8 +5,15 @@
         call: {tool: send_money, agent: banker, arguments: {recipient: UK1, amount: 50}}
         context: {untrusted: false, calls: {send_money: 1}, state: good, time: "2026-01-05T10:00:00Z"}
         expect: allow                      # or {verdict: rewrite, arguments: {...}, rule: cap}
+      - name: a link only a web page carried is not passed on
+        call: {message: "Log in at https://evil.example", to: user}   # an outgoing message
+        context:
+          trace:                           # earlier steps; provenance conditions read their values
+            - {kind: message, actor: user, content: "Summarise my inbox"}
+            - {kind: observation, provenance: untrusted, source: email, content: "https://evil.example"}
+        expect: block
 Context keys: untrusted, calls (earlier allowed calls per tool), steps, environment, state,
-suspended, revoked_tools, arg_bounds, time (ISO 8601).
+suspended, revoked_tools, arg_bounds, time (ISO 8601), trace (steps, numbered from 0).
 """
 
 from __future__ import annotations
@@ -16,10 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from apps.policies.engine.policy import VERDICTS, Call, CompiledPolicy, Context, Verdict, decide
+from apps.policies.engine.policy import MESSAGE, VERDICTS, Call, CompiledPolicy, Context, Verdict, decide
+from apps.policies.engine.provenance import ProvenanceIndex
 
 CONTEXT_KEYS = ("untrusted", "calls", "steps", "environment", "state", "suspended", "revoked_tools",
-                "arg_bounds", "time")
+                "arg_bounds", "time", "trace")
+TRACE_KEYS = ("kind", "actor", "role", "content", "result", "provenance", "source", "tool")
 EXPECT_KEYS = ("verdict", "arguments", "rule", "message")
 
 
@@ -67,6 +76,7 @@ def context_from(data: dict[str, Any] | None) -> Context:
         revoked_tools=list(data.get("revoked_tools") or []),
         arg_bounds=dict(data.get("arg_bounds") or {}),
         now=now,
+        provenance=ProvenanceIndex({**step, "index": i} for i, step in enumerate(data.get("trace") or ())),
     )
 
 
@@ -94,6 +104,9 @@ def context_problems(data: Any) -> list[tuple[str, str]]:
             out.append((key, "maps tool globs to {argument: JSON Schema}"))
         elif key in ("environment", "state") and value is not None and not isinstance(value, str):
             out.append((key, "text"))
+        elif key == "trace" and not (isinstance(value, list) and all(
+                isinstance(s, dict) and s.keys() <= set(TRACE_KEYS) for s in value)):
+            out.append((key, f"a list of steps with {', '.join(TRACE_KEYS)}"))
         elif key == "time":
             try:
                 datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -119,8 +132,12 @@ def parse_tests(data: Any, *, fail: Callable[[str, tuple[Any, ...]], None],
                 fail(f"unknown key '{key}'; use name, call, context, expect", path + (key,))
         name = item.get("name") or f"test {i + 1}"
         call = item.get("call")
+        if isinstance(call, dict) and isinstance(call.get("message"), str) and "tool" not in call:
+            to = str(call.get("to") or "user")
+            call = {"tool": to, "agent": call.get("agent"), "kind": MESSAGE,
+                    "arguments": {"content": call["message"], "to": to}}
         if not isinstance(call, dict) or not isinstance(call.get("tool"), str):
-            fail("'call' needs a tool (and arguments, agent)", path + ("call",))
+            fail("'call' needs a tool (and arguments, agent) or a message (and to)", path + ("call",))
             continue
         arguments = call.get("arguments", {})
         if not isinstance(arguments, dict):
@@ -141,7 +158,7 @@ def parse_tests(data: Any, *, fail: Callable[[str, tuple[Any, ...]], None],
                           path + ("expect", unknown[0]))
             continue
         cases.append(TestCase(
-            name=str(name), call=Call(call["tool"], arguments, str(call.get("agent") or "")),
+            name=str(name), call=Call(call["tool"], arguments, str(call.get("agent") or ""), call.get("kind", "tool")),
             context=context_from(item.get("context")) if not context_problems(item.get("context")) else Context(),
             expect=expect, line=line(path),
         ))
@@ -151,7 +168,8 @@ def parse_tests(data: Any, *, fail: Callable[[str, tuple[Any, ...]], None],
 def run_tests(policy: CompiledPolicy) -> list[TestResult]:
     results = []
     for case in policy.tests:
-        got = decide(policy, Call(case.call.tool, dict(case.call.arguments), case.call.agent), case.context)
+        got = decide(policy, Call(case.call.tool, dict(case.call.arguments), case.call.agent, case.call.kind),
+                     case.context)
         failures = []
         for key, want in case.expect.items():
             have = getattr(got, key)

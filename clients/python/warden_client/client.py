@@ -114,6 +114,18 @@ class Warden:
             body["step_index"] = step_index
         return Decision.from_json(self.request("POST", "decide", body))
 
+    def decide_message(self, *, episode: str, content: str, agent: str = "", to: str = "user",
+                       step_index: int | None = None, untrusted: bool = False,
+                       environment: str | None = None) -> Decision:
+        """Asks whether an outgoing message may be sent (`to`: user, or an agent's name)."""
+        context: dict[str, Any] = {"untrusted": untrusted}
+        if environment:
+            context["environment"] = environment
+        body: dict[str, Any] = {"episode": episode, "agent": agent, "content": content, "to": to, "context": context}
+        if step_index is not None:
+            body["step_index"] = step_index
+        return Decision.from_json(self.request("POST", "decide/message", body))
+
     def decision(self, decision_id: int, *, wait: float = 0) -> Decision:
         wait = max(0.0, min(wait, MAX_WAIT_PER_POLL))
         query = f"?wait={wait:g}" if wait else ""
@@ -144,13 +156,14 @@ class Warden:
 
     # -- guard ------------------------------------------------------------------------------
     def guard(self, fn: Callable[..., T], *, episode: str, agent: str = "", name: str | None = None,
-              untrusted_output: bool = False, on_block: Literal["raise", "return"] = "raise",
-              ask_timeout: float | None = None) -> Callable[..., T | str]:
+              untrusted_output: bool = False, source: str | None = None,
+              on_block: Literal["raise", "return"] = "raise", ask_timeout: float | None = None) -> Callable[..., T | str]:
         """Wraps a tool so every call is decided first and recorded as action + observation steps.
 
         allow runs the call; rewrite runs it with the policy's arguments; ask waits for a reviewer;
         block raises Blocked (or returns its message with on_block="return"); terminate raises
-        Terminated. `untrusted_output` labels the tool's results untrusted (web pages, e-mail...).
+        Terminated. `untrusted_output` labels the tool's results untrusted, `source` says what they
+        are (web, email, file...), which provenance conditions can name.
         """
         tool = name or getattr(fn, "__name__", "tool")
         signature = inspect.signature(fn)
@@ -159,32 +172,71 @@ class Warden:
         def guarded(*args: Any, **kwargs: Any) -> T | str:
             bound = signature.bind(*args, **kwargs)
             arguments = dict(bound.arguments)
-            decision = self.decide(episode=episode, agent=agent, tool=tool, arguments=arguments)
-            if decision.pending:
-                decision = self.wait(decision, timeout=ask_timeout)
-            if decision.outcome == "terminate":
-                raise Terminated(decision)
+            decision = self._settled(self.decide(episode=episode, agent=agent, tool=tool, arguments=arguments),
+                                     ask_timeout=ask_timeout)
             if not decision.allowed:
-                if on_block == "return":
-                    return decision.message or f"'{tool}' was blocked by policy"
-                raise Blocked(decision)
+                return _refused(decision, on_block, f"'{tool}' was blocked by policy")
             final = decision.arguments if decision.outcome == "rewrite" else arguments
             action = {"kind": "action", "actor": "agent", "agent": agent, "tool": tool, "arguments": final,
                       "attributes": {"decision_id": decision.decision_id}}
             try:
                 result = fn(**final)
             except Exception as exc:
-                self.record_steps(episode=episode, steps=[action, _observation(tool, None, exc, untrusted_output)])
+                self.record_steps(episode=episode,
+                                  steps=[action, _observation(tool, None, exc, untrusted_output, source)])
                 raise
-            self.record_steps(episode=episode, steps=[action, _observation(tool, result, None, untrusted_output)])
+            self.record_steps(episode=episode, steps=[action, _observation(tool, result, None, untrusted_output, source)])
+            return result
+
+        return guarded
+
+    def _settled(self, decision: Decision, *, ask_timeout: float | None) -> Decision:
+        """The decision once an ask is answered (or waited out); Terminated if the episode must end."""
+        if decision.pending:
+            decision = self.wait(decision, timeout=ask_timeout)
+        if decision.outcome == "terminate":
+            raise Terminated(decision)
+        return decision
+
+    def guard_message(self, send: Callable[[str], T], *, episode: str, agent: str = "", to: str = "user",
+                      on_block: Literal["raise", "return"] = "raise",
+                      ask_timeout: float | None = None) -> Callable[[str], T | str]:
+        """Wraps the function that sends an agent's message: each message is decided first, then sent
+        (with the policy's text if it was rewritten) and recorded as a message step.
+
+        block raises Blocked (or returns the block message with on_block="return", nothing sent);
+        terminate raises Terminated; ask waits for a reviewer.
+        """
+
+        @functools.wraps(send)
+        def guarded(content: str) -> T | str:
+            decision = self._settled(self.decide_message(episode=episode, agent=agent, content=content, to=to),
+                                     ask_timeout=ask_timeout)
+            if not decision.allowed:
+                return _refused(decision, on_block, "the message was blocked by policy")
+            final = str(decision.arguments.get("content", content)) if decision.outcome == "rewrite" else content
+            result = send(final)
+            self.record_steps(episode=episode, steps=[{
+                "kind": "message", "actor": "agent", "agent": agent, "role": "assistant", "content": final,
+                "attributes": {"decision_id": decision.decision_id, "to": to}}])
             return result
 
         return guarded
 
 
-def _observation(tool: str, result: Any, error: BaseException | None, untrusted: bool) -> dict[str, Any]:
+def _refused(decision: Decision, on_block: str, fallback_message: str) -> str:
+    """A refusal: raised as Blocked, or its message handed back to the agent with on_block="return"."""
+    if on_block == "return":
+        return decision.message or fallback_message
+    raise Blocked(decision)
+
+
+def _observation(tool: str, result: Any, error: BaseException | None, untrusted: bool,
+                 source: str | None = None) -> dict[str, Any]:
     step: dict[str, Any] = {"kind": "observation", "actor": "tool", "tool": tool,
                             "provenance": "untrusted" if untrusted else "trusted"}
+    if source:
+        step["source"] = source
     if error is not None:
         step["error"] = f"{type(error).__name__}: {error}"[:20_000]
         return step

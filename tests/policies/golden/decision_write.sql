@@ -43,11 +43,11 @@ WITH
   ),
   -- policies: the Decision row, its id taken from the sequence by the context read
   d AS (
-    INSERT INTO policies_decision (id, project_id, episode_id, step_index, agent, tool, arguments,
+    INSERT INTO policies_decision (id, project_id, episode_id, step_index, agent, kind, tool, arguments,
                                    final_arguments, verdict, outcome, status, rule, message, policy_version_id,
                                    policy_digest, tier, evidence, created_at, latency_us)
     SELECT %(d_id)s::bigint, %(d_project_id)s::bigint, %(d_episode_id)s::bigint, s.index, %(d_agent)s::text,
-           %(d_tool)s::text, %(d_arguments)s::jsonb, %(d_final_arguments)s::jsonb, %(d_verdict)s::text,
+           %(d_kind)s::text, %(d_tool)s::text, %(d_arguments)s::jsonb, %(d_final_arguments)s::jsonb, %(d_verdict)s::text,
            %(d_outcome)s::text, %(d_status)s::text, %(d_rule)s::text, %(d_message)s::text,
            %(d_policy_version_id)s::bigint, %(d_policy_digest)s::text, %(d_tier)s::text, %(d_evidence)s::jsonb,
            %(d_created_at)s::timestamptz, %(d_latency_us)s::integer

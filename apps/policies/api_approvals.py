@@ -1,0 +1,76 @@
+"""Approvals API: chat-ops integrations list pending asks and answer them with a `review`-scoped key.
+
+An answer through the API is the same service call as the Approvals page's, so it writes the same
+`approval.answered` log entry (its actor is the key, `key:<name>`).
+"""
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from rest_framework import permissions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.policies import approvals, selectors
+from apps.policies.api import decision_data
+from apps.policies.models import Approval
+from apps.tenancy.auth import scope_required
+
+
+def approval_data(approval: Approval) -> dict:
+    return {
+        "decision": decision_data(approval.decision), "status": approval.status, "default": approval.default,
+        "deadline": approval.deadline.isoformat(), "answered_at": approval.answered_at.isoformat()
+        if approval.answered_at else None, "answered_by": approval.answered_by.username if approval.answered_by else None,
+        "note": approval.note,
+    }
+
+
+class ReviewOrRead(permissions.BasePermission):
+    message = "This API key lacks the 'review' or 'read' scope."
+
+    def has_permission(self, request, view) -> bool:
+        key = request.auth
+        return key is not None and hasattr(key, "has_scope") and (key.has_scope("review") or key.has_scope("read"))
+
+
+class ApprovalListApi(APIView):
+    """Asks waiting for a reviewer (`?status=pending`, the default) or recently answered (`answered`)."""
+
+    permission_classes = [permissions.IsAuthenticated, ReviewOrRead]
+
+    @extend_schema(parameters=[OpenApiParameter("status", str, enum=["pending", "answered"])])
+    def get(self, request):
+        project = request.auth.project
+        wanted = request.query_params.get("status", "pending")
+        if wanted not in ("pending", "answered"):
+            raise serializers.ValidationError({"status": ["pending or answered"]})
+        approvals.approvals_expire_due(project=project)
+        found = selectors.approval_queue(project=project) if wanted == "pending" else selectors.approval_recent(
+            project=project, limit=100)
+        return Response({"results": [approval_data(a) for a in found]})
+
+
+class ApprovalAnswerApi(APIView):
+    """Approve or deny one pending ask (`review` scope). 409 once it was answered or its deadline passed."""
+
+    permission_classes = [permissions.IsAuthenticated, scope_required("review")]
+
+    @extend_schema_serializer(component_name="ApprovalAnswerInput")
+    class InputSerializer(serializers.Serializer):
+        approve = serializers.BooleanField(help_text="true approves the call, false denies it.")
+        note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer)
+    def post(self, request, decision_id: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        approval = get_object_or_404(Approval, project=request.auth.project, pk=decision_id)
+        try:
+            approval = approvals.approval_answer(approval=approval, approve=data.validated_data["approve"],
+                                                 actor=request.user, note=data.validated_data["note"])
+        except ValidationError as exc:
+            return Response({"error": {"code": "approval_closed", "message": " ".join(exc.messages)}},
+                            status=status.HTTP_409_CONFLICT)
+        approval = Approval.objects.select_related("decision__episode", "answered_by").get(pk=approval.pk)
+        return Response(approval_data(approval))

@@ -1,0 +1,390 @@
+"""Where a value came from: the values content carries, normalised, and a per-episode index of them.
+
+Pure Python, no Django. A value is the text "kind:normalised", so one value found in a web page,
+in the user's message and in a tool call's argument compares equal however each one wrote it:
+
+    url:example.com/pay?to=1      scheme dropped; host lower-cased, without "www." or a default port;
+                                  no trailing "/" and no #fragment ("HTTPS://WWW.Example.com/pay/?to=1")
+    domain:example.com            the host of every URL and e-mail address
+    email:bob@example.com         lower-cased
+    iban:GB82WEST12345698765432   upper-cased, spaces removed (IBAN-shaped; the checksum is not required)
+    token:inv-2024-00017          identifiers of 8+ characters mixing letters and digits, lower-cased
+    number:1250.5                 "1,250.50", "1250.5" and 1250.5 alike
+    text:<hash>                   one sentence of 5+ words (mostly letters); case, punctuation, spacing ignored
+    word:alice                    a word of *trusted* content only, so `from: trusted` can check a name
+    source:web                    (index only) the first step of each untrusted source
+
+A step is trusted content when it is a user (or system) message or an observation labelled
+trusted; untrusted when labelled untrusted (by its source: web, email, file...). Agent messages,
+actions and decisions are neither: an agent repeating a value does not vouch for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote, unquote, urlsplit
+
+from publicsuffixlist import PublicSuffixList
+
+KINDS = ("url", "domain", "email", "iban", "token", "number", "text", "word")
+TRUSTED, UNTRUSTED = "trusted", "untrusted"
+SOURCE_PREFIX = "source:"
+MAX_VALUE = 400  # longer normalised values are indexed by a hash, so index keys stay small
+MIN_SENTENCE_WORDS = 5
+
+_PSL = PublicSuffixList()
+# Bare "name.tld" is a domain only under a known public suffix, and not under suffixes that are
+# far more often file extensions in agent traffic.
+_FILE_SUFFIXES = frozenset(("py", "md", "sh", "rs", "pl", "js", "ts", "cs", "so", "zip", "mov", "sql"))
+
+# Text is cut into runs without white space, quotes or brackets; each run is then classified
+# with a few cheap tests, which is several times faster than one alternation over the whole text.
+_CHUNKS = re.compile(r"[^\s\"'<>`()\[\]{}|]+")
+_SPACED_IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?\b")
+_IBAN = re.compile(r"[A-Za-z]{2}\d{2}[A-Za-z0-9]{10,30}")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_BARE = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?:/\S*)?")
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{8,}")
+_LEADING = "$€£¥+*#~:=,;.!?"
+_DIGIT = re.compile(r"\d")
+_SEPARATORS = re.compile(r"[\s\"'<>`()\[\]{}|]")
+_PUNCTUATION = re.compile(r"[^A-Za-z0-9_-]+")
+_DASHES = re.compile(r"[^A-Za-z0-9]+")
+_SENTENCES = re.compile(r"[.!?;\n]+(?:\s|$)|\n")
+_NON_WORD = re.compile(r"[\W_]+")
+_TRAILING = ".,;:!?)]}'\""
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_PATH_PLAIN = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A value found in an argument: `raw` as written there, `value` normalised."""
+
+    raw: str
+    value: str
+
+    @property
+    def kind(self) -> str:
+        return self.value.split(":", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a value first appeared in an episode, among trusted and among untrusted content."""
+
+    trusted_step: int | None = None
+    trusted_source: str = ""
+    untrusted_step: int | None = None
+    untrusted_source: str = ""
+
+    @property
+    def trusted(self) -> bool:
+        return self.trusted_step is not None
+
+    @property
+    def tainted(self) -> bool:
+        """Seen in untrusted content and never in trusted content."""
+        return self.untrusted_step is not None and self.trusted_step is None
+
+    def merged(self, other: Origin) -> Origin:
+        t_step, t_src = _earliest(self.trusted_step, self.trusted_source, other.trusted_step, other.trusted_source)
+        u_step, u_src = _earliest(self.untrusted_step, self.untrusted_source, other.untrusted_step,
+                                  other.untrusted_source)
+        return Origin(t_step, t_src, u_step, u_src)
+
+
+UNSEEN = Origin()
+
+
+def _earliest(a: int | None, a_src: str, b: int | None, b_src: str) -> tuple[int | None, str]:
+    if a is None or (b is not None and b < a):
+        return b, b_src
+    return a, a_src
+
+
+class ProvenanceView(Protocol):
+    """What policy conditions ask about an episode; the index may live in memory or in a database."""
+
+    def origins(self, values: Collection[str]) -> Mapping[str, Origin]:
+        """The origin of each value that appeared in the episode (values never seen are absent)."""
+        ...
+
+    def untrusted_sources(self) -> Mapping[str, int]:
+        """Each untrusted source read in the episode, with the step where it was first read."""
+        ...
+
+
+# -- normalisation -------------------------------------------------------------------------------
+
+
+def _capped(kind: str, text: str) -> str:
+    if len(text) > MAX_VALUE:
+        text = "#" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return f"{kind}:{text}"
+
+
+def url_parts(raw: str) -> tuple[str, str] | None:
+    """(host, normalised URL) of a URL written with or without a scheme; None if it has no host."""
+    text = raw.rstrip(_TRAILING)
+    try:
+        parts = urlsplit(text if "://" in text else "http://" + text)
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    host = host[4:] if host.startswith("www.") else host
+    port_text = f":{port}" if port and port not in (80, 443) else ""
+    path = parts.path
+    if not _PATH_PLAIN.fullmatch(path):  # one spelling for percent-encoded and raw characters
+        path = quote(unquote(path), safe=_PATH_SAFE)
+    path = path.rstrip("/")
+    query = f"?{parts.query}" if parts.query else ""
+    return host, f"{host}{port_text}{path}{query}"
+
+
+def email_domain(raw: str) -> str | None:
+    """The lower-cased domain of an e-mail address (`Name <a@b.example>` too), or None."""
+    text = raw.strip()
+    if text.endswith(">") and "<" in text:
+        text = text[text.rindex("<") + 1:-1]
+    local, at, domain = text.rpartition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in domain):
+        return None
+    return domain.lower().rstrip(".")
+
+
+def domain_matches(host: str, domains: Iterable[str]) -> bool:
+    """`host` is one of `domains` or a subdomain of one (case-insensitive; "www." ignored)."""
+    host = host.lower().rstrip(".")
+    host = host[4:] if host.startswith("www.") else host
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
+def normal_domain(domain: str) -> str:
+    domain = domain.strip().lower().rstrip(".")
+    return domain[4:] if domain.startswith("www.") else domain
+
+
+def _number(raw: str) -> str | None:
+    try:
+        value = float(raw.replace(",", ""))
+    except ValueError:
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    if value.is_integer() and abs(value) < 1e18:
+        return "number:" + str(int(value))
+    return "number:" + repr(value)
+
+
+def _sentence(text: str) -> str | None:
+    words = _NON_WORD.sub(" ", text.casefold()).split()
+    # Prose, not a spaced-out identifier: enough words, most of them words of letters.
+    if len(words) < MIN_SENTENCE_WORDS or sum(w.isalpha() for w in words) * 2 < len(words):
+        return None
+    return "text:" + hashlib.blake2b(" ".join(words).encode(), digest_size=8).hexdigest()
+
+
+# -- extraction ----------------------------------------------------------------------------------
+
+
+def _scan(text: str) -> Iterator[Found]:
+    if " " in text:
+        spaced = list(_SPACED_IBAN.finditer(text))
+        for m in spaced:
+            yield Found(m.group(), "iban:" + m.group().replace(" ", "").upper())
+        if spaced:  # its groups of four are not numbers of their own
+            text = _SPACED_IBAN.sub(lambda m: " " * len(m.group()), text)
+        chunks: Iterable[str] = _CHUNKS.findall(text)
+    else:
+        chunks = _CHUNKS.findall(text) if _SEPARATORS.search(text) else (text,)
+    for raw in chunks:
+        chunk = raw.strip(_TRAILING).lstrip(_LEADING)
+        if chunk and not chunk.isalpha():
+            yield from _chunk(chunk)
+
+
+def _chunk(chunk: str) -> Iterator[Found]:
+    """The values of one run of text without white space."""
+    if "://" in chunk or chunk[:4].lower() == "www.":
+        parts = url_parts(chunk)
+        if parts is not None and "." in parts[0]:
+            yield Found(chunk, _capped("url", parts[1]))
+            yield Found(chunk, "domain:" + parts[0])
+        return
+    if "@" in chunk:
+        for m in _EMAIL.finditer(chunk):
+            yield Found(m.group(), _capped("email", m.group().lower()))
+            yield Found(m.group(), "domain:" + m.group().rpartition("@")[2].lower())
+        return
+    if "." in chunk and _BARE.fullmatch(chunk):
+        parts = url_parts(chunk)
+        if parts is not None and _is_domain(parts[0]):
+            yield Found(chunk, _capped("url", parts[1]))
+            yield Found(chunk, "domain:" + parts[0])
+            return
+    if _DIGIT.search(chunk) is None:
+        return
+    if _IBAN.fullmatch(chunk):
+        yield Found(chunk, "iban:" + chunk.upper())
+    elif _NUMBER.fullmatch(chunk):
+        number = _number(chunk)
+        if number is not None:
+            yield Found(chunk, number)
+    elif _TOKEN.fullmatch(chunk) and not chunk.replace("-", "").replace("_", "").isdigit():
+        yield Found(chunk, _capped("token", chunk.lower()))
+    else:  # "bill-2023.txt", "12:30", "2024-05-01": the parts between punctuation
+        parts = _PUNCTUATION.split(chunk)
+        if len(parts) == 1:
+            parts = _DASHES.split(chunk)
+        for part in parts:
+            if part and part != chunk:
+                yield from _chunk(part)
+
+
+def _is_domain(host: str) -> bool:
+    suffix = _PSL.publicsuffix(host, accept_unknown=False)
+    return suffix is not None and suffix != host and suffix not in _FILE_SUFFIXES
+
+
+def text_found(text: str) -> Iterator[Found]:
+    """Every value in a text: the scanned kinds, then one `text:` value per sentence of 5+ words."""
+    yield from _scan(text)
+    if text.count(" ") + text.count("\n") < MIN_SENTENCE_WORDS - 1:
+        return
+    for sentence in _SENTENCES.split(text):
+        value = _sentence(sentence)
+        if value is not None:
+            yield Found(sentence.strip(), value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_found_cached(text: str) -> tuple[Found, ...]:
+    return tuple(text_found(text))
+
+
+def found_in(value: Any) -> Iterator[Found]:
+    """Values in strings and numbers anywhere inside JSON data (keys are structure, not data)."""
+    if isinstance(value, str):
+        # A decision checks one argument under several rules (and again after a rewrite), and
+        # runtimes repeat recipients and URLs: short texts are scanned once per process.
+        yield from _text_found_cached(value) if len(value) <= 2000 else text_found(value)
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int | float):
+        number = _number(str(value))
+        if number is not None:
+            yield Found(str(value), number)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from found_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from found_in(item)
+    else:  # Decimal and friends
+        yield from text_found(str(value))
+
+
+def words_in(value: Any) -> Iterator[Found]:
+    """Each word of the text inside JSON data, as `word:` values."""
+    if isinstance(value, str):
+        for word in _NON_WORD.sub(" ", value.casefold()).split():
+            yield Found(word, _capped("word", word))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from words_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from words_in(item)
+
+
+def argument_found(value: Any) -> list[Found]:
+    """What an argument carries, for provenance checks; an argument without identifiers, numbers or
+    sentences (a name such as "Alice") stands for its words."""
+    found = list(dict.fromkeys(found_in(value)))
+    if not found:
+        found = list(dict.fromkeys(words_in(value)))
+    return found
+
+
+# -- steps ---------------------------------------------------------------------------------------
+
+
+def step_trust(step: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(trusted or untrusted, source) of a step's content, or None for content that vouches nothing."""
+    if step.get("provenance") == UNTRUSTED:
+        return UNTRUSTED, str(step.get("source") or step.get("tool") or "unknown")
+    kind, actor, role = step.get("kind"), step.get("actor"), step.get("role")
+    if kind == "message" and (actor == "user" or role in ("user", "system")):
+        return TRUSTED, "user" if actor == "user" or role == "user" else "system"
+    if kind == "observation":
+        return TRUSTED, str(step.get("source") or step.get("tool") or "tool")
+    return None
+
+
+def step_values(step: Mapping[str, Any]) -> tuple[str, str, set[str]] | None:
+    """(trust, source, values) of one step, or None when its content counts for neither side."""
+    trust = step_trust(step)
+    if trust is None:
+        return None
+    values: set[str] = set()
+    for part in (step.get("content"), step.get("result")):
+        if part:
+            values.update(f.value for f in found_in(part))
+            if trust[0] == TRUSTED:
+                values.update(f.value for f in words_in(part))
+    if trust[0] == UNTRUSTED:
+        values.add(SOURCE_PREFIX + trust[1])
+    return trust[0], trust[1], values
+
+
+def origins_of(steps: Iterable[Mapping[str, Any]]) -> dict[str, Origin]:
+    """Each value of these steps with its first trusted and first untrusted step (for one batch)."""
+    out: dict[str, Origin] = {}
+    for step in steps:
+        entry = step_values(step)
+        if entry is None:
+            continue
+        trust, source, values = entry
+        index = int(step["index"])
+        new = Origin(index, source) if trust == TRUSTED else Origin(None, "", index, source)
+        for value in values:
+            seen = out.get(value)
+            out[value] = new if seen is None else seen.merged(new)
+    return out
+
+
+class ProvenanceIndex:
+    """An episode's index in memory: for policy test cases, offline replays and benchmarks."""
+
+    def __init__(self, steps: Iterable[Mapping[str, Any]] = ()):
+        self._origins: dict[str, Origin] = {}
+        self._sources: dict[str, int] = {}
+        self.add_steps(steps)
+
+    def add_steps(self, steps: Iterable[Mapping[str, Any]]) -> None:
+        for value, origin in origins_of(steps).items():
+            seen = self._origins.get(value)
+            merged = self._origins[value] = origin if seen is None else seen.merged(origin)
+            if value.startswith(SOURCE_PREFIX) and merged.untrusted_step is not None:
+                self._sources[value[len(SOURCE_PREFIX):]] = merged.untrusted_step
+
+    def origins(self, values: Collection[str]) -> Mapping[str, Origin]:
+        get = self._origins.get
+        return {v: o for v in values if (o := get(v)) is not None}
+
+    def untrusted_sources(self) -> Mapping[str, int]:
+        return self._sources
+
+    def __len__(self) -> int:
+        return len(self._origins)
