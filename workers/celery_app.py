@@ -13,6 +13,7 @@ app.conf.task_default_queue = "default"
 app.conf.task_routes = {
     "apps.contracts.*": {"queue": "checks"},
     "apps.reviews.tasks.episode_steps_task": {"queue": "checks"},
+    "apps.episodes.tasks.run_execute_task": {"queue": "episodes"},
 }
 app.conf.beat_schedule = {
     # policies: an ask nobody answered takes the policy's default at its deadline
@@ -25,6 +26,8 @@ app.conf.beat_schedule = {
         "task": "apps.audit.tasks.log_outbox_flush_task", "schedule": 5.0, "options": {"expires": 5.0},
     },
     "governance-oracle-sweep": {"task": "apps.governance.tasks.oracle_sweep_task", "schedule": 300.0},
+    # episodes: resume runs whose worker went away (a lost task, a killed worker)
+    "episodes-runs-sweep": {"task": "apps.episodes.tasks.runs_sweep_task", "schedule": 60.0, "options": {"expires": 60.0}},
 }
 app.autodiscover_tasks()
 
