@@ -119,12 +119,16 @@ class RoundGovernance:
                     self._fine(names[agent], float(sanction["details"].get("amount", 0)))
 
     def _round_metrics(self, names: dict[str, str]) -> dict[str, Any]:
-        """The environment's metrics of the round just played, per-agent values keyed by Warden's names."""
-        source = getattr(self.built.env, "round_metrics", None)
-        found = source() if callable(source) else {}
+        """The environment's metrics so far (a market's are over its window): numbers, and {agent: number}
+        maps keyed by Warden's agent names; booleans count as 0/1 (`severe`)."""
         scoped = {plain: warden for warden, plain in names.items()}
-        return {name: ({scoped.get(k, k): v for k, v in value.items()} if isinstance(value, dict) else value)
-                for name, value in (found or {}).items()}
+        out: dict[str, Any] = {}
+        for name, value in (self.built.env.metrics() or {}).items():
+            if isinstance(value, bool | int | float):
+                out[name] = float(value)
+            elif isinstance(value, dict) and value and set(value) <= set(scoped):
+                out[name] = {scoped[k]: v for k, v in value.items() if isinstance(v, int | float)}
+        return out
 
     def _fine(self, agent: str, amount: float) -> None:
         self.fines[agent] = self.fines.get(agent, 0) + amount

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from apps.episodes.agents import market
 from apps.episodes.agents.scripted import ScriptedAgent
-from apps.episodes.environments.base import Agent, Environment, Message, ToolCall
+from apps.episodes.environments.base import Agent, Environment, Message, SpecError, ToolCall
+from apps.episodes.environments.cournot import CournotEnvironment
 from apps.episodes.environments.ledger import LedgerEnvironment
-from apps.episodes.spec import SpecError
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,36 @@ def _scripted(params: dict[str, Any], field: str) -> Agent:
                           for r, items in enumerate(plan)])
 
 
+def _cournot(params: dict[str, Any], names: list[str], faults: dict[str, Any]) -> Environment:
+    firms = params.get("firms", names)
+    if isinstance(firms, int) and not isinstance(firms, bool):
+        if firms != len(names):
+            raise SpecError("environment.firms", f"{firms} firms, but the spec names {len(names)} agents")
+    elif firms != names:
+        raise SpecError("environment.firms", "the firms are the spec's agents: leave `firms` out or list their names")
+    return CournotEnvironment({**params, "firms": names})
+
+
+def _market_agent(cls: type, allowed: dict[str, type | tuple[type, ...]]) -> Callable[[dict[str, Any], str], Agent]:
+    def build(params: dict[str, Any], field: str) -> Agent:
+        return cls(**_params(params, allowed, field))
+
+    return build
+
+
+_STRATEGY = {"noise": (int, float), "talk": bool}
+
 ENVIRONMENTS: dict[str, EnvironmentKind] = {
+    "cournot": EnvironmentKind(_cournot, "market", {"policy": "policies/cournot.yaml",
+                                                    "graph": "graphs/cournot-collusion.yaml"}),
     "ledger": EnvironmentKind(_ledger, "suite", {}),
 }
 AGENT_KINDS: dict[str, AgentKind] = {
     "scripted": AgentKind(_scripted),
+    "nash": AgentKind(_market_agent(market.NashAgent, _STRATEGY)),
+    "cartel": AgentKind(_market_agent(market.CartelAgent, {**_STRATEGY, "divide": bool})),
+    "tit_for_tat": AgentKind(_market_agent(market.TitForTatAgent, _STRATEGY)),
+    "grim_trigger": AgentKind(_market_agent(market.GrimTriggerAgent, _STRATEGY)),
 }
 
 

@@ -25,7 +25,7 @@ from apps.episodes.gateway import TraceRecorder, WardenGate
 from apps.episodes.governed import RoundGovernance, RunCancelled, Superseded
 from apps.episodes.models import ACTIVE_STATUSES, Run, RunStatus
 from apps.episodes.runner.loop import run_episode
-from apps.episodes.spec import SpecError, spec_digest, spec_normalize
+from apps.episodes.spec import MAX_ROUNDS, SpecError, spec_digest, spec_normalize
 from apps.policies import services as policy_services
 from apps.policies.models import PolicyBinding, PolicyVersion
 from apps.tenancy.models import Project
@@ -75,7 +75,7 @@ def run_create(*, project: Project, data: dict[str, Any], actor: str, key: str |
             return existing, False
         governance = regimes.regime_resolve(project=project, spec=spec, defaults=built.defaults, family=built.family,
                                             actor=actor)
-        rounds = spec.get("rounds") or getattr(built.env, "rounds", 0) or 1
+        rounds = spec.get("rounds") or _declared_rounds(built.env) or MAX_ROUNDS
         evidence = {}
         if governance.constitution:
             evidence["constitution"] = {
@@ -91,6 +91,12 @@ def run_create(*, project: Project, data: dict[str, Any], actor: str, key: str |
         )
         transaction.on_commit(lambda: run_enqueue(run=run))
     return run, True
+
+
+def _declared_rounds(env) -> int | None:
+    """The rounds an environment plays when the spec does not say (its own `rounds` parameter)."""
+    found = getattr(env, "rounds", None) or getattr(getattr(env, "config", None), "rounds", None)
+    return found if isinstance(found, int) else None
 
 
 def run_enqueue(*, run: Run) -> None:
@@ -235,7 +241,7 @@ def _complete(run: Run, result, rounds: RoundGovernance) -> None:
                        outcome=outcome)
     updated = Run.objects.filter(pk=run.pk, attempts=run.attempts).update(
         status=RunStatus.COMPLETED, metrics=result.metrics, snapshot_after=result.snapshot_after,
-        rounds_done=result.rounds, recording=rounds.recording(), evidence={**run.evidence, **rounds.evidence()},
+        rounds_done=result.rounds, rounds_total=result.rounds, recording=rounds.recording(), evidence={**run.evidence, **rounds.evidence()},
         finished_at=timezone.now(), heartbeat_at=timezone.now(),
     )
     if not updated:

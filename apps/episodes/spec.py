@@ -3,7 +3,7 @@
 Pure Python (no Django): the API, the Runs page and `manage.py episode_run` all read a spec through
 `spec_parse` + `spec_normalize`, so one spec has one digest whichever way it arrived. Structure is
 checked with a JSON Schema; what an environment or agent accepts beyond that is checked by building
-it (apps.episodes.registry). Every refusal is a SpecError naming the field, e.g. `agents[1].kind`.
+it (apps.episodes.registry). Every refusal is a SpecError naming the field, e.g. `agents[1].kind` (`spec` for the text itself).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 
 import fastjsonschema
 import yaml
+
+from apps.episodes.environments.base import SpecError  # one error type for specs and the parts they build
 
 MAX_SPEC_CHARS = 200_000
 REGIMES = ("ungoverned", "constitutional", "institutional")
@@ -72,15 +74,6 @@ SCHEMA: dict[str, Any] = {
     },
 }
 _validate = fastjsonschema.compile(SCHEMA)
-
-
-class SpecError(ValueError):
-    """A spec refused; `field` is the path of the offending value (`agents[0].kind`, `spec` for the text)."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def spec_parse(text: str) -> dict[str, Any]:

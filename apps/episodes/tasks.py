@@ -1,7 +1,13 @@
 """Thin Celery entry points (queue `episodes`): one task per run, redelivered if its worker dies."""
 
+import os
+
 from celery import shared_task
 from django.db import OperationalError
+
+# A redelivered task can arrive while PostgreSQL still holds the dead executor's lock (it notices
+# the closed connection a moment later): such a task tries again instead of being dropped.
+BUSY_RETRIES, BUSY_COUNTDOWN = 40, 15
 
 
 # acks_late + reject_on_worker_lost: a task whose worker process dies mid-episode goes back to the
@@ -11,7 +17,10 @@ from django.db import OperationalError
 def run_execute_task(self, run_id: int) -> str:
     from apps.episodes.services import run_execute
 
-    return run_execute(run_id=run_id, worker=self.request.hostname or "")
+    status = run_execute(run_id=run_id, worker=f"{self.request.hostname or 'worker'} pid {os.getpid()}")
+    if status == "busy":
+        raise self.retry(countdown=BUSY_COUNTDOWN, max_retries=BUSY_RETRIES)
+    return status
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.episodes import selectors, services
@@ -99,3 +100,11 @@ def run_snapshots(request: HttpRequest, run_id: str) -> JsonResponse:
                              "after": run.snapshot_after}, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="run-{run.key}-snapshots.json"'
     return response
+
+
+def replay_run_panel(request: HttpRequest, episode) -> str:
+    """The replay page's section for an episode a run played: the run and its snapshots."""
+    run = selectors.run_for_episode(project=request.project, episode_id=episode.pk)
+    if run is None:
+        return ""
+    return render_to_string("episodes/_replay_run.html", {"run": run}, request=request)

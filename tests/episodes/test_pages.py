@@ -59,3 +59,12 @@ def test_an_active_run_polls_and_can_be_cancelled(login, reviewer, project):
 def test_runs_of_another_project_are_not_found(login, outsider, project):
     services.run_create(project=project, data=ledger_spec(id="secret"), actor="alice")
     assert login(outsider).get(f"/p/{project.slug}/runs/secret/").status_code == 404
+
+
+def test_the_replay_page_of_a_run_shows_its_snapshots(login, viewer, project):
+    run, _ = services.run_create(project=project, data=ledger_spec(id="replayed", rounds=2), actor="alice")
+    services.run_execute(run_id=run.id)
+    run.refresh_from_db()
+    page = login(viewer).get(f"/p/{project.slug}/traces/e/{run.episode_id}/").content.decode()
+    assert 'id="run-panel"' in page and "/runs/replayed/snapshots.json" in page
+    assert "Environment before the first round" in page and "&quot;totals&quot;" in page
