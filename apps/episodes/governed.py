@@ -25,9 +25,9 @@ from apps.episodes.gateway import TraceRecorder
 from apps.episodes.models import Run
 from apps.episodes.regimes import INSTITUTIONAL
 from apps.episodes.registry import Built
-from apps.governance.graphs import graph_compiled
 from apps.governance.models import GraphVersion
 from apps.governance.oracle import oracle_round
+from apps.governance.selectors import graph_compiled
 from apps.reviews.services import violations_from_decisions
 
 

@@ -2,10 +2,10 @@
 
 import pytest
 
+from apps.audit.models import GovernanceLogEntry
+from apps.audit.services import governance_log_flush
 from apps.episodes import services
 from apps.episodes.models import Run, RunStatus
-from apps.governance.models import GovernanceLogEntry
-from apps.governance.services import governance_log_flush
 from apps.policies.models import Decision
 
 pytestmark = pytest.mark.django_db

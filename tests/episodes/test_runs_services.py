@@ -2,9 +2,10 @@
 
 import pytest
 
+from apps.audit.models import GovernanceLogOutbox
 from apps.episodes import services
 from apps.episodes.models import Run, RunStatus
-from apps.governance.models import Evidence, GovernanceLogOutbox
+from apps.governance.models import Evidence
 from apps.policies.models import Decision, PolicyBinding
 from apps.traces.models import Step
 from tests.episodes.builders import ledger_spec

@@ -11,10 +11,10 @@ from urllib.parse import urlparse
 
 import pytest
 
+from apps.audit.verification import governance_verify
 from apps.episodes import services
 from apps.episodes.models import Run
 from apps.governance.models import Evidence
-from apps.governance.verification import governance_verify
 from apps.policies.models import Decision
 from apps.traces.models import Step
 
