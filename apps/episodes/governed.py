@@ -48,7 +48,10 @@ def run_checkpoint_store(*, run: Run, checkpoint: Checkpoint, evidence: dict) ->
               .values_list("cancel_requested", flat=True).first())
     if cancel is None:
         raise Superseded
-    Run.objects.filter(pk=run.pk).update(checkpoint=checkpoint.as_dict(), rounds_done=checkpoint.round,
+    # Not Checkpoint.as_dict(): its deep copy of the environment's whole history costs more than the round.
+    stored = {"round": checkpoint.round, "next_index": checkpoint.next_index, "environment": checkpoint.environment,
+              "agents": checkpoint.agents, "untrusted": checkpoint.untrusted}
+    Run.objects.filter(pk=run.pk).update(checkpoint=stored, rounds_done=checkpoint.round,
                                          evidence=evidence, heartbeat_at=timezone.now())
     run.rounds_done = checkpoint.round
     return bool(cancel)
