@@ -15,6 +15,7 @@ DOMAINS = ["traces", "policies", "contracts", "governance", "reviews", "dashboar
 API_ORDER = ["policies", "reviews", *(d for d in DOMAINS if d not in ("policies", "reviews"))]
 api_patterns = [path("", include(f"apps.{d}.api_urls", namespace=d)) for d in API_ORDER]
 api_patterns.append(path("", include("apps.tenancy.api_urls", namespace="tenancy")))
+api_patterns.append(path("", include("apps.episodes.api_urls", namespace="episodes")))
 
 urlpatterns = [
     path("api/v1/", include((api_patterns, "api"))),
@@ -29,6 +30,7 @@ urlpatterns = [
     # Trace metrics read violations (reviews app) and keep their path beside the contracts pages.
     path("p/<slug:project>/contracts/metrics/", metrics_overview, name="metrics"),
     *[path(f"p/<slug:project>/{d}/", include(f"apps.{d}.urls")) for d in DOMAINS],
+    path("p/<slug:project>/runs/", include("apps.episodes.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -13,6 +13,7 @@ app.conf.task_default_queue = "default"
 app.conf.task_routes = {
     "apps.contracts.*": {"queue": "checks"},
     "apps.reviews.tasks.episode_steps_task": {"queue": "checks"},
+    "apps.episodes.tasks.run_execute_task": {"queue": "episodes"},
 }
 # Read here, not from Django settings: this module loads while the settings are being imported.
 _SWEEP_SECONDS = float(os.environ.get("WARDEN_OUTBOX_SWEEP_SECONDS", "10"))
@@ -35,6 +36,8 @@ app.conf.beat_schedule = {
         "task": "apps.core.tasks.outbox_sweep_task", "schedule": _SWEEP_SECONDS,
         "options": {"expires": _SWEEP_SECONDS},
     },
+    # episodes: resume runs whose worker went away (a lost task, a killed worker)
+    "episodes-runs-sweep": {"task": "apps.episodes.tasks.runs_sweep_task", "schedule": 60.0, "options": {"expires": 60.0}},
 }
 app.autodiscover_tasks()
 

@@ -230,10 +230,12 @@ def log_flush_dirty() -> int:
     project whose lock was busy stays marked (its holder may be mid-flush already).
     """
     global _last_flush
-    if not _dirty:
-        return 0
     with _dirty_lock:
+        # A flush that found nothing marked still starts the interval: rows deferred right after
+        # it wait for the next one, as they would after a flush that chained something.
         _last_flush = time.monotonic()
+        if not _dirty:
+            return 0
         project_ids = sorted(_dirty)
         _dirty.clear()
     chained, busy = 0, []

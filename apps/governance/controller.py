@@ -94,9 +94,13 @@ def _history(project: Project, agent: str) -> list[dict]:
 
 
 @transaction.atomic
-def agent_observe(*, project: Project, agent: str, evidence: Evidence) -> str | None:
-    """One Controller step after the Oracle recorded a round; returns the new state if it moved."""
-    active = _active_graph(project)
+def agent_observe(*, project: Project, agent: str, evidence: Evidence, graph: GraphVersion | None = None
+                  ) -> str | None:
+    """One Controller step after the Oracle recorded a round; returns the new state if it moved.
+
+    `graph`: the version to interpret; default the project's active one (a run names its own).
+    """
+    active = (graph, graph_compiled(graph)) if graph is not None else _active_graph(project)
     if active is None:
         return None
     version, graph = active

@@ -97,23 +97,30 @@ class Sanction(models.Model):
 
 
 class Evidence(models.Model):
-    """What the Oracle found about one agent in one ended episode (a "round").
+    """What the Oracle found about one agent in one governance round.
 
+    A round is one ended episode of the agent (`round` None), or, for an episode a worker plays in
+    rounds (a market run, apps.episodes), one of its rounds (`round` = its number from 1).
     values: {metric: number}; marks: {metric: [step index, ...]} for windowed counts.
-    Unique per (agent, episode), so re-running the Oracle on an episode changes nothing.
+    Unique per (agent, episode, round), so re-running the Oracle on a round changes nothing.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     agent = models.CharField(max_length=200)
     episode = models.ForeignKey("traces.Episode", on_delete=models.CASCADE, related_name="+")
+    round = models.PositiveIntegerField(null=True, blank=True)
     values = models.JSONField(default=dict)
     marks = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["project", "agent", "episode"], name="evidence_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "agent", "episode", "round"], name="evidence_round_unique",
+                                    nulls_distinct=False),
+        ]
         indexes = [models.Index(fields=["project", "agent", "-created_at"], name="evidence_agent_time")]
 
     def __str__(self) -> str:
-        return f"{self.agent} in episode {self.episode_id}"
+        where = f"episode {self.episode_id}"
+        return f"{self.agent} in {where}" if self.round is None else f"{self.agent} in round {self.round} of {where}"

@@ -3,6 +3,10 @@
 Evidence comes from decision steps (the fields of interface item 2, not the policies tables),
 from Violation rows (apps.reviews) and from numeric metrics the runtime reported in
 Episode.outcome["metrics"] — a number for every agent, or {agent: number}.
+
+A round is one ended episode of the agent (`oracle_episode`), except in an episode a worker plays
+in rounds (a market run): there each of its rounds is one governance round (`oracle_round`, with
+that round's steps and metrics), and the episode's end adds no further round.
 """
 
 from collections import defaultdict
@@ -13,7 +17,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from apps.governance import controller
-from apps.governance.models import Evidence
+from apps.governance.models import Evidence, GraphVersion
 from apps.traces.models import Episode, EpisodeStatus, Step
 
 SEVERE = {"high", "critical"}
@@ -23,23 +27,31 @@ _VERDICT_METRIC = {
 }
 
 
-def _violations(episode: Episode) -> list[tuple[str, str, int | None]]:
+def _violations(episode: Episode, steps: dict) -> list[tuple[str, str, int | None]]:
     try:
         from apps.reviews.models import Violation
     except ImportError:  # reviews not installed: no violation evidence
         return []
-    return list(
-        Violation.objects.filter(episode=episode).exclude(status="dismissed")
-        .values_list("agent", "severity", "first_step_index")
-    )
+    found = Violation.objects.filter(episode=episode).exclude(status="dismissed")
+    if steps:
+        found = found.filter(**{f"first_step_{k}": v for k, v in steps.items()})
+    return list(found.values_list("agent", "severity", "first_step_index"))
 
 
-def episode_evidence(*, episode: Episode) -> dict[str, dict]:
-    """{agent: {"values": {metric: number}, "marks": {metric: [step index, ...]}}} for one episode."""
+def episode_evidence(*, episode: Episode, first_index: int = 0, end_index: int | None = None,
+                     metrics: dict | None = None) -> dict[str, dict]:
+    """{agent: {"values": {metric: number}, "marks": {metric: [step index, ...]}}} for one episode.
+
+    With `first_index`/`end_index`, only steps (and violations first seen) in that range count, and
+    `metrics` replaces the episode's reported metrics: the evidence of one round of the episode.
+    """
     marks: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     blocked_tools: dict[str, set[str]] = defaultdict(set)
+    steps = {"index__gte": first_index} if first_index else {}
+    if end_index is not None:
+        steps["index__lt"] = end_index
     decisions = (
-        Step.objects.filter(episode=episode, kind="decision")
+        Step.objects.filter(episode=episode, kind="decision", **steps)
         .order_by("index")
         .values_list("index", "agent", "tool", "attributes")
     )
@@ -57,20 +69,21 @@ def episode_evidence(*, episode: Episode) -> dict[str, dict]:
                 marks[agent]["forbidden.repeats"].append(index)
             blocked_tools[agent].add(tool)
     agents = set(episode.agents) | set(marks)
-    for agent, severity, first_index in _violations(episode):
+    for agent, severity, first_step in _violations(episode, steps):
         targets = [agent] if agent else (list(agents) if len(agents) == 1 else [])
         for target in targets:
             agents.add(target)
-            index = first_index if first_index is not None else 0
+            index = first_step if first_step is not None else 0
             marks[target]["violations.total"].append(index)
             marks[target][f"violations.{severity}"].append(index)
             if severity in SEVERE:
                 marks[target]["violations.severe"].append(index)
     step_counts = dict(
-        Step.objects.filter(episode=episode).exclude(agent="").values_list("agent").annotate(n=Count("id"))
+        Step.objects.filter(episode=episode, **steps).exclude(agent="").values_list("agent").annotate(n=Count("id"))
         .values_list("agent", "n")
     )
-    metrics = (episode.outcome or {}).get("metrics") or {}
+    if metrics is None:
+        metrics = (episode.outcome or {}).get("metrics") or {}
     out = {}
     for agent in sorted(a for a in agents if a):
         agent_marks = {k: sorted(v) for k, v in marks[agent].items()}
@@ -78,11 +91,7 @@ def episode_evidence(*, episode: Episode) -> dict[str, dict]:
         total = values.get("decisions.total", 0)
         values["block_rate"] = round(values.get("decisions.blocked", 0) / total, 6) if total else 0
         values["steps"] = step_counts.get(agent, 0)
-        for name, value in metrics.items():
-            if isinstance(value, dict):
-                value = value.get(agent)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                values[f"metric.{name}"] = value
+        values.update(_metric_values(metrics, agent))
         out[agent] = {"values": values, "marks": agent_marks}
     return out
 
@@ -94,7 +103,12 @@ def oracle_episode(*, episode: Episode) -> dict[str, str | None]:
     an agent. Returns {agent: new state or None}.
     """
     moves: dict[str, str | None] = {}
+    played_in_rounds = set(
+        Evidence.objects.filter(episode=episode, round__isnull=False).values_list("agent", flat=True).distinct()
+    )
     for agent, evidence in episode_evidence(episode=episode).items():
+        if agent in played_in_rounds:
+            continue  # its rounds were its governance rounds (oracle_round)
         with transaction.atomic():
             row, created = Evidence.objects.get_or_create(
                 project_id=episode.project_id, agent=agent, episode=episode,
@@ -103,6 +117,41 @@ def oracle_episode(*, episode: Episode) -> dict[str, str | None]:
             if created:
                 moves[agent] = controller.agent_observe(project=episode.project, agent=agent, evidence=row)
     return moves
+
+
+@transaction.atomic
+def oracle_round(*, episode: Episode, number: int, first_index: int, end_index: int, metrics: dict,
+                 agents: list[str], graph: GraphVersion | None = None) -> dict[str, str | None]:
+    """Records round `number` of a running episode for each of `agents` and runs the Controller.
+
+    The round's evidence is its steps [first_index, end_index), the violations first seen there and
+    `metrics` ({name: number} for every agent, or {name: {agent: number}}). `graph`: the version to
+    interpret (default: the project's active one). Idempotent per (agent, episode, round).
+    """
+    found = episode_evidence(episode=episode, first_index=first_index, end_index=end_index, metrics=metrics)
+    moves: dict[str, str | None] = {}
+    for agent in agents:
+        quiet = {"values": {"decisions.total": 0, "block_rate": 0, "steps": 0, **_metric_values(metrics, agent)},
+                 "marks": {}}  # an agent with no step in the round still lives through it
+        evidence = found.get(agent) or quiet
+        row, created = Evidence.objects.get_or_create(
+            project_id=episode.project_id, agent=agent, episode=episode, round=number,
+            defaults={"values": evidence["values"], "marks": evidence["marks"]},
+        )
+        if created:
+            moves[agent] = controller.agent_observe(project=episode.project, agent=agent, evidence=row, graph=graph)
+    return moves
+
+
+def _metric_values(metrics: dict, agent: str) -> dict[str, float]:
+    """`metric.<name>` values for `agent` from reported metrics (a number, or {agent: number})."""
+    values: dict[str, float] = {}
+    for name, value in metrics.items():
+        if isinstance(value, dict):
+            value = value.get(agent)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            values[f"metric.{name}"] = value
+    return values
 
 
 def oracle_sweep(*, since: timedelta = timedelta(days=2)) -> int:

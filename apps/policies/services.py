@@ -29,11 +29,12 @@ def policy_compile_checked(*, source: str) -> tuple[engine.CompiledPolicy, list[
 
 @transaction.atomic
 def policy_publish(*, project: Project, source: str, actor, name: str | None = None,
-                   description: str | None = None, activate: bool = True) -> PolicyVersion:
+                   description: str | None = None, activate: bool = True, bind_first: bool = True) -> PolicyVersion:
     """Publishes `source` as a new immutable version (or returns the identical existing one).
 
     The policy's test cases must pass. The policy is named by `name` or by the document's `name`.
-    The first policy of a project is bound to every agent and environment so /decide has one.
+    The first policy of a project is bound to every agent and environment so /decide has one,
+    unless `bind_first` is False (a policy published for one run's agents, which binds it itself).
     """
     compiled, results = policy_compile_checked(source=source)
     slug = slugify(name or compiled.name)[:100]
@@ -63,7 +64,7 @@ def policy_publish(*, project: Project, source: str, actor, name: str | None = N
         )
     if activate and policy.active_version_id != version.id:
         _activate(policy=policy, version=version, actor_name=actor_name)
-    if not PolicyBinding.objects.filter(project=project).exists():
+    if bind_first and not PolicyBinding.objects.filter(project=project).exists():
         PolicyBinding.objects.create(project=project, policy=policy)
     return version
 

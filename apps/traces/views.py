@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from apps.tenancy.decorators import project_member
-from apps.traces import jsonl, schema, selectors
+from apps.traces import jsonl, panels, schema, selectors
 from apps.traces.models import Episode
 
 PAGE_SIZE = 50
@@ -76,6 +76,7 @@ def episode_detail(request: HttpRequest, episode_id: int) -> HttpResponse:
     context = {
         "episode": episode, "at": at, **_earlier(start),
         "decisions": selectors.first_decision_steps(episode=episode, limit=50),
+        "panels": panels.replay_panels(request=request, episode=episode),
         **_chunk(episode, start),
     }
     return render(request, "traces/episode_detail.html", context)

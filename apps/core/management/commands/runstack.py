@@ -35,7 +35,7 @@ class Command(BaseCommand):
                     "--workers", os.environ.get("WEB_CONCURRENCY", "3"), "--threads", "8",
                     "--access-logfile", "-"],
             "worker": [python, "-m", "celery", "-A", "workers.celery_app", "worker", "-l", "info",
-                       "-Q", "default,checks", "--concurrency", "2"],
+                       "-Q", "default,checks,episodes", "--concurrency", "2"],
             "beat": [python, "-m", "celery", "-A", "workers.celery_app", "beat", "-l", "info",
                      "--schedule", str(var_dir / "celerybeat-schedule")],
         }

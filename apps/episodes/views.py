@@ -1,0 +1,110 @@
+"""Runs pages: the list with a form to start a run, one run's progress (polled with htmx), cancel,
+and the environment snapshots as a JSON download."""
+
+import json
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.episodes import selectors, services
+from apps.episodes.models import Run
+from apps.episodes.spec import SpecError, spec_parse
+from apps.tenancy.decorators import project_member
+from apps.tenancy.models import Role
+
+PAGE = 50
+
+EXAMPLE = """\
+title: Two firms, one learns
+environment: {kind: cournot, firms: 2, markets: 1}
+agents:
+  - {name: firm-1, kind: qlearning}
+  - {name: firm-2, kind: cartel}
+regime: institutional          # ungoverned | constitutional | institutional
+seed: 7
+rounds: 100
+"""
+
+
+def _errors(exc: ValidationError) -> list[str]:
+    return [f"{field}: {m}" for field, messages in exc.message_dict.items() for m in messages]
+
+
+@require_http_methods(["GET", "POST"])
+@project_member()
+def run_list(request: HttpRequest) -> HttpResponse:
+    errors, source = [], EXAMPLE
+    if request.method == "POST":
+        if not request.membership.allows(Role.REVIEWER):
+            return HttpResponse("Starting runs needs the reviewer role.", status=403)
+        source = request.POST.get("spec", "")
+        try:
+            run, _ = services.run_create(project=request.project, data=spec_parse(source),
+                                         actor=request.user.username)
+            return redirect("episodes:detail", project=request.project.slug, run_id=run.key)
+        except SpecError as exc:
+            errors = [str(exc)]
+        except ValidationError as exc:
+            errors = _errors(exc)
+        except services.RunConflict as exc:
+            errors = [f"id: {exc}; choose another id."]
+    page = Paginator(selectors.run_list(project=request.project, filters=request.GET), PAGE).get_page(
+        request.GET.get("page"))
+    context = {"page": page, "errors": errors, "source": source, "status": request.GET.get("status", ""),
+               "polling": any(r.is_active for r in page)}
+    template = "episodes/run_list.html"
+    if request.htmx and request.method == "GET":
+        template += "#runs"
+    return render(request, template, context, status=400 if errors else 200)
+
+
+def _run_or_404(request: HttpRequest, run_id: str) -> Run:
+    run = selectors.run_get(project=request.project, key=run_id)
+    if run is None:
+        raise Http404("No such run.")
+    return run
+
+
+@require_GET
+@project_member()
+def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = _run_or_404(request, run_id)
+    template = "episodes/run_detail.html"
+    if request.htmx:
+        template += "#run"
+    spec = json.dumps(run.spec, indent=2, sort_keys=True)
+    return render(request, template, {"run": run, "spec": spec})
+
+
+@require_POST
+@project_member(Role.REVIEWER)
+def run_cancel(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = _run_or_404(request, run_id)
+    error = ""
+    try:
+        run = services.run_cancel(run=run, actor=request.user.username)
+    except ValidationError as exc:
+        error = _errors(exc)[0]
+    return render(request, "episodes/run_detail.html#run", {"run": run, "error": error})
+
+
+@require_GET
+@project_member()
+def run_snapshots(request: HttpRequest, run_id: str) -> JsonResponse:
+    run = _run_or_404(request, run_id)
+    response = JsonResponse({"id": run.key, "environment": run.environment, "before": run.snapshot_before,
+                             "after": run.snapshot_after}, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="run-{run.key}-snapshots.json"'
+    return response
+
+
+def replay_run_panel(request: HttpRequest, episode) -> str:
+    """The replay page's section for an episode a run played: the run and its snapshots."""
+    run = selectors.run_for_episode(project=request.project, episode_id=episode.pk)
+    if run is None:
+        return ""
+    return render_to_string("episodes/_replay_run.html", {"run": run}, request=request)
