@@ -46,7 +46,7 @@ def project_slot(*, project_id: int, kind: str = "checks") -> Iterator[bool]:
                 pass  # the session is gone, and its advisory locks with it
 
 
-def run_fairly(*, task: Any, project_id: int, args: list, work: Callable[[], None], kind: str = "checks") -> bool:
+def run_fairly(*, task: Any, project_id: int, args: list, work: Callable[[], object], kind: str = "checks") -> bool:
     """Runs `work` in one of the project's slots, or sends `task(*args)` again for later.
 
     Returns whether the work ran. Eagerly run tasks (tests, no worker) always run: there is no

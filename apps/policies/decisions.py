@@ -11,6 +11,7 @@ made again. The log's outbox is chained by audit's governance_log_flush, off the
 
 import time
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -159,7 +160,7 @@ def _record(project: Project, data: DecideInput, actor: str, context: DecideCont
     untrusted = data.untrusted or guard.untrusted or context.untrusted_seen
     verdict, version, seen = _verdict(data, context, environment, untrusted)
     digest = version.digest if version else ""
-    step = {
+    step: dict[str, Any] = {
         "kind": "decision", "actor": "governance", "agent": data.agent, "tool": data.tool,
         "arguments": data.arguments,
         "result": {"verdict": verdict.verdict, "arguments": verdict.arguments, "message": verdict.message,

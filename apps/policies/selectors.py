@@ -123,14 +123,15 @@ class EpisodeProvenance:
                                                   "sources": want_sources})
             rows = cursor.fetchall()
         self._asked.update(values)
-        if want_sources:
-            self._sources = {}
+        sources: dict[str, int] = {}
         for value, t_step, t_source, u_step, u_source in rows:
             if value.startswith(provenance.SOURCE_PREFIX):
                 if want_sources and u_step is not None:
-                    self._sources[value[len(provenance.SOURCE_PREFIX):]] = u_step
+                    sources[value[len(provenance.SOURCE_PREFIX):]] = u_step
                 continue
             self._known[value] = engine.Origin(t_step, t_source, u_step, u_source)
+        if want_sources:
+            self._sources = sources
 
 
 def episode_provenance(*, episode_id: int, arguments: dict) -> EpisodeProvenance:

@@ -48,7 +48,7 @@ ArgCheck = Callable[[dict[str, Any]], str | None]
 ValueCheck = Callable[[str, Any, "provenance.ProvenanceView | None"], Problem | None]  # (name, value, view)
 
 
-def schema_check(schema: dict) -> ArgCheck:
+def schema_check(schema: dict[str, Any]) -> ArgCheck:
     """Compiles a JSON Schema once; the returned check gives None or the first failure message.
 
     Its `pattern` and `patternProperties` regexes run under RE2 (linear time, see
@@ -83,7 +83,7 @@ def _user_patterns(schema: Any) -> set[str]:
     return found
 
 
-def _patterns_linear(validate: Callable, schema: dict) -> None:
+def _patterns_linear(validate: Callable[..., Any], schema: dict[str, Any]) -> None:
     """Swaps the backtracking `re` patterns fastjsonschema compiled for RE2 ones.
 
     The generated validator looks its patterns up in the REGEX_PATTERNS dict of its globals at call
@@ -189,7 +189,7 @@ class WhenCompiler:
         if value not in ("insensitive", "sensitive"):
             self.fail("'case' is insensitive or sensitive", path)
             return False
-        return value == "insensitive"
+        return bool(value == "insensitive")
 
     def _from(self, value: Any, path: Path, fmt: Any) -> ValueCheck | None:
         if value not in ORIGINS:
@@ -250,7 +250,7 @@ class WhenCompiler:
 
     # -- JSON Schema --------------------------------------------------------------------------
 
-    def _typed(self, schema: dict, path: Path) -> int:
+    def _typed(self, schema: dict[str, Any], path: Path) -> int:
         """Bounds imply their type, at every level of the schema; a contradicting type is an error."""
         problems = 0
         for keys, implied, allowed in ((NUMERIC_BOUNDS, "number", {"number", "integer", "null"}),
@@ -282,7 +282,7 @@ class WhenCompiler:
                     problems += self._typed(sub, path + ("properties", name))
         return problems
 
-    def _check_schema(self, schema: dict, path: Path) -> int:
+    def _check_schema(self, schema: dict[str, Any], path: Path) -> int:
         """Catches typos such as `maximun`, which a JSON Schema validator would silently ignore."""
         problems = 0
         for key, value in schema.items():
@@ -338,7 +338,7 @@ def _keyword_problem(key: str, value: Any) -> str | None:
     return None
 
 
-def _folded(schema: dict) -> dict:
+def _folded(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema as it applies to a lower-cased value: enum and const lower-cased, patterns (?i)."""
     out = dict(schema)
     if isinstance(out.get("enum"), list):

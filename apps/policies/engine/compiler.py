@@ -166,7 +166,7 @@ class Compiler:
         if effect == ALLOW and "fallback" in item and not ({"when", "if"} & item.keys()):
             self.fail("an allow rule's fallback applies when its 'when' or 'if' fails; add one of them",
                       path + ("fallback",))
-        return Rule(id=rule_id, tool=tool, effect=effect, priority=priority, order=i, fallback=fallback,
+        return Rule(id=rule_id, tool=tool, effect=str(effect), priority=priority, order=i, fallback=fallback,
                     constraints=constraints, condition=condition, line=self.doc.line(path), kind=kind,
                     description=description.strip(), explain=explain,
                     explicit_fallback=effect == ALLOW and "fallback" in item and "if" in item)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.policies.engine import provenance
+from apps.policies.engine.provenance import Found, Origin
 
 NOUNS = {"url": "URL", "domain": "domain", "email": "e-mail address", "iban": "IBAN", "token": "identifier",
          "number": "number", "text": "sentence", "word": "word"}
@@ -29,7 +30,7 @@ class Finding:
     argument: str = ""
 
     @classmethod
-    def of(cls, found: provenance.Found, origin: provenance.Origin, condition: str,
+    def of(cls, found: Found, origin: Origin, condition: str,
            argument: str = "") -> Finding:
         if origin.untrusted_step is not None:
             return cls(condition, found.raw, found.kind, origin.untrusted_step, origin.untrusted_source,

@@ -181,7 +181,7 @@ def _refuse_all(message: str) -> ArgCheck:
 
 class CompiledPolicy:
     def __init__(self, *, name: str, digest: str, default: Fallback | None, rules: list[Rule],
-                 tests: list | None = None, data: Any = None, description: str = ""):
+                 tests: list[Any] | None = None, data: Any = None, description: str = ""):
         self.name = name
         self.digest = digest
         self.description = description

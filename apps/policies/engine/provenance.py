@@ -244,10 +244,10 @@ def _chunk(chunk: str) -> Iterator[Found]:
     elif _TOKEN.fullmatch(chunk) and not chunk.replace("-", "").replace("_", "").isdigit():
         yield Found(chunk, _capped("token", chunk.lower()))
     else:  # "bill-2023.txt", "12:30", "2024-05-01": the parts between punctuation
-        parts = _PUNCTUATION.split(chunk)
-        if len(parts) == 1:
-            parts = _DASHES.split(chunk)
-        for part in parts:
+        pieces = _PUNCTUATION.split(chunk)
+        if len(pieces) == 1:
+            pieces = _DASHES.split(chunk)
+        for part in pieces:
             if part and part != chunk:
                 yield from _chunk(part)
 
