@@ -13,7 +13,7 @@ from django.db import connection
 from apps.contracts.models import Verdict
 from apps.core.fairness import project_slot
 from apps.traces.models import Episode
-from tests.contracts.helpers import NO_DELETE, publish
+from tests.contracts.builders import NO_DELETE, publish
 from tests.factories import ProjectFactory
 
 ROOT = Path(__file__).resolve().parents[2]
