@@ -65,7 +65,9 @@ class RoundGovernance:
         self.graph = graph
         self.first_index = (run.checkpoint or {}).get("next_index", 0)
         self.moves: list[dict[str, Any]] = list(run.evidence.get("governance", {}).get("transitions", []))
-        self.fines: dict[str, float] = dict(run.evidence.get("governance", {}).get("fines", {}))
+        governance = run.evidence.get("governance", {})
+        self.fines: dict[str, float] = dict(governance.get("fines", {}))
+        self.states: dict[str, str] = dict(governance.get("states", {}))
         self._atomic: Any = None
 
     @classmethod
@@ -113,13 +115,15 @@ class RoundGovernance:
         moves = oracle_round(episode=episode, number=checkpoint.round, first_index=self.first_index,
                              end_index=checkpoint.next_index, metrics=metrics, agents=list(names), graph=self.graph)
         compiled = graph_compiled(self.graph)
-        for agent, state in moves.items():
-            if state is None:
-                continue
-            self.moves.append({"round": checkpoint.round, "agent": names[agent], "to": state})
-            for sanction in compiled.states[state].sanctions:
+        for agent, plain in names.items():
+            # A fine is charged for every round spent in a state that carries one (as in training).
+            state = self.states.get(plain, compiled.initial)
+            for sanction in compiled.states[state].sanctions if state in compiled.states else ():
                 if sanction["kind"] == "fine":
-                    self._fine(names[agent], float(sanction["details"].get("amount", 0)))
+                    self._fine(plain, float(sanction["details"].get("amount", 0)))
+            if moves.get(agent):
+                self.states[plain] = moves[agent]
+                self.moves.append({"round": checkpoint.round, "agent": plain, "to": moves[agent]})
 
     def _round_metrics(self, names: dict[str, str]) -> dict[str, Any]:
         """The environment's metrics so far (a market's are over its window): numbers, and {agent: number}
@@ -142,14 +146,11 @@ class RoundGovernance:
     def evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.graph is not None:
-            out["governance"] = {"graph": self.graph.digest, "transitions": self.moves, "fines": self.fines}
+            out["governance"] = {"graph": self.graph.digest, "transitions": self.moves, "fines": self.fines,
+                                 "states": self.states}
         return out
 
     def recording(self) -> dict[str, Any]:
-        """What each agent recorded of its model's requests and responses (LLM agents), for replay."""
-        out = {}
-        for name, agent in self.built.agents.items():
-            found = getattr(agent, "recording", None)
-            if found:
-                out[name] = found() if callable(found) else found
-        return out
+        """Each LLM agent's requests and responses, enough to replay the run without the endpoint."""
+        return {name: list(agent.exchanges) for name, agent in self.built.agents.items()
+                if getattr(agent, "exchanges", None)}

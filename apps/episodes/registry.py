@@ -2,9 +2,9 @@
 
 Each environment kind names its family (market or suite: which constitution and which examples
 apply) and builds itself from the spec's `environment` parameters; each agent kind builds an agent
-and says whether it reads instructions (scripted agents do not). A parameter an environment or agent
-refuses becomes a SpecError naming it. No Django import: `manage.py episode_run --check` and tests
-build specs without a database.
+and says whether it reads instructions (scripted agents do not) and whether it learns. A parameter
+an environment or agent refuses becomes a SpecError naming it. No Django import: specs are checked
+and built without a database.
 """
 
 from __future__ import annotations
@@ -14,22 +14,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.episodes.agents import market
+from apps.episodes.agents.llm import LLMAgent, LLMConfig
+from apps.episodes.agents.qlearning import QLearningAgent
 from apps.episodes.agents.scripted import ScriptedAgent
+from apps.episodes.agents.suites import hijackable_agent, oracle_agent
 from apps.episodes.environments.base import Agent, Environment, Message, SpecError, ToolCall
 from apps.episodes.environments.cournot import CournotEnvironment
+from apps.episodes.environments.faults import FaultSpec, FaultyEnvironment
 from apps.episodes.environments.ledger import LedgerEnvironment
 
 
 @dataclass(frozen=True)
 class EnvironmentKind:
-    build: Callable[[dict[str, Any], list[str], dict[str, Any]], Environment]  # (params, agent names, faults)
+    build: Callable[[dict[str, Any], list[str]], Environment]  # (params, agent names)
     family: str  # "market" | "suite"
-    defaults: dict[str, str]  # example files under examples/: {"policy": ..., "graph": ...}
+    defaults: Callable[[dict[str, Any]], dict[str, str]]  # example files under examples/ for these params
+    agents: tuple[str, ...] = ()  # the names its agents must have, when it fixes them
 
 
 @dataclass(frozen=True)
 class AgentKind:
-    build: Callable[[dict[str, Any], str], Agent]  # (params, the spec field naming it)
+    build: Callable[[dict[str, Any], str, Environment], Agent]  # (params, the spec field naming it, env)
     reads_instructions: bool = False
     learns: bool = False
 
@@ -57,9 +62,25 @@ def _params(params: dict[str, Any], allowed: dict[str, type | tuple[type, ...]],
     return out
 
 
-def _ledger(params: dict[str, Any], names: list[str], faults: dict[str, Any]) -> Environment:
+def _ledger(params: dict[str, Any], names: list[str]) -> Environment:
     p = _params(params, {"rounds": int}, "environment")
     return LedgerEnvironment(agents=names, rounds=p.get("rounds", 3))
+
+
+def _cournot(params: dict[str, Any], names: list[str]) -> Environment:
+    firms = params.get("firms", names)
+    if isinstance(firms, int) and not isinstance(firms, bool):
+        if firms != len(names):
+            raise SpecError("environment.firms", f"{firms} firms, but the spec names {len(names)} agents")
+    elif firms != names:
+        raise SpecError("environment.firms", "the firms are the spec's agents: leave `firms` out or list their names")
+    return CournotEnvironment({**params, "firms": names})
+
+
+def _suite(params: dict[str, Any], names: list[str]) -> Environment:
+    from apps.episodes.environments.agentdojo_suites import SuiteEnvironment  # the `suites` extra
+
+    return SuiteEnvironment(params)
 
 
 def _plan_item(item: Any, field: str) -> Message | ToolCall:
@@ -73,37 +94,51 @@ def _plan_item(item: Any, field: str) -> Message | ToolCall:
     raise SpecError(field, "each item is {tool, arguments} or {message}")
 
 
-def _scripted(params: dict[str, Any], field: str) -> Agent:
+def _scripted(params: dict[str, Any], field: str, env: Environment) -> Agent:
+    _params(params, {"plan": list}, field)
     plan = params.get("plan", [])
-    if not isinstance(plan, list) or not all(isinstance(r, list) for r in plan):
+    if not all(isinstance(r, list) for r in plan):
         raise SpecError(f"{field}.plan", "a list of rounds, each a list of {tool, arguments} or {message}")
     return ScriptedAgent([[_plan_item(item, f"{field}.plan[{r}][{i}]") for i, item in enumerate(items)]
                           for r, items in enumerate(plan)])
 
 
-def _cournot(params: dict[str, Any], names: list[str], faults: dict[str, Any]) -> Environment:
-    firms = params.get("firms", names)
-    if isinstance(firms, int) and not isinstance(firms, bool):
-        if firms != len(names):
-            raise SpecError("environment.firms", f"{firms} firms, but the spec names {len(names)} agents")
-    elif firms != names:
-        raise SpecError("environment.firms", "the firms are the spec's agents: leave `firms` out or list their names")
-    return CournotEnvironment({**params, "firms": names})
-
-
-def _market_agent(cls: type, allowed: dict[str, type | tuple[type, ...]]) -> Callable[[dict[str, Any], str], Agent]:
-    def build(params: dict[str, Any], field: str) -> Agent:
+def _market_agent(cls: type, allowed: dict[str, type | tuple[type, ...]]) -> Callable[..., Agent]:
+    def build(params: dict[str, Any], field: str, env: Environment) -> Agent:
         return cls(**_params(params, allowed, field))
 
     return build
 
 
+def _suite_agent(make: Callable[[Any], Agent]) -> Callable[..., Agent]:
+    def build(params: dict[str, Any], field: str, env: Environment) -> Agent:
+        _params(params, {}, field)
+        inner = unwrap(env)  # under fault injection, the suite itself knows its tasks
+        if not hasattr(inner, "user_ground_truth"):
+            raise SpecError(f"{field}.kind", "plays an AgentDojo suite (environment kind agentdojo)")
+        return make(inner)
+
+    return build
+
+
+def _llm(params: dict[str, Any], field: str, env: Environment) -> Agent:
+    return LLMAgent(LLMConfig.from_dict(params, field))
+
+
 _STRATEGY = {"noise": (int, float), "talk": bool}
+_LEARNER = {"grid": int, "xi": (int, float), "alpha": (int, float), "gamma": (int, float), "beta": (int, float),
+            "stable_after": int}
+
+
+def _suite_defaults(params: dict[str, Any]) -> dict[str, str]:
+    return {"policy": f"policies/agentdojo/{params.get('suite')}.yaml", "graph": "graphs/agentdojo-least-privilege.yaml"}
+
 
 ENVIRONMENTS: dict[str, EnvironmentKind] = {
-    "cournot": EnvironmentKind(_cournot, "market", {"policy": "policies/cournot.yaml",
-                                                    "graph": "graphs/cournot-collusion.yaml"}),
-    "ledger": EnvironmentKind(_ledger, "suite", {}),
+    "cournot": EnvironmentKind(_cournot, "market", lambda p: {"policy": "policies/cournot.yaml",
+                                                              "graph": "graphs/cournot-collusion.yaml"}),
+    "agentdojo": EnvironmentKind(_suite, "suite", _suite_defaults, agents=("assistant",)),
+    "ledger": EnvironmentKind(_ledger, "suite", lambda p: {}),
 }
 AGENT_KINDS: dict[str, AgentKind] = {
     "scripted": AgentKind(_scripted),
@@ -111,7 +146,25 @@ AGENT_KINDS: dict[str, AgentKind] = {
     "cartel": AgentKind(_market_agent(market.CartelAgent, {**_STRATEGY, "divide": bool})),
     "tit_for_tat": AgentKind(_market_agent(market.TitForTatAgent, _STRATEGY)),
     "grim_trigger": AgentKind(_market_agent(market.GrimTriggerAgent, _STRATEGY)),
+    "qlearning": AgentKind(_market_agent(QLearningAgent, _LEARNER), learns=True),
+    "oracle": AgentKind(_suite_agent(oracle_agent)),
+    "hijackable": AgentKind(_suite_agent(hijackable_agent)),
+    "llm": AgentKind(_llm, reads_instructions=True),
 }
+
+
+def unwrap(env: Environment) -> Environment:
+    """The environment itself, under its fault injector if it has one."""
+    return env.env if isinstance(env, FaultyEnvironment) else env
+
+
+def agents_name(spec: dict[str, Any]) -> None:
+    """Names the spec's unnamed agents: as the environment requires, else `agent-<n>`. In place."""
+    kind = ENVIRONMENTS.get(spec["environment"]["kind"])
+    fixed = kind.agents if kind else ()
+    for position, agent in enumerate(spec["agents"]):
+        if "name" not in agent:
+            agent["name"] = fixed[position] if position < len(fixed) else f"agent-{position + 1}"
 
 
 def spec_build(spec: dict[str, Any]) -> Built:
@@ -122,9 +175,13 @@ def spec_build(spec: dict[str, Any]) -> Built:
         raise SpecError("environment.kind", f"one of {', '.join(sorted(ENVIRONMENTS))}")
     names = [a["name"] for a in spec["agents"]]
     try:
-        env = kind.build(env_spec, names, spec.get("faults") or {})
+        env = kind.build(env_spec, names)
+        if spec.get("faults"):
+            env = FaultyEnvironment(env, FaultSpec.from_dict(spec["faults"]))
     except SpecError:
         raise
+    except ImportError as exc:
+        raise SpecError("environment.kind", f"needs an optional package that is not installed ({exc.name})") from None
     except (TypeError, ValueError) as exc:
         raise SpecError("environment", str(exc)) from None
     if list(env.agents) != names:
@@ -137,7 +194,7 @@ def spec_build(spec: dict[str, Any]) -> Built:
             raise SpecError(f"{field}.kind", f"one of {', '.join(sorted(AGENT_KINDS))}")
         params = {k: v for k, v in agent_spec.items() if k not in ("kind", "name")}
         try:
-            agents[agent_spec["name"]] = agent_kind.build(params, field)
+            agents[agent_spec["name"]] = agent_kind.build(params, field, env)
         except SpecError:
             raise
         except (TypeError, ValueError) as exc:
@@ -146,5 +203,8 @@ def spec_build(spec: dict[str, Any]) -> Built:
             deaf.append(agent_spec["name"])
         if agent_kind.learns:
             learners.append(agent_spec["name"])
-    return Built(env=env, agents=agents, family=kind.family, defaults=kind.defaults, ignores_instructions=deaf,
-                 learners=learners)
+    if learners and (len(learners) != len(names) or env_spec["kind"] != "cournot"):
+        raise SpecError("agents", "learning agents train in a Cournot market against each other: make every firm a "
+                                  "qlearning agent")
+    return Built(env=env, agents=agents, family=kind.family, defaults=kind.defaults(env_spec),
+                 ignores_instructions=deaf, learners=learners)

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.episodes import regimes, registry
+from apps.episodes.agents.llm import LLMError
 from apps.episodes.environments.base import Checkpoint
 from apps.episodes.gateway import TraceRecorder, WardenGate
 from apps.episodes.governed import RoundGovernance, RunCancelled, Superseded
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 LOCK_CLASS = 0x52554E  # "RUN"
 # Run bindings outrank the project's own, so a run plays under exactly the policy it names.
 BINDING_PRIORITY = 1_000_000
+TRAINING_ROUNDS = 20_000  # periods a learner trains for when the spec's `training` does not say
 MAX_ATTEMPTS = 5
 
 
@@ -95,6 +97,7 @@ def run_create(*, project: Project, data: dict[str, Any], actor: str, key: str |
 
 def _declared_rounds(env) -> int | None:
     """The rounds an environment plays when the spec does not say (its own `rounds` parameter)."""
+    env = registry.unwrap(env)
     found = getattr(env, "rounds", None) or getattr(getattr(env, "config", None), "rounds", None)
     return found if isinstance(found, int) else None
 
@@ -215,6 +218,8 @@ def _execute(run_id: int, worker: str) -> str:
     rounds = RoundGovernance.for_run(run=run, built=built, recorder=recorder)
     resume = Checkpoint.from_dict(run.checkpoint) if run.checkpoint else None
     try:
+        if built.learners and resume is None:
+            _train(run, built)  # a resumed run's learners come back trained from the checkpoint
         with rounds.transactions():
             result = run_episode(env=built.env, agents=built.agents, gate=gate, recorder=recorder, seed=run.seed,
                                  max_rounds=run.rounds_total, on_round=rounds.on_round, resume=resume,
@@ -225,15 +230,45 @@ def _execute(run_id: int, worker: str) -> str:
         _finish(run, RunStatus.CANCELLED, error=f"cancelled after round {run.rounds_done}")
     except Superseded:
         return "superseded"
+    except LLMError as exc:  # the endpoint's own words say what went wrong
+        _finish_failed(run, str(exc)[:5000])
     except Exception as exc:
         logger.exception("run %s failed", run.key)
         _finish_failed(run, f"{type(exc).__name__}: {exc}"[:5000])
     return Run.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
 
 
+def _train(run: Run, built: registry.Built) -> None:
+    """Trains the run's learners in process under its regime (pure engines, no database writes but
+    the summary), before the traced evaluation episode."""
+    from apps.episodes.runner.training import train_market
+    from apps.governance.models import GraphVersion
+    from apps.governance.selectors import graph_compiled
+    from apps.policies.engine_cache import compiled as policy_compiled
+
+    policy = graph = None
+    if run.regime == regimes.INSTITUTIONAL:
+        version = PolicyVersion.objects.get(project=run.project, digest=run.versions["policy"],
+                                            policy__name=run.versions["policy_name"])
+        policy = policy_compiled(digest=version.digest, source=version.source)
+        graph = graph_compiled(GraphVersion.objects.get(pk=run.versions["graph_id"], project=run.project))
+    options = {"rounds": TRAINING_ROUNDS, **(run.spec.get("training") or {})}
+    twin = registry.spec_build(run.spec).env  # a market of its own: the episode starts fresh
+    summary = train_market(env=registry.unwrap(twin), agents=built.agents, seed=run.seed, policy=policy,
+                           graph=graph, **options)
+    run.training = summary.as_dict()
+    Run.objects.filter(pk=run.pk).update(training=run.training)
+
+
 def _complete(run: Run, result, rounds: RoundGovernance) -> None:
     """Inside the last round's transaction: ends the episode and the run together."""
     terminated = result.status == "terminated"
+    metrics = dict(result.metrics or {})
+    if rounds.fines:
+        metrics["fines"] = dict(rounds.fines)
+        if isinstance(metrics.get("profits"), dict):
+            metrics["profits_after_fines"] = {a: p - rounds.fines.get(a, 0) for a, p in metrics["profits"].items()}
+    result.metrics = metrics
     outcome = {"success": not terminated, "metrics": result.metrics, "rounds": result.rounds}
     if terminated:
         outcome["termination_reason"] = result.reason

@@ -19,8 +19,6 @@ from apps.episodes.environments.base import SpecError  # one error type for spec
 
 MAX_SPEC_CHARS = 200_000
 REGIMES = ("ungoverned", "constitutional", "institutional")
-FAULT_KINDS = ("error", "timeout", "corrupt", "truncate", "inject")
-FAULT_BOUNDARIES = ("tool", "retrieval", "memory")
 NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MAX_ROUNDS = 100_000
 
@@ -50,15 +48,15 @@ SCHEMA: dict[str, Any] = {
         "constitution": {"type": "string", "maxLength": 20_000},
         "seed": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
         "rounds": {"type": "integer", "minimum": 1, "maximum": MAX_ROUNDS},
-        "faults": {
+        # Checked by what they configure: the fault injector and the trainer (errors name their fields).
+        "faults": {"type": "object"},
+        "training": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "rate": {"type": "number", "minimum": 0, "maximum": 1},
-                "kinds": {"type": "array", "items": {"enum": list(FAULT_KINDS)}, "minItems": 1, "uniqueItems": True},
-                "boundaries": {"type": "array", "items": {"enum": list(FAULT_BOUNDARIES)}, "minItems": 1,
-                               "uniqueItems": True},
-                "seed": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                "rounds": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+                "block": {"type": "integer", "minimum": 1, "maximum": 100_000},
+                "window": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
             },
         },
         "versions": {
@@ -94,7 +92,7 @@ def spec_parse(text: str) -> dict[str, Any]:
 def spec_normalize(data: dict[str, Any]) -> dict[str, Any]:
     """The spec with defaults filled in; raises SpecError naming the first offending field.
 
-    Agents without a name get `agent-<n>` (in spec order); names must be unique.
+    Agents without a name are named by the registry (as their environment requires); names must be unique.
     """
     try:
         _validate(data)
@@ -103,9 +101,11 @@ def spec_normalize(data: dict[str, Any]) -> dict[str, Any]:
     spec = json.loads(json.dumps(data))  # a deep copy with JSON types only
     spec.setdefault("regime", "ungoverned")
     spec.setdefault("seed", 0)
+    from apps.episodes.registry import agents_name
+
+    agents_name(spec)
     seen: set[str] = set()
     for position, agent in enumerate(spec["agents"]):
-        agent.setdefault("name", f"agent-{position + 1}")
         if agent["name"] in seen:
             raise SpecError(f"agents[{position}].name", f"'{agent['name']}' is used twice")
         seen.add(agent["name"])

@@ -57,7 +57,7 @@ def test_institutional_run_sanctions_an_agent_after_the_round_it_broke_the_polic
     assert list(Evidence.objects.filter(episode=run.episode).order_by("round").values_list("round", flat=True)) == [
         1, 2, 3]
     assert run.evidence["governance"]["transitions"] == [{"round": 1, "agent": "a", "to": "restricted"}]
-    assert run.evidence["governance"]["fines"] == {"a": 5.0}
+    assert run.evidence["governance"]["fines"] == {"a": 10.0}  # 5 for each of rounds 2 and 3 in `restricted`
     assert run.snapshot_after["totals"] == {"a": 0}
 
 
