@@ -36,6 +36,9 @@ class DecisionOutputSerializer(serializers.Serializer):
     rule = serializers.CharField(allow_null=True)
     policy = serializers.CharField(source="policy_digest", allow_null=True)
     deadline = serializers.SerializerMethodField()
+    answered_by = serializers.CharField(allow_null=True, help_text="An ask's reviewer (username, or key:<name>).")
+    answered_at = serializers.DateTimeField(allow_null=True)
+    note = serializers.CharField(help_text="The reviewer's note on an answered ask, else empty.")
     created_at = serializers.DateTimeField()
 
     def get_deadline(self, obj: Decision) -> str | None:
@@ -49,6 +52,15 @@ class DecisionOutputSerializer(serializers.Serializer):
         return data
 
 
+def _answer(d: Decision, approval) -> dict:
+    """Who settled an ask (a username, `key:<name>` or "timeout"), when, and the reviewer's note:
+    what the runtime's long-poll waits for."""
+    if approval is None or approval.answered_at is None:
+        return {"answered_by": None, "answered_at": None, "note": ""}
+    return {"answered_by": (d.evidence or {}).get("answered_by"),
+            "answered_at": approval.answered_at.isoformat().replace("+00:00", "Z"), "note": approval.note}
+
+
 def decision_data(d: Decision) -> dict:
     """The DecisionOutputSerializer shape, built directly: /decide returns it on every call."""
     approval = getattr(d, "approval", None) if d.verdict == "ask" else None
@@ -57,7 +69,7 @@ def decision_data(d: Decision) -> dict:
         "kind": d.kind, "tool": d.tool, "verdict": d.verdict, "outcome": d.outcome, "status": d.status,
         "arguments": d.final_arguments, "message": d.message, "rule": d.rule or None,
         "policy": d.policy_digest or None, "deadline": approval.deadline.isoformat() if approval else None,
-        "created_at": d.created_at.isoformat().replace("+00:00", "Z"),
+        **_answer(d, approval), "created_at": d.created_at.isoformat().replace("+00:00", "Z"),
     }
 
 

@@ -53,6 +53,16 @@ def _actor_name(actor) -> str:
     return str(getattr(actor, "username", None) or actor)
 
 
+def answer_message(*, status: str, outcome: str, by: str, note: str) -> str:
+    """What the runtime (and the agent) is told once an ask is settled, replacing "waiting for a
+    reviewer's approval": who answered and the reviewer's note."""
+    if status == DecisionStatus.TIMED_OUT:
+        text = f"no reviewer answered before the deadline; the default applied ({outcome})"
+    else:
+        text = f"{'approved' if status == DecisionStatus.APPROVED else 'denied'} by {by}"
+    return f"{text}: {note}" if note else text
+
+
 def _resolve(approval: Approval, status: str, outcome: str, actor, note: str) -> None:
     """Call holding the approval's row lock; an allow counts against the episode's guard (locked here)."""
     now = timezone.now()
@@ -60,8 +70,12 @@ def _resolve(approval: Approval, status: str, outcome: str, actor, note: str) ->
     approval.answered_by = actor if getattr(actor, "pk", None) else None
     approval.save(update_fields=["status", "answered_at", "answered_by", "note"])
     decision = approval.decision
+    # The ask's own message stays in the evidence record; `message` is now the answer.
+    by = _actor_name(actor)
+    decision.evidence = {**(decision.evidence or {}), "asked": decision.message, "answered_by": by}
     decision.status, decision.outcome = status, outcome
-    decision.save(update_fields=["status", "outcome"])
+    decision.message = answer_message(status=status, outcome=outcome, by=by, note=note)
+    decision.save(update_fields=["status", "outcome", "message", "evidence"])
     if outcome == engine.ALLOW and decision.kind == engine.TOOL:  # `calls` conditions count tool calls
         guard = sql.guard_row_locked(episode=decision.episode)
         counts = {**guard.counts, decision.tool: guard.counts.get(decision.tool, 0) + 1}

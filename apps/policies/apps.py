@@ -7,6 +7,8 @@ class PoliciesConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.policies import receivers
-        from apps.traces import signals
+        from apps.policies.replay_notes import ask_outcomes
+        from apps.traces import panels, signals
 
         signals.steps_storing.connect(receivers.on_steps_storing, dispatch_uid="policies.provenance")
+        panels.step_notes_register(ask_outcomes)

@@ -51,6 +51,7 @@ def _chunk(episode: Episode, start: int, stop: int | None = None) -> dict:
     steps = selectors.step_range(episode=episode, start=start, limit=limit) if limit else []
     if stop is not None:
         steps = [s for s in steps if s.index < stop]
+    panels.step_notes_attach(episode=episode, steps=steps)
     more = len(steps) == CHUNK and (stop is None or steps[-1].index + 1 < stop)
     return {"steps": steps, "next_from": steps[-1].index + 1 if more else None, "stop": stop}
 

@@ -24,6 +24,23 @@ def test_an_approved_ask_tells_the_runtime_to_go_ahead(bank_policy, decide, deci
     assert (body["status"], body["outcome"]) == ("approved", "allow")
 
 
+def test_an_answered_ask_tells_the_runtime_who_answered_and_the_note(bank_policy, decide, decider, reviewer):
+    decision_id = _ask(decide)
+    assert decider.get(f"/api/v1/decisions/{decision_id}").json()["message"] == "waiting for a reviewer's approval"
+    approvals.approval_answer(approval=Approval.objects.get(pk=decision_id), approve=True, actor=reviewer,
+                              note="customer confirmed by phone")
+    body = decider.get(f"/api/v1/decisions/{decision_id}?wait=5").json()
+    assert (body["answered_by"], body["note"]) == ("rita", "customer confirmed by phone")
+    assert body["message"] == "approved by rita: customer confirmed by phone" and body["answered_at"]
+
+
+def test_a_timed_out_ask_says_no_reviewer_answered(bank_policy, decide, decider):
+    decision_id = _ask(decide)
+    Approval.objects.filter(pk=decision_id).update(deadline=timezone.now() - timedelta(seconds=1))
+    body = decider.get(f"/api/v1/decisions/{decision_id}").json()
+    assert body["answered_by"] == "timeout" and body["message"].startswith("no reviewer answered before the deadline")
+
+
 def test_a_denied_ask_blocks(bank_policy, decide, decider, reviewer):
     decision_id = _ask(decide)
     approvals.approval_answer(approval=Approval.objects.get(pk=decision_id), approve=False, actor=reviewer)

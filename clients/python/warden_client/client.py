@@ -52,6 +52,11 @@ class Decision:
     policy: str | None = None
     step_index: int | None = None
     deadline: str | None = None
+    # An answered ask: who answered (username, key:<name>, or "timeout"), when, and the reviewer's note.
+    # `message` then says the same in a sentence meant for the agent.
+    answered_by: str | None = None
+    answered_at: str | None = None
+    note: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -60,7 +65,8 @@ class Decision:
             decision_id=data["decision_id"], episode=data["episode"], tool=data["tool"], verdict=data["verdict"],
             outcome=data["outcome"], status=data["status"], arguments=data.get("arguments") or {},
             message=data.get("message") or "", rule=data.get("rule"), policy=data.get("policy"),
-            step_index=data.get("step_index"), deadline=data.get("deadline"), raw=data,
+            step_index=data.get("step_index"), deadline=data.get("deadline"), answered_by=data.get("answered_by"),
+            answered_at=data.get("answered_at"), note=data.get("note") or "", raw=data,
         )
 
     @property
