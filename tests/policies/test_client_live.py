@@ -65,25 +65,6 @@ def test_a_terminating_call_raises_terminated(warden):
         wipe()
 
 
-def test_an_ask_waits_for_the_reviewers_approval(warden, reviewer):
-    def approve_soon():
-        try:
-            for _ in range(50):
-                approval = Approval.objects.filter(status="pending").first()
-                if approval:
-                    approvals.approval_answer(approval=approval, approve=True, actor=reviewer)
-                    return
-                time.sleep(0.1)
-        finally:
-            connection.close()
-
-    helper = threading.Thread(target=approve_soon)
-    helper.start()
-    change = warden.guard(lambda user: f"changed {user}", episode="c7", agent="banker", name="update_password")
-    assert change(user="bob") == "changed bob"
-    helper.join()
-
-
 def _answer_soon(reviewer, *, approve: bool, note: str) -> threading.Thread:
     def answer():
         try:
@@ -99,6 +80,13 @@ def _answer_soon(reviewer, *, approve: bool, note: str) -> threading.Thread:
     helper = threading.Thread(target=answer)
     helper.start()
     return helper
+
+
+def test_an_ask_waits_for_the_reviewers_approval(warden, reviewer):
+    helper = _answer_soon(reviewer, approve=True, note="")
+    change = warden.guard(lambda user: f"changed {user}", episode="c7", agent="banker", name="update_password")
+    assert change(user="bob") == "changed bob"
+    helper.join()
 
 
 def test_the_reviewers_note_reaches_the_waiting_runtime(warden, reviewer):
