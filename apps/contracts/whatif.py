@@ -170,28 +170,33 @@ def _contract_diff(job: WhatIfJob, episode: Episode, checkers: list[engine.Contr
 
 
 def _policy_diff(job: WhatIfJob, episode: Episode, policy) -> tuple[dict | None, int, dict]:
-    from apps.policies import engine as pe
+    """Each recorded decision decided again under `policy`, with the context it had live: call
+    counts, untrusted content read, and the provenance index of the steps before it."""
+    from apps.policies.replay import EpisodeReplay
 
-    untrusted, counts, changes, decided = False, {}, [], 0
+    replay = EpisodeReplay(policy=policy, environment=episode.environment)
+    changes, decided, n = [], 0, 0
     tally: dict = {"before": {}, "after": {}}
-    n = 0
+    action: dict | None = None
     for step in episode_steps(episode=episode):
         n += 1
-        if step["kind"] == "decision":
+        if step["kind"] == "action":
+            action = step
+        elif step["kind"] == "decision":
             decided += 1
-            recorded = (step["attributes"] or {}).get("verdict")
-            ctx = pe.Context(untrusted=untrusted, counts=dict(counts), steps=step["index"],
-                             environment=episode.environment)
-            verdict = pe.decide(policy, pe.Call(step["tool"], dict(step["arguments"] or {}), step["agent"]), ctx)
+            attributes = step["attributes"] or {}
+            recorded = attributes.get("verdict")
+            call = step
+            if action is not None and attributes.get("action_index") == action["index"]:
+                call = {**step, "arguments": action["arguments"]}  # the runner stores what ran; decide what was asked
+            verdict = replay.decide(call)
             tally["before"][recorded] = tally["before"].get(recorded, 0) + 1
             tally["after"][verdict.verdict] = tally["after"].get(verdict.verdict, 0) + 1
-            if verdict.verdict in (pe.ALLOW, pe.REWRITE):
-                counts[step["tool"]] = counts.get(step["tool"], 0) + 1
             if verdict.verdict != recorded:
                 changes.append({"step": step["index"], "tool": step["tool"], "agent": step["agent"],
-                                "before": recorded, "after": verdict.verdict, "rule": verdict.rule})
-        if step["provenance"] == "untrusted":
-            untrusted = True
+                                "before": recorded, "after": verdict.verdict, "rule": verdict.rule,
+                                "detail": verdict.detail})
+        replay.add(step)
     row = None
     if changes:
         row = {"episode": episode.pk, "external_id": episode.external_id, "decisions": decided,

@@ -1,13 +1,57 @@
-"""Replays tool calls (stored episodes or a JSONL file) through a policy and reports what would change."""
+"""Replays tool calls (stored episodes or a JSONL file) through a policy and reports what would change.
+
+A stored episode is replayed step by step with the context `/decide` saw at each call: allowed calls
+per tool, whether untrusted content had been read, and the episode's provenance index built from
+the steps before the call (so `from: trusted` and `tainted` answer as they did live). `EpisodeReplay`
+is that context; the policy what-if (apps.contracts.whatif) uses it too.
+"""
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from apps.policies import engine
 from apps.tenancy.models import Project
 from apps.traces.models import Episode, Step
+
+# What a replay reads of each step: the call, and what the provenance index needs.
+REPLAY_FIELDS = ("index", "kind", "actor", "role", "agent", "tool", "arguments", "content", "result", "provenance",
+                 "source", "attributes")
+
+
+class EpisodeReplay:
+    """An episode's decision context rebuilt as its steps go by, as `/decide` saw it live.
+
+    Feed every step in index order with `add`; `decide` a call with the context of the steps added
+    so far (a decision never sees the steps after it)."""
+
+    def __init__(self, *, policy: engine.CompiledPolicy, environment: str = ""):
+        self.policy = policy
+        self.environment = environment
+        self.index = engine.ProvenanceIndex()
+        self.counts: Counter[str] = Counter()
+        self.untrusted = False
+
+    def decide(self, step: Mapping[str, Any]) -> engine.Verdict:
+        """The verdict for the call a decision or action step holds (a message decision too)."""
+        attributes = step.get("attributes") or {}
+        kind = engine.MESSAGE if attributes.get("kind") == engine.MESSAGE else engine.TOOL
+        arguments = step.get("arguments")
+        ctx = engine.Context(untrusted=self.untrusted, counts=dict(self.counts), steps=int(step["index"]),
+                             environment=self.environment, provenance=self.index)
+        call = engine.Call(str(step.get("tool") or ""), dict(arguments) if isinstance(arguments, dict) else {},
+                           str(step.get("agent") or ""), kind)
+        verdict = engine.decide(self.policy, call, ctx)
+        if verdict.verdict in (engine.ALLOW, engine.REWRITE):
+            self.counts[call.tool] += 1
+        return verdict
+
+    def add(self, step: Mapping[str, Any]) -> None:
+        self.index.add_steps([step])
+        if step.get("provenance") == "untrusted":
+            self.untrusted = True
 
 
 @dataclass
@@ -48,30 +92,57 @@ class Report:
 
 def replay_episodes(*, policy: engine.CompiledPolicy, project: Project, episodes: Iterable[Episode],
                     keep: int = 20) -> Report:
-    """Each action step is decided as if this policy had been in force, with the episode's context
-    rebuilt step by step. "Before" is the verdict recorded for that call, or allow if it just ran."""
+    """Each call of each episode is decided as if this policy had been in force (EpisodeReplay).
+
+    A call is a decision step (its "before" is the recorded verdict), or an action step nothing
+    decided (before: allow, it just ran). An action is a decision's own call when it names it
+    (`decision_id`, `action_index`) or sits next to it with the same tool and agent: the client
+    records the action after its decision, the episode runner before it."""
     report = Report()
     for episode in episodes:
-        counts: Counter = Counter()
-        untrusted = False
-        last_decision: dict[str, str] = {}
-        steps = (Step.objects.filter(episode=episode).order_by("index")
-                 .only("index", "kind", "tool", "agent", "arguments", "provenance", "attributes"))
+        replay = EpisodeReplay(policy=policy, environment=episode.environment)
+        steps = Step.objects.filter(episode=episode).order_by("index").values(*REPLAY_FIELDS)
+        previous: dict | None = None  # the last decision or action
+        held: dict | None = None  # an action the next step may turn out to have decided
+        where = episode.external_id
         for step in steps.iterator(chunk_size=2000):
-            if step.kind == "decision":
-                last_decision[step.tool] = (step.attributes or {}).get("verdict", "allow")
-            elif step.kind == "action" and step.tool:
-                ctx = engine.Context(untrusted=untrusted, counts=dict(counts), steps=step.index,
-                                     environment=episode.environment)
-                args = step.arguments if isinstance(step.arguments, dict) else {}
-                verdict = engine.decide(policy, engine.Call(step.tool, args, step.agent), ctx)
-                before = last_decision.pop(step.tool, "allow")
-                report.add(f"{episode.external_id}#{step.index}", step.tool, before, verdict, keep)
-                if verdict.verdict in (engine.ALLOW, engine.REWRITE):
-                    counts[step.tool] += 1
-            if step.provenance == "untrusted":
-                untrusted = True
+            call = step
+            if held is not None:
+                if _decides(step, held):  # the runner stores the arguments that ran; decide those asked
+                    call = {**step, "arguments": held["arguments"]}
+                else:
+                    report.add(f"{where}#{held['index']}", held["tool"], "allow", replay.decide(held), keep)
+            held = None
+            if step["kind"] == "decision":
+                recorded = (step["attributes"] or {}).get("verdict", "allow")
+                report.add(f"{where}#{step['index']}", step["tool"], recorded, replay.decide(call), keep)
+            elif step["kind"] == "action" and step["tool"] and not _decided(step, previous):
+                held = step
+            if step["kind"] in ("decision", "action"):
+                previous = step
+            replay.add(step)
+        if held is not None:
+            report.add(f"{where}#{held['index']}", held["tool"], "allow", replay.decide(held), keep)
     return report
+
+
+def _same_call(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return (a["tool"], a["agent"]) == (b["tool"], b["agent"])
+
+
+def _decided(action: Mapping[str, Any], previous: Mapping[str, Any] | None) -> bool:
+    """The action ran after a decision (the client's order)."""
+    if (action["attributes"] or {}).get("decision_id") is not None:
+        return True
+    return previous is not None and previous["kind"] == "decision" and _same_call(previous, action)
+
+
+def _decides(step: Mapping[str, Any], action: Mapping[str, Any]) -> bool:
+    """`step` is the decision of the action just before it (the runner's order)."""
+    if step["kind"] != "decision":
+        return False
+    named = (step["attributes"] or {}).get("action_index")
+    return named == action["index"] if named is not None else _same_call(step, action)
 
 
 def replay_jsonl(*, policy: engine.CompiledPolicy, lines: Iterable[str], keep: int = 20) -> Report:

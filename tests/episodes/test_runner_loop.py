@@ -49,6 +49,29 @@ def test_a_blocked_call_does_not_run_and_the_agent_learns_it_was_blocked():
     assert not [s for s in recorder.steps if s.kind == "observation" and s.tool == "add"]
 
 
+NO_NUMBERS_FROM_NOTES = """
+name: own-numbers
+default: allow
+rules:
+  - tool: add
+    effect: deny
+    if: {tainted: [amount]}
+    fallback: {action: block, message: "that amount came from a note"}
+"""
+
+
+def test_a_policy_gate_refuses_a_value_only_untrusted_content_carried_when_it_indexes_the_steps():
+    gate = PolicyGate(policy=compile_policy(NO_NUMBERS_FROM_NOTES))
+    recorder = ListRecorder()
+    agent = ScriptedAgent([[ToolCall("read_note", {}), ToolCall("add", {"amount": 100}), ToolCall("add", {"amount": 5})]])
+    run_episode(env=LedgerEnvironment(rounds=1), agents={"a": agent}, gate=gate, recorder=gate.indexing(recorder),
+                seed=7, max_rounds=1)
+    verdicts = [(s.arguments["amount"], s.attributes["verdict"]) for s in recorder.steps
+                if s.kind == "decision" and s.tool == "add"]
+    assert verdicts == [(100, "block"), (5, "allow")]  # the note said "add 100"; 5 came from nowhere untrusted
+    assert [s.kind for s in recorder.steps][:4] == ["action", "decision", "observation", "action"]
+
+
 def test_a_terminating_gate_ends_the_episode_at_that_call():
     policy = compile_policy("name: stop\ndefault: allow\nrules:\n  - tool: add\n    effect: deny\n"
                             "    fallback: {action: terminate, message: stop now}\n")

@@ -1,7 +1,8 @@
 """Gates and recorders for running episodes without Warden's services: tests, training, replays.
 
 `PolicyGate` decides with the pure policy engine exactly as `/decide` would for the same policy and
-governance state; `ListRecorder` keeps steps in memory and digests them, so two runs (a live one and
+governance state, with the episode's provenance index fed by the recorder it wraps
+(`gate.indexing(recorder)`), as the trace services feed `/decide`'s; `ListRecorder` keeps steps in memory and digests them, so two runs (a live one and
 its replay) can be compared step for step.
 """
 
@@ -14,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.episodes.environments.base import ALLOW, GateVerdict, StepRecord
-from apps.policies.engine import Call, CompiledPolicy, Context, decide
+from apps.episodes.environments.base import ALLOW, GateVerdict, Recorder, StepRecord
+from apps.policies.engine import Call, CompiledPolicy, Context, ProvenanceIndex, decide
 
 
 class AllowAll:
@@ -37,7 +38,9 @@ class AgentGovernance:
 
 
 class PolicyGate:
-    """Decides with a compiled policy, the agent's governance state and the episode's call counts."""
+    """Decides with a compiled policy, the agent's governance state, the episode's call counts and
+    its provenance index (`from: trusted`, `tainted` and `untrusted: {source}` need the steps: run
+    the episode with `recorder=gate.indexing(recorder)`)."""
 
     def __init__(self, *, policy: CompiledPolicy, environment: str = "",
                  governance: Mapping[str, AgentGovernance] | None = None):
@@ -45,6 +48,11 @@ class PolicyGate:
         self.environment = environment
         self.governance: dict[str, AgentGovernance] = dict(governance or {})
         self.counts: dict[str, Counter[str]] = {}
+        self.provenance = ProvenanceIndex()
+
+    def indexing(self, recorder: Recorder) -> Recorder:
+        """`recorder`, with every step also added to this gate's provenance index."""
+        return _Indexing(self.provenance, recorder)
 
     def decide(self, *, agent: str, tool: str, arguments: dict[str, Any], index: int,
                untrusted: bool = False) -> GateVerdict:
@@ -52,11 +60,20 @@ class PolicyGate:
         counts = self.counts.setdefault(agent, Counter())
         ctx = Context(untrusted=untrusted, counts=counts, steps=index, environment=self.environment,
                       state=gov.state, suspended=gov.suspended, revoked_tools=gov.revoked_tools,
-                      arg_bounds=gov.arg_bounds)
+                      arg_bounds=gov.arg_bounds, provenance=self.provenance)
         verdict = decide(self.policy, Call(tool, arguments, agent), ctx)
         if verdict.verdict in (ALLOW, "rewrite"):
             counts[tool] += 1
         return GateVerdict(verdict.verdict, verdict.arguments, verdict.message, verdict.rule)
+
+
+class _Indexing:
+    def __init__(self, index: ProvenanceIndex, recorder: Recorder):
+        self.index, self.recorder = index, recorder
+
+    def record(self, step: StepRecord) -> None:
+        self.index.add_steps([step.as_dict()])
+        self.recorder.record(step)
 
 
 class ListRecorder:

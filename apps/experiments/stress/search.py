@@ -26,7 +26,7 @@ from apps.episodes.environments.base import (
     ToolResult,
     Turn,
 )
-from apps.episodes.runner.gates import ListRecorder
+from apps.episodes.runner.gates import ListRecorder, PolicyGate
 from apps.episodes.runner.loop import run_episode
 from apps.experiments.stress.perturb import Bounds, Edit, edit_apply, edits_sample
 
@@ -123,7 +123,8 @@ def attempt_play(*, build: Build, contracts: list[Contract], seed: int, edits: S
     env, agents, gate = build()
     wrapped = PerturbedEnvironment(env, edits=edits, seed=seed)
     recorder = ListRecorder()
-    run_episode(env=wrapped, agents=agents, gate=gate, recorder=recorder, seed=seed, max_rounds=rounds)
+    indexed = gate.indexing(recorder) if isinstance(gate, PolicyGate) else recorder  # provenance conditions
+    run_episode(env=wrapped, agents=agents, gate=gate, recorder=indexed, seed=seed, max_rounds=rounds)
     steps = [_step_dict(s) for s in recorder.steps]
     verdicts = check_many(contracts, steps, ended=True) if contracts else []
     failing = next(((c, v) for c, v in zip(contracts, verdicts, strict=True) if v.status == FAIL), None)
