@@ -89,6 +89,14 @@ def resolve_services(var_dir: Path, say=print) -> dict:
     return env
 
 
+def runtime_database_url(owner_url: str, role: str, password: str | None) -> str:
+    """`owner_url` with the runtime role (apps/audit db_runtime_role) as its user instead."""
+    parsed = urlparse(owner_url)
+    host = parsed.netloc.rsplit("@", 1)[-1]
+    user = quote(role, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return parsed._replace(netloc=f"{user}@{host}").geturl()
+
+
 def _ensure_database(url: str) -> None:
     """Creates the named database when the server lacks it; a role that may not create databases
     leaves it to migrate to report what is missing."""
@@ -110,5 +118,8 @@ def _libpq_url(url: str) -> str:
     parsed = urlparse(url)
     host = unquote(parsed.hostname or "")
     if host.startswith("/"):
-        return f"postgresql://{parsed.username or 'postgres'}@{parsed.path}?host={host}"
+        user = parsed.username or "postgres"
+        if parsed.password:
+            user += f":{parsed.password}"
+        return f"postgresql://{user}@{parsed.path}?host={host}"
     return url

@@ -58,7 +58,15 @@ def test_a_killed_worker_is_restarted_while_web_and_beat_keep_running(settings, 
         assert again, "the killed worker was not started again"
         assert (again["web"], again["beat"]) == (first["web"], first["beat"])
         assert runner.poll() is None
+        # The children connect as the role that owns nothing (beat's outbox sweep runs in the worker).
+        assert _wait(lambda: _sessions_of("warden_app", name)), "no session of the runtime role"
     finally:
         runner.send_signal(signal.SIGTERM)
         _, err = runner.communicate(timeout=60)
     assert "worker exited with -9; restarting it" in err
+
+
+def _sessions_of(role: str, database: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND datname = %s", [role, database])
+        return cursor.fetchone()[0]

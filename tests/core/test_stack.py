@@ -62,3 +62,12 @@ def test_configured_database_that_does_not_exist_yet_is_created(monkeypatch, tmp
         assert conn.execute("SELECT current_database()").fetchone() == ("warden_stack_test",)
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         conn.execute('DROP DATABASE "warden_stack_test" WITH (FORCE)')
+
+
+def test_runtime_url_names_the_runtime_role_instead_of_the_owner():
+    assert stack.runtime_database_url("postgres://postgres:secret@db:5432/warden", "warden_app", "p@ss") == (
+        "postgres://warden_app:p%40ss@db:5432/warden"
+    )
+    assert stack.runtime_database_url("postgres://postgres@%2Fsrv%2Fpg/warden", "warden_app", None) == (
+        "postgres://warden_app@%2Fsrv%2Fpg/warden"
+    )

@@ -1,15 +1,18 @@
 """`make run`: services, migrations, demo data, then web + Celery worker + beat in the foreground."""
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from kombu import Connection
 
-from apps.core.stack import resolve_services
+from apps.core.stack import database_broker_url, resolve_services, runtime_database_url
 
 
 class Command(BaseCommand):
@@ -29,6 +32,7 @@ class Command(BaseCommand):
         subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
         if not no_seed:
             subprocess.run([*manage, "seed_demo"], env=env, check=True)
+        env.update(self.runtime_role(env, manage, var_dir))
 
         commands = {
             "web": [python, "-m", "gunicorn", "apps.wsgi:application", "--bind", f"127.0.0.1:{port}",
@@ -72,6 +76,35 @@ class Command(BaseCommand):
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+    def runtime_role(self, env: dict, manage: list[str], var_dir: Path) -> dict:
+        """Migrations ran as the tables' owner; web and workers run as a role that owns nothing
+        (WARDEN_DB_ROLE, default warden_app; empty: stay the owner), so they cannot switch the
+        governance log's triggers off. Returns the URLs the children use."""
+        role = os.environ.get("WARDEN_DB_ROLE", "warden_app")
+        if not role:
+            self.stdout.write("WARDEN_DB_ROLE is empty: the app runs as the role that owns the tables.")
+            return {}
+        password = os.environ.get("WARDEN_DB_ROLE_PASSWORD") or _stored_password(var_dir / "db-role-password")
+        if env["CELERY_BROKER_URL"].startswith("sqla+"):
+            # kombu creates its tables on first use: let the owner create them, the role then uses them.
+            with Connection(env["CELERY_BROKER_URL"]) as broker:
+                broker.default_channel.session.close()
+        subprocess.run([*manage, "db_runtime_role", "--role", role, "--password", password], env=env, check=True)
+        urls = {"DATABASE_URL": runtime_database_url(env["DATABASE_URL"], role, password)}
+        if env["CELERY_BROKER_URL"].startswith("sqla+"):
+            urls["CELERY_BROKER_URL"] = database_broker_url(urls["DATABASE_URL"])
+        return urls
+
+
+def _stored_password(path: Path) -> str:
+    """A password made once per checkout and kept under var/ (readable by its owner only)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24))
+    return path.read_text().strip()
 
 
 class Restarts:
