@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.governance",
     "apps.reviews",
     "apps.episodes",
+    "apps.experiments",
     "apps.dashboard",
     "apps.demo",
 ]

@@ -38,6 +38,9 @@ app.conf.beat_schedule = {
     },
     # episodes: resume runs whose worker went away (a lost task, a killed worker)
     "episodes-runs-sweep": {"task": "apps.episodes.tasks.runs_sweep_task", "schedule": 60.0, "options": {"expires": 60.0}},
+    # experiments: count finished trials and dispatch more where an advance was lost
+    "experiments-sweep": {"task": "apps.experiments.tasks.experiments_sweep_task", "schedule": 30.0,
+                          "options": {"expires": 30.0}},
 }
 app.autodiscover_tasks()
 

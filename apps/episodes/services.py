@@ -26,6 +26,7 @@ from apps.episodes.gateway import TraceRecorder, WardenGate
 from apps.episodes.governed import RoundGovernance, RunCancelled, Superseded
 from apps.episodes.models import ACTIVE_STATUSES, Run, RunStatus
 from apps.episodes.runner.loop import run_episode
+from apps.episodes.signals import run_finished
 from apps.episodes.spec import MAX_ROUNDS, SpecError, spec_digest, spec_normalize
 from apps.policies import services as policy_services
 from apps.policies.models import PolicyBinding, PolicyVersion
@@ -122,6 +123,7 @@ def run_cancel(*, run: Run, actor: str) -> Run:
     if run.status == RunStatus.QUEUED:
         run.status, run.finished_at, run.error = RunStatus.CANCELLED, timezone.now(), f"cancelled by {actor}"
         fields += ["status", "finished_at", "error"]
+        run_finished.send(sender=Run, run=run, status=run.status)
     run.save(update_fields=fields)
     return run
 
@@ -281,6 +283,7 @@ def _complete(run: Run, result, rounds: RoundGovernance) -> None:
     )
     if not updated:
         raise Superseded
+    run_finished.send(sender=Run, run=run, status=RunStatus.COMPLETED)
     _unbind(run)
 
 
@@ -291,6 +294,7 @@ def _finish_failed(run: Run, error: str) -> None:
 def _finish(run: Run, status: str, *, error: str) -> None:
     with transaction.atomic():
         Run.objects.filter(pk=run.pk).update(status=status, error=error, finished_at=timezone.now())
+        run_finished.send(sender=Run, run=run, status=status)
         episode = Episode.objects.filter(pk=run.episode_id).first() if run.episode_id else None
         if episode is not None and episode.status == EpisodeStatus.RUNNING:
             traces.episode_end(episode=episode, status=EpisodeStatus.FAILED,
