@@ -65,7 +65,7 @@ class EpisodeOutputSerializer(serializers.ModelSerializer):
         fields = [
             "external_id", "title", "task", "agents", "environment", "status", "started_at", "ended_at",
             "outcome", "seed", "config", "versions", "tags", "step_count", "tools", "violation_count",
-            "created_at", "updated_at",
+            "session", "tokens_in", "tokens_out", "cost", "created_at", "updated_at",
         ]
 
 
@@ -81,6 +81,8 @@ class EpisodeListCreateApi(TraceApiView):
         versions = serializers.DictField(required=False)
         tags = serializers.ListField(child=serializers.CharField(max_length=100), max_length=100, required=False)
         started_at = serializers.DateTimeField(required=False)
+        session = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                        help_text="Groups the episodes of one conversation (the session view).")
 
         class Meta:
             ref_name = "EpisodeUpsertInput"

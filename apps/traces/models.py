@@ -9,6 +9,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from django.db.models.functions import Cast, Left
 from django.utils import timezone
 
 from apps.tenancy.models import Project
@@ -42,6 +43,12 @@ class Episode(models.Model):
     step_count = models.PositiveIntegerField(default=0)
     tools = ArrayField(models.CharField(max_length=200), default=list, blank=True)
     violation_count = models.PositiveIntegerField(default=0)
+    # One conversation's episodes share a session (REST `session`; OTLP: the conversation id).
+    session = models.CharField(max_length=200, blank=True)
+    # Sums over the steps, kept by the trace services as steps are stored, so lists sort by them.
+    tokens_in = models.PositiveBigIntegerField(default=0)
+    tokens_out = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=16, decimal_places=6, default=0)
     # OTLP: the trace ids whose spans landed here, so later spans of a trace find their episode.
     trace_ids = ArrayField(models.CharField(max_length=32), default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -56,6 +63,8 @@ class Episode(models.Model):
             models.Index(fields=["project", "-started_at"], name="episode_project_time"),
             models.Index(fields=["project", "status", "-started_at"], name="episode_project_status"),
             models.Index(fields=["project", "environment"], name="episode_project_env"),
+            models.Index(fields=["project", "session", "started_at"], name="episode_project_session",
+                         condition=~models.Q(session="")),
             GinIndex(fields=["agents"], name="episode_agents_gin"),
             GinIndex(fields=["tools"], name="episode_tools_gin"),
             GinIndex(fields=["tags"], name="episode_tags_gin"),
@@ -115,9 +124,16 @@ class Step(models.Model):
     attributes = models.JSONField(default=dict, blank=True)
     # Content hash of the step as received; a re-sent index with another digest is a conflict.
     digest = models.CharField(max_length=64)
-    # Full-text search over what a reviewer looks for: the words said and the tool used.
+    # Full-text search over what a reviewer looks for: the words said, the tool used, and the call's
+    # arguments and result (an IBAN planted in a tool result must be findable). The JSON columns
+    # count with their first 100,000 characters each, so no step's words outgrow a tsvector.
     search = models.GeneratedField(
-        expression=SearchVector("content", "tool", "error", config="english"),
+        expression=SearchVector(
+            "content", "tool", "error",
+            Left(Cast("arguments", models.TextField()), 100_000),
+            Left(Cast("result", models.TextField()), 100_000),
+            config="english",
+        ),
         output_field=SearchVectorField(),
         db_persist=True,
     )

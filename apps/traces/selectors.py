@@ -6,9 +6,10 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery
 from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTextTransform
 
 from apps.tenancy.models import Project
-from apps.traces import schema
+from apps.traces import schema, tree
 from apps.traces.models import Episode, Step
 
 FILTERS = ("agent", "status", "environment", "tool", "has_violations", "since", "until", "q", "tag")
@@ -97,5 +98,82 @@ def episode_steps_iter(*, episode: Episode, chunk: int = 2000) -> Iterator[Step]
         start = steps[-1].index + 1
 
 
+STEP_KINDS = ("message", "action", "observation", "decision")
+VERDICTS = ("allow", "rewrite", "ask", "block", "terminate")
+_YES, _NO = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+
+
+def _flag(params: Mapping[str, Any], name: str) -> bool:
+    value = (params.get(name) or "").strip().lower()
+    if value not in _YES + _NO:
+        raise schema.InvalidInput(name, "must be true or false")
+    return value in _YES
+
+
+def step_filters_parse(params: Mapping[str, Any]) -> dict:
+    """Filters inside one episode from query parameters: q (words in content, tool, error,
+    arguments, result), kind, agent, tool, untrusted, errors, decision (any or a verdict)."""
+    out: dict[str, Any] = {}
+    for name in ("q", "agent", "tool"):
+        value = (params.get(name) or "").strip()
+        if value:
+            if len(value) > 500:
+                raise schema.InvalidInput(name, "longer than 500 characters")
+            out[name] = value
+    kind = (params.get("kind") or "").strip()
+    if kind:
+        if kind not in STEP_KINDS:
+            raise schema.InvalidInput("kind", f"must be one of {', '.join(STEP_KINDS)}")
+        out["kind"] = kind
+    decision = (params.get("decision") or "").strip()
+    if decision:
+        if decision != "any" and decision not in VERDICTS:
+            raise schema.InvalidInput("decision", f"must be any or one of {', '.join(VERDICTS)}")
+        out["decision"] = decision
+    for name in ("untrusted", "errors"):
+        if _flag(params, name):
+            out[name] = True
+    return out
+
+
+def step_search(*, episode: Episode, filters: Mapping[str, Any], start: int = 0, limit: int = 100) -> list[Step]:
+    """Steps of the episode matching parsed step filters, index >= start, in order."""
+    qs = Step.objects.filter(episode_id=episode.pk, index__gte=start)
+    if "kind" in filters:
+        qs = qs.filter(kind=filters["kind"])
+    if "agent" in filters:
+        qs = qs.filter(agent=filters["agent"])
+    if "tool" in filters:
+        qs = qs.filter(tool=filters["tool"])
+    if filters.get("untrusted"):
+        qs = qs.filter(provenance="untrusted")
+    if filters.get("errors"):
+        qs = qs.exclude(error="")
+    if "decision" in filters:
+        qs = qs.filter(kind="decision")
+        if filters["decision"] != "any":
+            qs = qs.filter(attributes__verdict=filters["decision"])
+    if "q" in filters:
+        qs = qs.filter(search=SearchQuery(filters["q"], config="english", search_type="websearch"))
+    return list(qs.order_by("index")[:limit])
+
+
 def first_decision_steps(*, episode: Episode, limit: int = 200) -> list[Step]:
     return list(Step.objects.filter(episode_id=episode.pk, kind="decision").order_by("index")[:limit])
+
+
+TREE_COLUMNS = ("index", "kind", "agent", "role", "tool", "span_id", "parent_span_id", "started_at", "ended_at",
+                "tokens_in", "tokens_out", "cost", "error", "provenance")
+
+
+def episode_tree(*, episode: Episode, max_nodes: int = 2000) -> tree.Tree:
+    """The episode's span tree (see tree.py) from the columns it needs, not whole steps."""
+    rows = (Step.objects.filter(episode_id=episode.pk).order_by("index")
+            .values(*TREE_COLUMNS, verdict=KeyTextTransform("verdict", "attributes")))
+    agent_spans = ((episode.config or {}).get("otel") or {}).get("agent_spans") or []
+    return tree.build(rows.iterator(chunk_size=2000), agent_spans, max_nodes=max_nodes)
+
+
+def session_episodes(*, project: Project, session: str) -> QuerySet[Episode]:
+    """The episodes of one conversation, oldest first."""
+    return Episode.objects.filter(project=project, session=session).order_by("started_at", "id")

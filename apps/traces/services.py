@@ -6,16 +6,19 @@ summaries. Writers of different episodes never wait on each other.
 """
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.tenancy.models import Project
 from apps.traces import schema, signals, sql
 from apps.traces.models import Episode, Step
 
-EPISODE_FIELDS = ("title", "task", "agents", "environment", "seed", "config", "versions", "tags", "started_at")
+EPISODE_FIELDS = ("title", "task", "agents", "environment", "seed", "config", "versions", "tags", "started_at",
+                  "session")
 # Above this many new rows COPY beats a multi-row INSERT.
 COPY_THRESHOLD = 200
 
@@ -108,6 +111,7 @@ def _append_next(*, episode: Episode, step: dict) -> Step:
         step["project_id"], step["episode_id"], step["created_at"] = project_id, episode.pk, now
         step["id"] = _insert_one(cursor, step)
     signals.steps_storing.send(sender=Episode, episode=episode, steps=[step])
+    _usage_add(episode=episode, steps=[step])
     episode.step_count = step["index"] + 1
     send_signal(signals.steps_appended, episode=episode, first_index=step["index"], count=1)
     row = Step(**{k: v for k, v in step.items() if k != schema.JSON_TEXTS})
@@ -227,12 +231,34 @@ def _store(*, episode: Episode, steps: list[dict]) -> tuple[list[dict], dict[int
         agents = merge_unique(locked.agents, (s["agent"] for s in new if s["actor"] in ("agent", "governance")))
         step_count = max(next_free, locked.step_count)
         Episode.objects.filter(pk=episode.pk).update(
-            step_count=step_count, tools=tools, agents=agents, updated_at=now
+            step_count=step_count, tools=tools, agents=agents, updated_at=now, **_usage(new)
         )
         episode.step_count, episode.tools, episode.agents, episode.updated_at = step_count, tools, agents, now
         first_index, count = min(s["index"] for s in new), len(new)
         send_signal(signals.steps_appended, episode=episode, first_index=first_index, count=count)
     return new, existing
+
+
+def _usage(steps: list[dict]) -> dict[str, Any]:
+    """The episode's token and cost sums raised by these new steps (empty when they carry none)."""
+    tokens_in = sum(s["tokens_in"] or 0 for s in steps)
+    tokens_out = sum(s["tokens_out"] or 0 for s in steps)
+    cost = sum((Decimal(str(s["cost"])) for s in steps if s["cost"] is not None), Decimal(0))
+    out: dict[str, Any] = {}
+    if tokens_in:
+        out["tokens_in"] = F("tokens_in") + tokens_in
+    if tokens_out:
+        out["tokens_out"] = F("tokens_out") + tokens_out
+    if cost:
+        out["cost"] = F("cost") + cost
+    return out
+
+
+def _usage_add(*, episode: Episode, steps: list[dict]) -> None:
+    """Call holding the episode's row lock: adds the steps' tokens and cost to its sums."""
+    usage = _usage(steps)
+    if usage:
+        Episode.objects.filter(pk=episode.pk).update(**usage)
 
 
 def _insert_one(cursor, step: dict) -> int:

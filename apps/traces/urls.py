@@ -10,5 +10,7 @@ urlpatterns = [
     path("e/<int:episode_id>/", views.episode_detail, name="episode"),
     path("e/<int:episode_id>/steps", views.step_chunk, name="step_chunk"),
     path("e/<int:episode_id>/export", views.episode_export, name="episode_export"),
+    path("e/<int:episode_id>/trace", views.episode_trace, name="episode_trace"),
+    path("sessions/<path:session>/", views.session_detail, name="session"),
     path("x/<path:external_id>/", views.episode_by_external_id, name="episode_by_external_id"),
 ]

@@ -14,6 +14,9 @@ PAGE_SIZE = 50
 CHUNK = 200
 # With ?at=N the page starts this many steps before N, so the step has context above it.
 CONTEXT_BEFORE = 10
+# The trace tree draws at most this many spans (a 10,000-step episode's first ones, with a note).
+TREE_NODES = 2000
+SESSION_EPISODES = 500
 
 
 @require_GET
@@ -45,15 +48,33 @@ def _episode(request: HttpRequest, episode_id: int) -> Episode:
     return episode
 
 
-def _chunk(episode: Episode, start: int, stop: int | None = None) -> dict:
-    """Steps from index `start` (up to `stop`, exclusive) and where the next chunk begins."""
-    limit = CHUNK if stop is None else max(0, min(CHUNK, stop - start))
-    steps = selectors.step_range(episode=episode, start=start, limit=limit) if limit else []
+def _chunk(episode: Episode, start: int, stop: int | None = None, filters: dict | None = None) -> dict:
+    """Steps from index `start` (up to `stop`, exclusive) and where the next chunk begins.
+
+    With step filters only matching steps are returned, CHUNK at a time (no `stop`)."""
+    if filters:
+        steps = selectors.step_search(episode=episode, filters=filters, start=start, limit=CHUNK)
+        stop = None
+    else:
+        limit = CHUNK if stop is None else max(0, min(CHUNK, stop - start))
+        steps = selectors.step_range(episode=episode, start=start, limit=limit) if limit else []
     if stop is not None:
         steps = [s for s in steps if s.index < stop]
     panels.step_notes_attach(episode=episode, steps=steps)
     more = len(steps) == CHUNK and (stop is None or steps[-1].index + 1 < stop)
     return {"steps": steps, "next_from": steps[-1].index + 1 if more else None, "stop": stop}
+
+
+def _step_filters(request: HttpRequest) -> tuple[dict, str | None, str]:
+    """(parsed filters, error, the filters as a query string for the next chunk's URL)."""
+    try:
+        filters = selectors.step_filters_parse(request.GET)
+    except schema.InvalidInput as exc:
+        return {}, str(exc), ""
+    query = request.GET.copy()
+    for name in ("from", "to", "at", "page"):
+        query.pop(name, None)
+    return filters, None, query.urlencode()
 
 
 def _earlier(start: int) -> dict:
@@ -72,14 +93,18 @@ def _int(value: str | None, default: int) -> int:
 @project_member()
 def episode_detail(request: HttpRequest, episode_id: int) -> HttpResponse:
     episode = _episode(request, episode_id)
-    at = _int(request.GET.get("at"), -1)
+    filters, error, query = _step_filters(request)
+    at = -1 if filters else _int(request.GET.get("at"), -1)
     start = max(0, at - CONTEXT_BEFORE) if at >= 0 else 0
     context = {
-        "episode": episode, "at": at, **_earlier(start),
-        "decisions": selectors.first_decision_steps(episode=episode, limit=50),
-        "panels": panels.replay_panels(request=request, episode=episode),
-        **_chunk(episode, start),
+        "episode": episode, "at": at, "filters": request.GET, "filtered": bool(filters), "error": error,
+        "query": query, "kinds": selectors.STEP_KINDS, "verdicts": selectors.VERDICTS,
+        **(_earlier(start) if not filters else {}), **_chunk(episode, start, filters=filters),
     }
+    if request.htmx and request.GET.get("partial") == "steps":
+        return render(request, "traces/episode_detail.html#step_list", context)
+    context.update(decisions=selectors.first_decision_steps(episode=episode, limit=50),
+                   panels=panels.replay_panels(request=request, episode=episode))
     return render(request, "traces/episode_detail.html", context)
 
 
@@ -88,10 +113,12 @@ def episode_detail(request: HttpRequest, episode_id: int) -> HttpResponse:
 def step_chunk(request: HttpRequest, episode_id: int) -> HttpResponse:
     """The next chunk of steps for the replay page (htmx, triggered when the previous one is seen)."""
     episode = _episode(request, episode_id)
+    filters, _error, query = _step_filters(request)
     start = _int(request.GET.get("from"), 0)
-    stop = request.GET.get("to")
-    context = {"episode": episode, "at": _int(request.GET.get("at"), -1),
-               **_chunk(episode, start, _int(stop, 0) if stop else None), **(_earlier(start) if stop else {})}
+    stop = None if filters else request.GET.get("to")
+    context = {"episode": episode, "at": _int(request.GET.get("at"), -1), "query": query,
+               **_chunk(episode, start, _int(stop, 0) if stop else None, filters),
+               **(_earlier(start) if stop else {})}
     return render(request, "traces/episode_detail.html#steps", context)
 
 
@@ -116,3 +143,28 @@ def episode_export(request: HttpRequest, episode_id: int) -> StreamingHttpRespon
     response = StreamingHttpResponse(jsonl.export_lines([episode]), content_type="application/x-ndjson")
     response["Content-Disposition"] = f'attachment; filename="episode-{episode.pk}.jsonl"'
     return response
+
+
+@require_GET
+@project_member()
+def episode_trace(request: HttpRequest, episode_id: int) -> HttpResponse:
+    """The span tree and waterfall: durations, tokens and cost per span, totals for the episode."""
+    episode = _episode(request, episode_id)
+    tree = selectors.episode_tree(episode=episode, max_nodes=TREE_NODES)
+    return render(request, "traces/episode_trace.html", {"episode": episode, "tree": tree, "rows": tree.rows()})
+
+
+@require_GET
+@project_member()
+def session_detail(request: HttpRequest, session: str) -> HttpResponse:
+    """The episodes of one conversation, in order, with their totals."""
+    episodes = list(selectors.session_episodes(project=request.project, session=session)[:SESSION_EPISODES])
+    if not episodes:
+        raise Http404("No episodes with this session in this project.")
+    totals = {
+        "steps": sum(e.step_count for e in episodes), "tokens_in": sum(e.tokens_in for e in episodes),
+        "tokens_out": sum(e.tokens_out for e in episodes), "cost": sum(e.cost for e in episodes),
+        "violations": sum(e.violation_count for e in episodes),
+    }
+    return render(request, "traces/session_detail.html",
+                  {"session": session, "episodes": episodes, "totals": totals, "limit": SESSION_EPISODES})

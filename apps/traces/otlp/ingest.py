@@ -80,6 +80,8 @@ def _episode_note(*, episode: Episode, group: dict) -> None:
         changes["task"] = group["task"]
     if group["environment"] and not episode.environment:
         changes["environment"] = group["environment"]
+    if group["conversation"] and not episode.session:
+        changes["session"] = group["external_id"]
     agents = services.merge_unique(episode.agents, group["agents"])
     if agents != episode.agents:
         changes["agents"] = agents

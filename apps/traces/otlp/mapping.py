@@ -286,7 +286,10 @@ def group_spans(spans: list[dict]) -> list[dict]:
             group["resource"] = group["resource"] or span["resource"]
             if span_kind(span) == "agent":
                 # Agent spans are not steps; their attributes are kept on the episode instead.
+                # Parent and times too: the trace tree draws agent spans as the steps' parents.
                 group["agent_spans"].append({"span_id": span["span_id"], "name": span["name"],
+                                             "parent_span_id": span["parent_span_id"],
+                                             "start_ns": span["start_ns"], "end_ns": span["end_ns"],
                                              "attributes": _fit_json(span["attributes"])})
                 group["title"] = group["title"] or span["name"][:500]
                 if agent and agent not in group["agents"]:
