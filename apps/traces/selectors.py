@@ -15,15 +15,21 @@ from apps.traces.models import Episode, Step
 FILTERS = ("agent", "status", "environment", "tool", "has_violations", "since", "until", "q", "tag")
 
 
-def episode_filters_parse(params: Mapping[str, Any]) -> dict:
-    """Validated filters from query parameters; unknown parameters are ignored (page, format...)."""
+def _texts(params: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The non-empty text parameters among `names`, each at most 500 characters."""
     out: dict[str, Any] = {}
-    for name in ("agent", "environment", "tool", "tag", "q"):
+    for name in names:
         value = (params.get(name) or "").strip()
         if value:
             if len(value) > 500:
                 raise schema.InvalidInput(name, "longer than 500 characters")
             out[name] = value
+    return out
+
+
+def episode_filters_parse(params: Mapping[str, Any]) -> dict:
+    """Validated filters from query parameters; unknown parameters are ignored (page, format...)."""
+    out: dict[str, Any] = _texts(params, ("agent", "environment", "tool", "tag", "q"))
     status = (params.get("status") or "").strip()
     if status:
         if status not in schema.STATUSES:
@@ -113,13 +119,7 @@ def _flag(params: Mapping[str, Any], name: str) -> bool:
 def step_filters_parse(params: Mapping[str, Any]) -> dict:
     """Filters inside one episode from query parameters: q (words in content, tool, error,
     arguments, result), kind, agent, tool, untrusted, errors, decision (any or a verdict)."""
-    out: dict[str, Any] = {}
-    for name in ("q", "agent", "tool"):
-        value = (params.get(name) or "").strip()
-        if value:
-            if len(value) > 500:
-                raise schema.InvalidInput(name, "longer than 500 characters")
-            out[name] = value
+    out: dict[str, Any] = _texts(params, ("q", "agent", "tool"))
     kind = (params.get("kind") or "").strip()
     if kind:
         if kind not in STEP_KINDS:
