@@ -16,6 +16,7 @@ API_ORDER = ["policies", "reviews", *(d for d in DOMAINS if d not in ("policies"
 api_patterns = [path("", include(f"apps.{d}.api_urls", namespace=d)) for d in API_ORDER]
 api_patterns.append(path("", include("apps.tenancy.api_urls", namespace="tenancy")))
 api_patterns.append(path("", include("apps.episodes.api_urls", namespace="episodes")))
+api_patterns.append(path("", include("apps.experiments.api_urls", namespace="experiments")))
 
 urlpatterns = [
     path("api/v1/", include((api_patterns, "api"))),

@@ -311,3 +311,17 @@ def experiments_sweep() -> int:
     for experiment_id in ids:
         experiment_advance(experiment_id=experiment_id)
     return len(ids)
+
+
+def experiment_play_here(*, experiment_id: int, worker: str = "here") -> None:
+    """Plays the experiment in this process (the demo seed, `experiment run --here`): advance, then
+    execute the queued runs, until nothing is left. A worker that takes one of these runs from the
+    broker meanwhile is harmless: run_execute admits one executor per run."""
+    while True:
+        experiment_advance(experiment_id=experiment_id)
+        queued = list(Trial.objects.filter(experiment_id=experiment_id, status=TrialStatus.DISPATCHED,
+                                           run__status=RunStatus.QUEUED).values_list("run_id", flat=True))
+        if not queued:
+            return
+        for run_id in queued:
+            runs.run_execute(run_id=run_id, worker=worker)
