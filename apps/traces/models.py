@@ -5,6 +5,7 @@ Steps are the largest table. Plan for tens of millions of rows: writes go in bul
 and the table can later be range-partitioned by `created_at` (see README, "Trace store").
 """
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
@@ -159,3 +160,23 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         return f"{self.episode_id}#{self.index} {self.kind}"
+
+
+class SavedView(models.Model):
+    """A reviewer's named list state (filters and sort as a query string), per user and page."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    page = models.CharField(max_length=40, default="episodes")
+    name = models.CharField(max_length=100)
+    query = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user", "page", "name"], name="savedview_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

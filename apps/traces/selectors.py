@@ -5,14 +5,24 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import QuerySet
+from django.db.models import (
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
 
 from apps.tenancy.models import Project
 from apps.traces import schema, tree
 from apps.traces.models import Episode, Step
 
-FILTERS = ("agent", "status", "environment", "tool", "has_violations", "since", "until", "q", "tag")
+FILTERS = ("agent", "status", "environment", "tool", "has_violations", "since", "until", "q", "tag", "session")
 
 
 def _texts(params: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
@@ -29,7 +39,7 @@ def _texts(params: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 
 def episode_filters_parse(params: Mapping[str, Any]) -> dict:
     """Validated filters from query parameters; unknown parameters are ignored (page, format...)."""
-    out: dict[str, Any] = _texts(params, ("agent", "environment", "tool", "tag", "q"))
+    out: dict[str, Any] = _texts(params, ("agent", "environment", "tool", "tag", "q", "session"))
     status = (params.get("status") or "").strip()
     if status:
         if status not in schema.STATUSES:
@@ -64,6 +74,8 @@ def episode_list(*, project: Project, filters: Mapping[str, Any] | None = None) 
         qs = qs.filter(status=f["status"])
     if "environment" in f:
         qs = qs.filter(environment=f["environment"])
+    if "session" in f:
+        qs = qs.filter(session=f["session"])
     if "has_violations" in f:
         qs = qs.filter(violation_count__gt=0) if f["has_violations"] else qs.filter(violation_count=0)
     if "since" in f:
@@ -76,6 +88,38 @@ def episode_list(*, project: Project, filters: Mapping[str, Any] | None = None) 
         ).values("episode_id")
         qs = qs.filter(id__in=matching)
     return qs.order_by("-started_at", "-id")
+
+
+# The episode list's sortable columns: ?sort=<name> ascending, ?sort=-<name> descending.
+SORTS = ("started", "duration", "steps", "tokens", "cost", "decisions", "violations", "status")
+DEFAULT_SORT = "-started"
+
+
+def sort_parse(value: str | None) -> str:
+    value = (value or "").strip() or DEFAULT_SORT
+    if value.lstrip("-") not in SORTS:
+        raise schema.InvalidInput("sort", f"must be one of {', '.join(SORTS)}, optionally after '-'")
+    return value
+
+
+def episode_rows(*, project: Project, filters: Mapping[str, Any] | None = None,
+                 sort: str = DEFAULT_SORT) -> QuerySet[Episode]:
+    """episode_list with the list page's computed columns (duration, tokens, decisions), sorted.
+
+    Decisions are counted through the partial index of decision steps, per row shown (or for
+    every episode when sorting by them)."""
+    decisions = (Step.objects.filter(episode_id=OuterRef("pk"), kind="decision").order_by()
+                 .values("episode_id").annotate(n=Count("*")).values("n"))
+    qs = episode_list(project=project, filters=filters).annotate(
+        duration=ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField()),
+        tokens=F("tokens_in") + F("tokens_out"),
+        decisions=Coalesce(Subquery(decisions, output_field=IntegerField()), 0),
+    )
+    name = sort.lstrip("-")
+    column = {"started": "started_at", "steps": "step_count", "violations": "violation_count"}.get(name, name)
+    if sort.startswith("-"):
+        return qs.order_by(F(column).desc(nulls_last=True), "-id")
+    return qs.order_by(F(column).asc(nulls_last=True), "id")
 
 
 def episode_get(*, project: Project, external_id: str) -> Episode | None:

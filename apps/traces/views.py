@@ -1,12 +1,21 @@
 """Episode pages: a filtered list and the replay of one episode, loaded in chunks as you scroll."""
 
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from apps.tenancy.decorators import project_member
-from apps.traces import jsonl, panels, schema, selectors
+from apps.traces import jsonl, panels, saved_views, schema, selectors
 from apps.traces.models import Episode
 
 PAGE_SIZE = 50
@@ -19,26 +28,75 @@ TREE_NODES = 2000
 SESSION_EPISODES = 500
 
 
+# Columns of the episode list: (sort key or "", heading, numeric).
+COLUMNS = (
+    ("", "Episode", False), ("status", "Status", False), ("", "Agents", False), ("steps", "Steps", True),
+    ("duration", "Latency", True), ("tokens", "Tokens", True), ("cost", "Cost", True),
+    ("decisions", "Decisions", True), ("violations", "Violations", True), ("started", "Started", False),
+)
+
+
+def _headings(query: QueryDict, sort: str) -> list[dict]:
+    """Each column's heading; a sortable one links to its sort, flipping direction when active."""
+    out = []
+    for key, label, numeric in COLUMNS:
+        heading: dict = {"label": label, "numeric": numeric}
+        if key:
+            active = sort.lstrip("-") == key
+            descending = sort.startswith("-")
+            params = query.copy()
+            params["sort"] = (key if descending else f"-{key}") if active else f"-{key}"
+            heading.update(url="?" + params.urlencode(), active=active,
+                           direction=("descending" if descending else "ascending") if active else "")
+        out.append(heading)
+    return out
+
+
 @require_GET
 @project_member()
 def episode_list(request: HttpRequest) -> HttpResponse:
     error = None
     try:
         filters = selectors.episode_filters_parse(request.GET)
+        sort = selectors.sort_parse(request.GET.get("sort"))
     except schema.InvalidInput as exc:
-        filters, error = {}, str(exc)
-    episodes = selectors.episode_list(project=request.project, filters=filters)
+        filters, sort, error = {}, selectors.DEFAULT_SORT, str(exc)
+    episodes = selectors.episode_rows(project=request.project, filters=filters, sort=sort)
     page = Paginator(episodes, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in ("page", "partial"):
+        query.pop(name, None)
     context = {
         "page": page, "filters": request.GET, "error": error, "query": query.urlencode(),
-        "statuses": schema.STATUSES, "filtered": bool(filters),
+        "statuses": schema.STATUSES, "filtered": bool(filters), "headings": _headings(query, sort),
+        "saved_views": saved_views.saved_views(project=request.project, user=request.user, page="episodes"),
     }
     template = "traces/episode_list.html"
     if request.htmx:
         template += "#table"
     return render(request, template, context)
+
+
+@require_POST
+@project_member()
+def saved_view_save(request: HttpRequest) -> HttpResponse:
+    """Saves the list's current filters and sort (its query string) under a name, for this user."""
+    try:
+        saved_views.saved_view_save(project=request.project, user=request.user, page="episodes",
+                                    name=request.POST.get("name", ""), query=request.POST.get("query", ""))
+    except schema.InvalidInput as exc:
+        return HttpResponseBadRequest(str(exc))
+    messages.success(request, f"Saved the view “{request.POST.get('name', '').strip()}”.")
+    return redirect(reverse("traces:list", kwargs={"project": request.project.slug}) + "?"
+                    + request.POST.get("query", "").lstrip("?"))
+
+
+@require_POST
+@project_member()
+def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
+    if not saved_views.saved_view_delete(project=request.project, user=request.user, view_id=view_id):
+        raise Http404("No such saved view of yours.")
+    return redirect("traces:list", project=request.project.slug)
 
 
 def _episode(request: HttpRequest, episode_id: int) -> Episode:
