@@ -123,6 +123,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "apps.core.staticfinders.PlotlyFinder",  # vendor/plotly.min.js from the plotly package
+]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serve straight from the finders so a fresh clone needs no collectstatic step.
 WHITENOISE_USE_FINDERS = True

@@ -1,6 +1,10 @@
-"""Browser pages, mounted under /p/<project>/dashboard/."""
+"""Browser pages, mounted under /p/<project>/dashboard/ (the overview itself is /p/<project>/)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from apps.dashboard import views
 
 app_name = "dashboard"
-urlpatterns: list = []
+urlpatterns = [
+    path("log-status", views.log_status, name="log_status"),
+]

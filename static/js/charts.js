@@ -6,6 +6,9 @@
       var source = document.getElementById(el.dataset.chart);
       if (!source) return;
       var fig = JSON.parse(source.textContent);
+      // Text in the page's colour, so the charts read in dark mode too.
+      var fg = getComputedStyle(document.documentElement).getPropertyValue("--fg").trim();
+      if (fg) fig.layout.font = Object.assign({color: fg}, fig.layout.font || {});
       Plotly.react(el, fig.data, fig.layout, { displaylogo: false, responsive: true });
       el.dataset.drawn = "true";
     });
