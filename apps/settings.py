@@ -190,6 +190,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # the lease doubling at each attempt (the sweep runs from beat every WARDEN_OUTBOX_SWEEP_SECONDS,
 # workers/celery_app.py).
 WARDEN_OUTBOX_LEASE_SECONDS = float(os.environ.get("WARDEN_OUTBOX_LEASE_SECONDS", "60"))
+# Idempotency keys (apps/tenancy/idempotency.py): a retry under the same key within this many hours
+# gets the first answer; the beat task deletes older keys every hour.
+WARDEN_IDEMPOTENCY_TTL_HOURS = float(os.environ.get("WARDEN_IDEMPOTENCY_TTL_HOURS", "24"))
 
 # Governance log keys: "id:secret,id:secret"; the first signs new entries, all verify.
 WARDEN_LOG_KEYS = dict(

@@ -36,6 +36,9 @@ app.conf.beat_schedule = {
         "task": "apps.core.tasks.outbox_sweep_task", "schedule": _SWEEP_SECONDS,
         "options": {"expires": _SWEEP_SECONDS},
     },
+    # tenancy: idempotency keys past their retention (WARDEN_IDEMPOTENCY_TTL_HOURS) are deleted
+    "tenancy-idempotency-purge": {"task": "apps.tenancy.tasks.idempotency_purge_task", "schedule": 3600.0,
+                                  "options": {"expires": 3600.0}},
     # episodes: resume runs whose worker went away (a lost task, a killed worker)
     "episodes-runs-sweep": {"task": "apps.episodes.tasks.runs_sweep_task", "schedule": 60.0, "options": {"expires": 60.0}},
     # experiments: count finished trials and dispatch more where an advance was lost

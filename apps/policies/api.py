@@ -12,6 +12,7 @@ from apps.core.api import paginated_response
 from apps.policies import approvals, decide_request, decisions, engine, narrowings, selectors, services
 from apps.policies.models import Decision, DecisionStatus
 from apps.policies.records import DecideInput
+from apps.tenancy import idempotency
 from apps.tenancy.auth import scope_required
 from apps.traces import schema as trace_schema
 from apps.traces.services import StepConflict
@@ -105,6 +106,9 @@ class DecideCommonSerializer(serializers.Serializer):
     step_index = serializers.IntegerField(required=False, allow_null=True, min_value=0,
                                           max_value=trace_schema.MAX_INDEX)
     context = serializers.DictField(required=False, default=dict)
+    idempotency_key = serializers.CharField(
+        required=False, max_length=idempotency.MAX_KEY,
+        help_text="Instead of the Idempotency-Key header: a retry under the same key gets the first answer.")
 
     def validate_context(self, value):
         ctx = DecideContextSerializer(data=value)
@@ -118,6 +122,9 @@ def _decided(request, v: dict, *, tool: str, arguments: dict, kind: str = engine
     data = DecideInput(episode=v["episode"], agent=v["agent"], tool=tool, arguments=arguments, kind=kind,
                        step_index=v.get("step_index"), untrusted=ctx.get("untrusted", False),
                        environment=ctx.get("environment") or None)
+    key = idempotency.key_read(request, request.data.get(idempotency.FIELD))
+    if key is not None:
+        data.idempotency = idempotency.Claim(request.auth.project.id, request.auth.pk, key, data.fingerprint())
     try:
         decision = decisions.decision_make(project=request.auth.project, data=data, actor=str(request.user))
     except StepConflict as exc:
@@ -144,7 +151,7 @@ class DecideApi(APIView):
         tool = serializers.CharField(max_length=200)
         arguments = serializers.DictField(required=False, default=dict)
 
-    @extend_schema(request=InputSerializer, responses=DecisionOutputSerializer)
+    @extend_schema(request=InputSerializer, responses=DecisionOutputSerializer, parameters=[idempotency.OPENAPI_HEADER])
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -164,7 +171,7 @@ class DecideMessageApi(APIView):
         to = serializers.CharField(max_length=200, required=False, default="user",
                                    help_text="The recipient: user (the default) or an agent's name.")
 
-    @extend_schema(request=InputSerializer, responses=DecisionOutputSerializer)
+    @extend_schema(request=InputSerializer, responses=DecisionOutputSerializer, parameters=[idempotency.OPENAPI_HEADER])
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

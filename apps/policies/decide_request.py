@@ -17,10 +17,11 @@ from rest_framework.exceptions import AuthenticationFailed
 from apps.core.jsonbody import JsonBodyError, json_parse
 from apps.policies import decisions, sql
 from apps.policies.records import DecideInput
+from apps.tenancy import idempotency
 from apps.tenancy.auth import key_check, key_from_row, key_prefix
 from apps.traces import schema
 
-_TOP_LEVEL = frozenset(("episode", "agent", "tool", "arguments", "step_index", "context"))
+_TOP_LEVEL = frozenset(("episode", "agent", "tool", "arguments", "step_index", "context", idempotency.FIELD))
 _CONTEXT = frozenset(("untrusted", "environment"))
 MAX_NAME = 200
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -36,23 +37,26 @@ def decide(request: HttpRequest, render) -> HttpResponse | None:
     if (not header.startswith("Bearer ") or request.content_type != "application/json"
             or not ("json" in accept or "*/*" in accept)):
         return None
-    data = _call(request.body)
-    if data is None:
+    call = _call(request.body, request.META.get("HTTP_IDEMPOTENCY_KEY"))
+    if call is None:
         return None
+    data, idempotency_key = call
     raw = header[7:].strip()
     try:
-        # The key and the decision's context come back in one round trip; the context is used
-        # only once the key has been checked.
+        # The key, the decision's context and any answer stored under the idempotency key come back
+        # in one round trip; the rest is used only once the key has been checked.
         key_row, context = sql.decide_context_by_key(prefix=key_prefix(raw), external_id=data.episode,
-                                                         agent=data.agent)
+                                                     agent=data.agent, idempotency_key=idempotency_key)
         key = key_check(None if key_row is None else key_from_row(key_row), raw)
     except AuthenticationFailed:
         return None
     if not key.has_scope("decide"):
         return None
+    if idempotency_key is not None:
+        data.idempotency = idempotency.Claim(key.project.id, key.pk, idempotency_key, data.fingerprint())
     try:
         decision = decisions.decision_make(project=key.project, data=data, actor=f"key:{key.name}", context=context)
-    except schema.InvalidInput:
+    except (schema.InvalidInput, idempotency.IdempotencyKeyReused):
         return None  # nothing was stored; the view reports the field
     return HttpResponse(_ENCODER.encode(render(decision)).encode(), content_type="application/json")
 
@@ -63,7 +67,8 @@ def _name(value: object, *, optional: bool = False) -> TypeGuard[str]:
             and value == value.strip() and "\x00" not in value)
 
 
-def _call(body: bytes) -> DecideInput | None:
+def _call(body: bytes, header_key: str | None) -> tuple[DecideInput, str | None] | None:
+    """The call and its idempotency key (header or field), if both are plainly valid."""
     try:
         payload = json_parse(body)  # the API's JSON reader: the view reports what it refuses
     except JsonBodyError:
@@ -78,5 +83,9 @@ def _call(body: bytes) -> DecideInput | None:
     untrusted, environment = context.get("untrusted", False), context.get("environment", "")
     if type(untrusted) is not bool or not _name(environment, optional=True):
         return None
-    return DecideInput(episode=episode, agent=agent, tool=tool, arguments=arguments,
-                       untrusted=untrusted, environment=environment or None)
+    field_key = payload.get(idempotency.FIELD)
+    if not all(k is None or idempotency.key_valid(k) for k in (header_key, field_key)) or (
+            header_key is not None and field_key is not None and header_key != field_key):
+        return None
+    return DecideInput(episode=episode, agent=agent, tool=tool, arguments=arguments, untrusted=untrusted,
+                       environment=environment or None), header_key if header_key is not None else field_key

@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.audit.services import governance_log_defer, log_flush_soon, log_payload
@@ -28,6 +28,7 @@ from apps.policies.records import (
     DecisionRow,
     GuardWrite,
 )
+from apps.tenancy import idempotency
 from apps.tenancy.models import Project
 from apps.traces import schema, signals
 from apps.traces import services as traces
@@ -53,7 +54,32 @@ def decision_make(*, project: Project, data: DecideInput, actor: str, context: D
     Call outside a transaction (a routine decision commits by itself). `context`: what
     sql.decide_context_by_key read along with the caller's key, if it did. After
     OPTIMISTIC_ATTEMPTS lost races it decides once more holding the guard's row lock.
+    A call under an idempotency key already used returns the decision stored under it (or raises
+    IdempotencyKeyReused when the key was used for another call).
     """
+    try:
+        return _decide_until_stored(project, data, actor, context)
+    except IntegrityError as exc:
+        claim = data.idempotency
+        if claim is None or not idempotency.key_taken(exc):
+            raise
+    # Another request under the same key stored its decision while this one was deciding.
+    stored = idempotency.stored_find(api_key_id=claim.api_key_id, key=claim.key)
+    assert stored is not None  # the request that took the key committed it
+    return _decision_under_key(project, claim, stored)
+
+
+def _decision_under_key(project: Project, claim: idempotency.Claim, stored: idempotency.Stored) -> Decision:
+    """The decision an earlier call under the same idempotency key made."""
+    idempotency.stored_for(stored, claim)
+    decision = selectors.decision_get(project=project, decision_id=stored.response["decision_id"])
+    if decision is None:  # the project's decisions were deleted since
+        raise idempotency.IdempotencyKeyReused("Idempotency-Key: the decision made under this key is gone.")
+    return decision
+
+
+def _decide_until_stored(project: Project, data: DecideInput, actor: str, context: DecideContext | None
+                         ) -> Decision:
     for _ in range(OPTIMISTIC_ATTEMPTS):
         try:
             return _decide(project, data, actor, context)
@@ -68,7 +94,8 @@ def decision_make(*, project: Project, data: DecideInput, actor: str, context: D
 def _context_read(project: Project, data: DecideInput, context: DecideContext | None = None) -> DecideContext:
     """The decision's context, creating the episode first when it is new (no lock taken)."""
     if context is None:
-        context = sql.decide_context(project_id=project.id, external_id=data.episode, agent=data.agent)
+        context = sql.decide_context(project_id=project.id, external_id=data.episode, agent=data.agent,
+                                     claim=data.idempotency)
     if context is None or (data.environment and context.episode.environment != data.environment):
         # Only an unknown episode (or a changed environment) needs the upsert and its savepoints.
         # It commits on its own, so the call is checked first: input the trace store refuses
@@ -77,7 +104,8 @@ def _context_read(project: Project, data: DecideInput, context: DecideContext | 
                                "arguments": data.arguments}, "step")
         fields = {"environment": data.environment} if data.environment else {}
         traces.episode_upsert(project=project, external_id=data.episode, **fields)
-        context = sql.decide_context(project_id=project.id, external_id=data.episode, agent=data.agent)
+        context = sql.decide_context(project_id=project.id, external_id=data.episode, agent=data.agent,
+                                     claim=data.idempotency)
         assert context is not None  # the upsert above created the episode
     return context
 
@@ -102,6 +130,8 @@ def _decide(project: Project, data: DecideInput, actor: str, context: DecideCont
     """One attempt: read (unless given), decide, store. Raises _Moved when the guard moved meanwhile."""
     started = time.perf_counter()
     context = _context_read(project, data, context)
+    if data.idempotency is not None and context.prior is not None:
+        return _decision_under_key(project, data.idempotency, context.prior)
     if data.step_index is not None:
         replay = _decision_replayed(context.episode, data, data.step_index)
         if replay is not None:
@@ -240,3 +270,5 @@ def _store_in_transaction(*, project: Project, record: DecisionRecord) -> None:
         traces.episode_end(episode=episode, status=EpisodeStatus.TERMINATED,
                            outcome={"termination_reason": f"policy: {verdict.rule or 'default'}"})
     governance_log_defer(project=project, event="decision", actor=record.actor, data=record.log)
+    if record.call.idempotency is not None:
+        idempotency.idempotency_record(claim=record.call.idempotency, response={"decision_id": row["id"]})

@@ -11,6 +11,7 @@ from fnmatch import fnmatchcase
 from typing import Any, TypedDict
 
 from apps.policies import engine
+from apps.tenancy.idempotency import Claim, Stored, fingerprint
 from apps.traces.models import Episode
 
 NO_GUARD = -1  # the `rev` of a guard row that did not exist when the context was read
@@ -28,6 +29,12 @@ class DecideInput:
     untrusted: bool = False
     environment: str | None = None
     kind: str = "tool"  # or "message": `tool` is then the recipient, `arguments` {"content", "to"}
+    idempotency: Claim | None = None  # the client's Idempotency-Key, scoped to its API key
+
+    def fingerprint(self) -> str:
+        """What the call asks for, as an idempotency key's digest (the key itself left out)."""
+        return fingerprint(self.kind, self.episode, self.agent, self.tool, self.arguments, self.step_index,
+                           self.untrusted, self.environment)
 
 
 @dataclass
@@ -60,6 +67,7 @@ class DecideContext:
     decision_id: int  # taken from the Decision id sequence, so the step can name it
     governance: dict  # {"state", "suspended", "revoked_tools", "arg_bounds"} of the calling agent
     runtime_contracts: bool  # new steps need the steps_appended receivers (traces.signals work conditions)
+    prior: Stored | None = None  # the answer already stored under the call's idempotency key
 
     def version_for(self, *, agent: str, environment: str) -> BoundVersion | None:
         """Highest priority first, exact names before globs at equal priority, then the oldest binding."""

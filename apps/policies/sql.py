@@ -16,6 +16,7 @@ are checked against the models by tests/policies/test_sql.py.
 import functools
 import json
 import os
+from typing import Any
 
 from django.db import connection
 from psycopg.types.json import Jsonb
@@ -23,7 +24,8 @@ from psycopg.types.json import Jsonb
 from apps.audit.sql import OUTBOX_INSERT
 from apps.policies.models import EpisodeGuard
 from apps.policies.records import NO_GUARD, DecideContext, DecisionRecord, DecisionRow, Guard, GuardWrite
-from apps.tenancy.sql import KEY_PROJECT_ID, KEY_SQL, KEY_WIDTH
+from apps.tenancy.idempotency import Claim, Stored, expires_at
+from apps.tenancy.sql import IDEMPOTENCY_INSERT, KEY_PROJECT_ID, KEY_SQL, KEY_WIDTH, idempotency_join
 from apps.traces.models import Episode
 from apps.traces.signals import steps_work_sql
 from apps.traces.sql import step_next_sql
@@ -38,7 +40,8 @@ def compact(sql: str) -> str:
 # written since the guard's last scan (a range scan of the (episode, index) key), the project's
 # bindings without policy sources (engines are cached by digest), the agent's governance state,
 # whether the new step needs the steps_appended receivers' work (their registered conditions: today
-# "the project checks runtime contracts"), and the decision id. `src` names the project: given, or the
+# "the project checks runtime contracts"), the decision id, and the answer already stored under the
+# call's idempotency key if it sent one (tenancy.sql). `src` names the project: given, or the
 # project of the API key with the given prefix, whose columns then lead the row (the lean /decide
 # path authenticates with this same round trip; nothing is used before the key is checked).
 _CONTEXT_SQL = """
@@ -54,11 +57,13 @@ SELECT {key_columns} e.id, e.status, e.environment, e.step_count, e.versions,
          WHERE b.project_id = src.project_id),
        a.state, a.suspended, a.revoked_tools, a.arg_bounds,
        {runtime},
-       nextval(pg_get_serial_sequence('policies_decision', 'id'))
+       nextval(pg_get_serial_sequence('policies_decision', 'id')),
+       ik.fingerprint, ik.status, ik.response
   FROM src
   LEFT JOIN traces_episode e ON e.project_id = src.project_id AND e.external_id = %(external_id)s::text
   LEFT JOIN policies_episodeguard g ON g.episode_id = e.id
   LEFT JOIN governance_agentstate a ON a.project_id = src.project_id AND a.agent = %(agent)s::text
+  {idempotency}
 """
 
 
@@ -66,11 +71,12 @@ SELECT {key_columns} e.id, e.status, e.environment, e.step_count, e.versions,
 def context_sql(*, by_key: bool) -> str:
     """The context statement; built on first use, once every app has registered its work condition."""
     if by_key:
-        src, key_columns = KEY_SQL.replace("%s", "%(prefix)s::text"), "src.*,"
+        src, key_columns, api_key = KEY_SQL.replace("%s", "%(prefix)s::text"), "src.*,", "src.id"
     else:
-        src, key_columns = "SELECT %(project)s::bigint AS project_id", ""
+        src, key_columns, api_key = "SELECT %(project)s::bigint AS project_id", "", "%(api_key)s::bigint"
     return compact(f"WITH src AS ({src})" + _CONTEXT_SQL.format(
-        key_columns=key_columns, runtime=steps_work_sql("src.project_id")))
+        key_columns=key_columns, runtime=steps_work_sql("src.project_id"),
+        idempotency=idempotency_join(api_key=api_key, key="%(idempotency_key)s::text")))
 
 
 # WARDEN_DECIDE_ASYNC_COMMIT=1: /decide commits without waiting for the WAL flush (PostgreSQL's
@@ -81,21 +87,27 @@ ASYNC_COMMIT = os.environ.get("WARDEN_DECIDE_ASYNC_COMMIT", "").lower() in {"1",
 _ASYNC_SQL = "CASE WHEN %(async_commit)s THEN set_config('synchronous_commit', 'off', true) END"
 
 
-def decide_context(*, project_id: int, external_id: str, agent: str) -> DecideContext | None:
+def decide_context(*, project_id: int, external_id: str, agent: str, claim: Claim | None = None
+                   ) -> DecideContext | None:
     """None when the episode does not exist yet (the caller creates it and asks again). Takes no lock."""
+    params: dict[str, Any] = {"project": project_id, "external_id": external_id, "agent": agent,
+                              "api_key": claim.api_key_id if claim else None,
+                              "idempotency_key": claim.key if claim else None}
     with connection.cursor() as cursor:
-        cursor.execute(context_sql(by_key=False), {"project": project_id, "external_id": external_id, "agent": agent})
+        cursor.execute(context_sql(by_key=False), params)
         row = cursor.fetchone()
     return _context(project_id, external_id, row)
 
 
-def decide_context_by_key(*, prefix: str, external_id: str, agent: str) -> tuple[tuple | None, DecideContext | None]:
+def decide_context_by_key(*, prefix: str, external_id: str, agent: str, idempotency_key: str | None = None
+                          ) -> tuple[tuple | None, DecideContext | None]:
     """(KEY_SQL columns of the key with this prefix, or None; the context as decide_context gives it).
 
     The caller must check the key (tenancy.auth.key_check) before using the context. Takes no lock.
     """
+    params = {"prefix": prefix, "external_id": external_id, "agent": agent, "idempotency_key": idempotency_key}
     with connection.cursor() as cursor:
-        cursor.execute(context_sql(by_key=True), {"prefix": prefix, "external_id": external_id, "agent": agent})
+        cursor.execute(context_sql(by_key=True), params)
         row = cursor.fetchone()
     if row is None:
         return None, None
@@ -107,7 +119,7 @@ def _context(project_id: int, external_id: str, row) -> DecideContext | None:
     if row is None or row[0] is None:
         return None
     (episode_id, status, environment, step_count, versions, untrusted, scanned_to, counts, narrowings, rev,
-     seen, bindings, state, suspended, revoked, bounds, runtime, decision_id) = row
+     seen, bindings, state, suspended, revoked, bounds, runtime, decision_id, i_fingerprint, i_status, i_response) = row
     # A partial instance: step_append and episode_end only need the key and these fields.
     episode = Episode(id=episode_id, project_id=project_id, external_id=external_id, status=status,
                       environment=environment, step_count=step_count, versions=_json(versions, {}))
@@ -115,7 +127,9 @@ def _context(project_id: int, external_id: str, row) -> DecideContext | None:
                   NO_GUARD if rev is None else rev)
     governance = {"state": state, "suspended": bool(suspended), "revoked_tools": list(revoked or ()),
                   "arg_bounds": _json(bounds, {})}
-    return DecideContext(episode, guard, bool(seen), _json(bindings, []), decision_id, governance, bool(runtime))
+    prior = None if i_fingerprint is None else Stored(i_fingerprint, i_status, _json(i_response, {}))
+    return DecideContext(episode, guard, bool(seen), _json(bindings, []), decision_id, governance, bool(runtime),
+                         prior)
 
 
 GUARD_COLUMNS = ("episode_id", "project_id", "untrusted", "scanned_to", "counts", "narrowings", "updated_at", "rev")
@@ -143,6 +157,10 @@ _JSON_COLUMNS = tuple(c for c, t in DECISION_COLUMNS.items() if t == "jsonb")
 # The decision's governance-log event, as audit.services.governance_log_defer would record it.
 _OUTBOX_SQL = (f"{OUTBOX_INSERT} SELECT %(project_id)s::bigint, %(now)s::timestamptz, %(o_actor)s::text,"
                " 'decision', %(o_payload)s::text")
+# The call's idempotency key, when it sent one; its answer is the decision (api.decision_data shows it).
+_IDEMPOTENCY_SQL = (f"{IDEMPOTENCY_INSERT} SELECT %(project_id)s::bigint, %(k_api_key)s::bigint, %(k_key)s::text,"
+                    " %(k_fingerprint)s::text, 200, jsonb_build_object('decision_id', d.id), %(now)s::timestamptz,"
+                    " %(k_expires)s::timestamptz FROM d WHERE %(k_key)s::text IS NOT NULL")
 
 
 def _guard_params(*, row: DecisionRow, guard: GuardWrite, rev: int) -> dict:
@@ -166,7 +184,7 @@ def write_sql(step_sql: str) -> str:
     """The one-statement write around a step's CTEs (which vary only with the step's empty fields)."""
     return compact(f"WITH g AS ({_GUARD_SQL}), {step_sql},"
                    f" d AS ({_DECISION_INSERT} SELECT {_DECISION_FROM_STEP} FROM s RETURNING id),"
-                   f" o AS ({_OUTBOX_SQL} FROM d)"
+                   f" o AS ({_OUTBOX_SQL} FROM d), k AS ({_IDEMPOTENCY_SQL})"
                    f" SELECT s.index, {_ASYNC_SQL} FROM s")
 
 
@@ -181,6 +199,10 @@ def decision_write(*, record: DecisionRecord, log_payload: str) -> int | None:
     step_sql, params = step_next_sql(step=record.step, after="g")
     params.update(_guard_params(row=row, guard=record.guard, rev=record.context.guard.rev))
     params.update(_decision_params(row, skip="step_index"), o_actor=record.actor, o_payload=log_payload)
+    claim = record.call.idempotency
+    params.update(k_api_key=claim.api_key_id if claim else None, k_key=claim.key if claim else None,
+                  k_fingerprint=claim.fingerprint if claim else None,
+                  k_expires=expires_at(record.guard.now) if claim else None)
     with connection.cursor() as cursor:
         cursor.execute(write_sql(step_sql), params)
         written = cursor.fetchone()

@@ -97,3 +97,29 @@ class ApiKey(models.Model):
     def has_scope(self, scope: str) -> bool:
         # admin implies every other scope
         return scope in self.scopes or Scope.ADMIN in self.scopes
+
+
+class IdempotencyKey(models.Model):
+    """A write an API key made under a client-chosen key: a retry with the same key gets this answer.
+
+    Scoped to the API key (and through it the project); `fingerprint` is a digest of the request,
+    so the same key with another request is refused. Written in the same statement or
+    transaction as the write it answers for; deleted after `expires_at` (apps/tenancy/idempotency.py).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField(default=200)
+    # The answer, or what rebuilds it: /decide keeps {"decision_id": N} and shows the decision as it is now.
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique")]
+        indexes = [models.Index(fields=["expires_at"], name="idempotency_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.api_key_id})"

@@ -13,3 +13,15 @@ KEY_SQL = "SELECT {}, {} FROM tenancy_apikey k JOIN tenancy_project p ON p.id = 
 # A KEY_SQL row: the key's columns, then the project's.
 KEY_WIDTH = len(KEY_COLUMNS) + len(PROJECT_COLUMNS)
 KEY_PROJECT_ID = len(KEY_COLUMNS) + PROJECT_COLUMNS.index("id")
+
+# Idempotency keys (apps/tenancy/idempotency.py). /decide writes its key in its own one-statement
+# write (policies.sql) from IDEMPOTENCY_INSERT and reads it in its context read by IDEMPOTENCY_JOIN.
+IDEMPOTENCY_COLUMNS = ("project_id", "api_key_id", "key", "fingerprint", "status", "response", "created_at",
+                       "expires_at")
+IDEMPOTENCY_INSERT = f"INSERT INTO tenancy_idempotencykey ({', '.join(IDEMPOTENCY_COLUMNS)})"
+IDEMPOTENCY_FIND_SQL = "SELECT fingerprint, status, response FROM tenancy_idempotencykey WHERE api_key_id = %s AND key = %s"
+
+
+def idempotency_join(*, api_key: str, key: str) -> str:
+    """A LEFT JOIN (alias `ik`) of the stored answer under `key` (an SQL text) for `api_key` (an SQL bigint)."""
+    return f"LEFT JOIN tenancy_idempotencykey ik ON ik.api_key_id = {api_key} AND ik.key = {key}"

@@ -3,6 +3,7 @@
 Writes reply only after their transaction commits: a 2xx means the data is stored.
 """
 
+import hashlib
 from functools import wraps
 
 from django.http import StreamingHttpResponse
@@ -12,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import paginated_response
+from apps.tenancy import idempotency
 from apps.tenancy.models import ApiKey
 from apps.traces import jsonl, schema, selectors, services
 from apps.traces.http import read_body, read_json
@@ -142,23 +144,31 @@ class StepsApi(TraceApiView):
         next_from = steps[-1].index + 1 if len(steps) == limit else None
         return Response({"external_id": episode.external_id, "results": results, "next_from": next_from})
 
-    @extend_schema(request=dict, responses=OutputSerializer)
+    @extend_schema(request=dict, responses=OutputSerializer, parameters=[idempotency.OPENAPI_HEADER])
     @translate_errors
     def post(self, request, external_id: str):
         body = read_json(request)
         if isinstance(body, dict):
             steps = body.get("steps")
+            key = idempotency.key_read(request, body.get(idempotency.FIELD))
         else:
-            steps = body
+            steps, key = body, idempotency.key_read(request)
         if not isinstance(steps, list):
             raise schema.InvalidInput("steps", "send {\"steps\": [...]} with a list of steps")
         if not steps:
             raise schema.InvalidInput("steps", "the batch is empty")
         episode = self.episode_or_404(request, external_id)
-        new = services.steps_ingest(episode=episode, steps=steps)
-        return Response(
-            {"external_id": external_id, "received": len(steps), "written": new, "step_count": episode.step_count}
-        )
+
+        def write() -> tuple[dict, int]:
+            new = services.steps_ingest(episode=episode, steps=steps)
+            return {"external_id": external_id, "received": len(steps), "written": new,
+                    "step_count": episode.step_count}, 200
+
+        # Steps without an index are numbered by the server: a retry under the same key gets the
+        # first answer instead of appending the batch a second time.
+        claim = idempotency.claim_for(request, key, "steps", external_id, steps)
+        answer, code = idempotency.idempotent(claim=claim, write=write)
+        return Response(answer, status=code)
 
 
 class EpisodeEndApi(TraceApiView):
@@ -220,13 +230,18 @@ class ExportApi(TraceApiView):
 class ImportApi(TraceApiView):
     """JSON Lines as written by export; all-or-nothing; importing twice changes nothing."""
 
-    @extend_schema(request={"application/x-ndjson": str}, responses={200: dict})
+    @extend_schema(request={"application/x-ndjson": str}, responses={200: dict},
+                   parameters=[idempotency.OPENAPI_HEADER])
     @translate_errors
     def post(self, request):
+        key = idempotency.key_read(request)
         body = read_body(request)
         try:
             text = body.decode()
         except UnicodeDecodeError:
             raise exceptions.ParseError("Body is not UTF-8 JSON Lines.") from None
-        counts = jsonl.traces_import(project=request.auth.project, lines=text.splitlines())
-        return Response(counts)
+        # Importing twice writes nothing new; under the same key a retry also gets the first counts.
+        claim = idempotency.claim_for(request, key, "import", hashlib.sha256(body).hexdigest())
+        counts, code = idempotency.idempotent(
+            claim=claim, write=lambda: (jsonl.traces_import(project=request.auth.project, lines=text.splitlines()), 200))
+        return Response(counts, status=code)

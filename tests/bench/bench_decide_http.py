@@ -1,9 +1,10 @@
 """HTTP /decide under load: real gunicorn (2 workers), a 50-rule policy, load from a second process.
 
-    .venv/bin/python tests/bench/bench_decide_http.py [--rate 200] [--seconds 15]
+    .venv/bin/python tests/bench/bench_decide_http.py [--rate 200] [--seconds 15] [--idempotency-keys]
 
 Open-loop load at a fixed rate (latency counted from each request's scheduled time, so a stalled
 server cannot hide queueing), every decision stored with its step and governance-log entry.
+`--idempotency-keys` sends a fresh Idempotency-Key with each call, as the Python client does.
 """
 
 import sys, pathlib; sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))  # noqa: E401, E702, I001
@@ -19,6 +20,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
+import uuid
 
 DROP_LATE_SECONDS = 2.0
 
@@ -47,10 +49,11 @@ def body_for(i: int) -> bytes:
     return json.dumps({"episode": episode, "agent": "bench-1", **call}).encode()
 
 
-def load(url: str, key: str, rate: float, seconds: float, warmup: float) -> None:
+def load(url: str, key: str, rate: float, seconds: float, warmup: float, keyed: bool = False) -> None:
     """Runs in the second process: fires requests at `rate`/s, prints a JSON summary."""
     parsed = urllib.parse.urlparse(url)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    run = uuid.uuid4().hex[:12]
     jobs: queue.Queue = queue.Queue()
     results: list[tuple[float, float, int]] = []  # (scheduled, latency seconds, status)
     lock = threading.Lock()
@@ -73,7 +76,8 @@ def load(url: str, key: str, rate: float, seconds: float, warmup: float) -> None
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
-                conn.request("POST", "/api/v1/decide", body=body_for(i), headers=headers)
+                sent = {**headers, "Idempotency-Key": f"{run}-{i}"} if keyed else headers
+                conn.request("POST", "/api/v1/decide", body=body_for(i), headers=sent)
                 response = conn.getresponse()
                 response.read()
                 status = response.status
@@ -122,10 +126,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--async-commit", action="store_true",
                         help="run the server with WARDEN_DECIDE_ASYNC_COMMIT=1 (no fsync wait per decision)")
+    parser.add_argument("--idempotency-keys", action="store_true",
+                        help="send a fresh Idempotency-Key with every call (what clients/python does)")
     parser.add_argument("--load", nargs=2, metavar=("URL", "KEY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
-        load(args.load[0], args.load[1], args.rate, args.seconds, args.warmup)
+        load(args.load[0], args.load[1], args.rate, args.seconds, args.warmup, args.idempotency_keys)
         return
 
     # A private bench database: other benchmarks running at the same time drop and re-create theirs.
@@ -136,7 +142,8 @@ def main() -> None:
     rates = [args.rate] * max(args.runs, 1) + ([args.also] if args.also else [])
     runs: dict[float, list[tuple[float, bool]]] = {}
     print(f"server: gunicorn, {args.workers} workers x {args.threads} threads, {os.cpu_count()} CPUs (load generator on the same host), "
-          f"decide commits {'without' if args.async_commit else 'with'} waiting for the WAL flush")
+          f"decide commits {'without' if args.async_commit else 'with'} waiting for the WAL flush, "
+          f"{'an' if args.idempotency_keys else 'no'} Idempotency-Key per call")
     # Connections live through the whole benchmark, as a server's do between deploys; a backend
     # that exits mid-run would take its CPU time out of the PostgreSQL figure.
     extra = {"WARDEN_DECIDE_ASYNC_COMMIT": "1" if args.async_commit else "0", "DB_CONN_MAX_AGE": "3600"}
@@ -160,7 +167,8 @@ def main() -> None:
             children = resource.getrusage(resource.RUSAGE_CHILDREN)
             out = subprocess.run(
                 [sys.executable, __file__, "--load", server.url, key, "--rate", str(rate),
-                 "--seconds", str(seconds), "--warmup", str(args.warmup)],
+                 "--seconds", str(seconds), "--warmup", str(args.warmup),
+                 *(["--idempotency-keys"] if args.idempotency_keys else [])],
                 check=True, capture_output=True, text=True, env=dict(os.environ),
                 timeout=seconds + args.warmup + 45,
             )

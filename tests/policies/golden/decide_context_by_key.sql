@@ -29,8 +29,11 @@ SELECT src.*,
        EXISTS (SELECT 1 FROM contracts_contract c JOIN contracts_contractversion v ON v.id = c.current_id
                 WHERE c.project_id = src.project_id AND c.enabled AND v.runtime),
        -- policies: the decision's id
-       nextval(pg_get_serial_sequence('policies_decision', 'id'))
+       nextval(pg_get_serial_sequence('policies_decision', 'id')),
+       -- tenancy: the answer already stored under the call's idempotency key (NULLs without one)
+       ik.fingerprint, ik.status, ik.response
   FROM src
   LEFT JOIN traces_episode e ON e.project_id = src.project_id AND e.external_id = %(external_id)s::text
   LEFT JOIN policies_episodeguard g ON g.episode_id = e.id
   LEFT JOIN governance_agentstate a ON a.project_id = src.project_id AND a.agent = %(agent)s::text
+  LEFT JOIN tenancy_idempotencykey ik ON ik.api_key_id = src.id AND ik.key = %(idempotency_key)s::text

@@ -1,5 +1,5 @@
 -- The routine /decide write (policies.sql.write_sql): one statement, committing by itself.
--- Built from fragments of four apps; shown here whole for a decision step whose agent, tool,
+-- Built from fragments of five apps; shown here whole for a decision step whose agent, tool,
 -- arguments, result and attributes are set (empty fields are written into the text as '' or NULL).
 -- tests/policies/test_sql.py checks that this is exactly what the code builds.
 WITH
@@ -59,6 +59,16 @@ WITH
     INSERT INTO governance_logoutbox (project_id, created_at, actor, event, payload)
     SELECT %(project_id)s::bigint, %(now)s::timestamptz, %(o_actor)s::text, 'decision', %(o_payload)s::text
       FROM d
+  ),
+  -- tenancy: the call's idempotency key and its answer (the decision), when the call sent a key;
+  -- a key another call took first fails the whole statement on the key's unique index
+  k AS (
+    INSERT INTO tenancy_idempotencykey (project_id, api_key_id, key, fingerprint, status, response, created_at,
+                                        expires_at)
+    SELECT %(project_id)s::bigint, %(k_api_key)s::bigint, %(k_key)s::text, %(k_fingerprint)s::text, 200,
+           jsonb_build_object('decision_id', d.id), %(now)s::timestamptz, %(k_expires)s::timestamptz
+      FROM d
+     WHERE %(k_key)s::text IS NOT NULL
   )
 -- no row back: the guard moved, nothing was written (the caller decides again)
 SELECT s.index, CASE WHEN %(async_commit)s THEN set_config('synchronous_commit', 'off', true) END
