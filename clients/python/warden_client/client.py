@@ -1,28 +1,35 @@
-"""HTTP client for Warden's decision and trace APIs. Standard library only (urllib)."""
+"""HTTP client for Warden's decision and trace APIs. Standard library only (urllib).
+
+Every write that can be retried safely carries an Idempotency-Key made once per logical call, so
+the retries of transport.send (connection errors, 502/503/504, 429, honouring Retry-After) never
+decide or record twice. When Warden stays unreachable, `on_unreachable` chooses: "block" (the
+default, fail-closed: the call does not run) or "allow" (fail-open: it runs); either way the call
+is logged locally (the `warden_client` logger, and `unreachable_log` as JSON Lines if given).
+"""
 
 from __future__ import annotations
 
 import functools
 import inspect
 import json
+import logging
+import os
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
+
+from warden_client import transport
+from warden_client.transport import RetryPolicy, WardenError, WardenUnreachable
 
 T = TypeVar("T")
 MAX_WAIT_PER_POLL = 30  # the server's bound on one long-poll
-
-
-class WardenError(Exception):
-    """The server refused the request (4xx/5xx) or could not be reached."""
-
-    def __init__(self, status: int, code: str, message: str, body: Any = None):
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message, self.body = status, code, message, body
+UNREACHABLE_MODES = ("block", "allow")
+logger = logging.getLogger("warden_client")
 
 
 class Blocked(Exception):
@@ -40,7 +47,7 @@ class Terminated(Blocked):
 
 @dataclass
 class Decision:
-    decision_id: int
+    decision_id: int | None  # None: made locally because Warden was unreachable (see `local`)
     episode: str
     tool: str
     verdict: str  # allow | block | rewrite | ask | terminate
@@ -58,6 +65,7 @@ class Decision:
     answered_at: str | None = None
     note: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    local: bool = False  # Warden was unreachable: the client applied on_unreachable
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Decision:
@@ -79,38 +87,45 @@ class Decision:
 
 
 class Warden:
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0):
+    """`retries` (default 3), `backoff` and `max_backoff` bound the retries of ambiguous failures;
+    `on_unreachable` is "block" (fail-closed, the default) or "allow" (fail-open); `unreachable_log`
+    names a file that gets one JSON line per call decided or recorded without Warden."""
+
+    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0, retries: int = 3,
+                 backoff: float = 0.25, max_backoff: float = 8.0,
+                 on_unreachable: Literal["block", "allow"] = "block",
+                 unreachable_log: str | os.PathLike[str] | None = None):
+        if on_unreachable not in UNREACHABLE_MODES:
+            raise ValueError(f"on_unreachable must be 'block' or 'allow', not {on_unreachable!r}")
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.timeout = timeout
+        self.retry = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff)
+        self.on_unreachable = on_unreachable
+        self.unreachable_log = unreachable_log
+        self._log_lock = threading.Lock()
 
     # -- HTTP -------------------------------------------------------------------------------
-    def request(self, method: str, path: str, body: Any = None, *, timeout: float | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            f"{self.base_url}/api/v1/{path.lstrip('/')}", data=data, method=method,
-            headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json",
-                     "Accept": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            payload = exc.read()
-            try:
-                parsed = json.loads(payload)
-                error = parsed.get("error", {}) if isinstance(parsed, dict) else {}
-            except ValueError:
-                parsed, error = payload.decode(errors="replace"), {}
-            raise WardenError(exc.code, error.get("code", "error"), error.get("message", str(exc)), parsed) from None
-        except urllib.error.URLError as exc:
-            raise WardenError(0, "unreachable", str(exc.reason)) from None
-        return json.loads(raw) if raw else None
+    def request(self, method: str, path: str, body: Any = None, *, timeout: float | None = None,
+                idempotency_key: str | None = None) -> Any:
+        """One API call. GETs, and POSTs given an `idempotency_key`, are retried after ambiguous
+        failures; raises WardenUnreachable when there was no answer, WardenError for a refusal."""
+        headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json",
+                   "Accept": "application/json"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        return transport.send(f"{self.base_url}/api/v1/{path.lstrip('/')}", method, headers,
+                    json.dumps(body).encode() if body is not None else None, timeout=timeout or self.timeout,
+                    policy=self.retry, idempotent=method == "GET" or idempotency_key is not None)
 
     # -- decisions --------------------------------------------------------------------------
     def decide(self, *, episode: str, tool: str, arguments: dict[str, Any] | None = None, agent: str = "",
-               step_index: int | None = None, untrusted: bool = False, environment: str | None = None) -> Decision:
-        """Asks whether `tool` may run with `arguments`. Framework-neutral: act on `.outcome`."""
+               step_index: int | None = None, untrusted: bool = False, environment: str | None = None,
+               idempotency_key: str | None = None) -> Decision:
+        """Asks whether `tool` may run with `arguments`. Framework-neutral: act on `.outcome`.
+
+        Retried under one idempotency key (made here unless given); if Warden stays unreachable,
+        a local decision by `on_unreachable` (`.local` is True)."""
         context: dict[str, Any] = {"untrusted": untrusted}
         if environment:
             context["environment"] = environment
@@ -118,11 +133,11 @@ class Warden:
                                 "context": context}
         if step_index is not None:
             body["step_index"] = step_index
-        return Decision.from_json(self.request("POST", "decide", body))
+        return self._decision("decide", body, tool, idempotency_key)
 
     def decide_message(self, *, episode: str, content: str, agent: str = "", to: str = "user",
                        step_index: int | None = None, untrusted: bool = False,
-                       environment: str | None = None) -> Decision:
+                       environment: str | None = None, idempotency_key: str | None = None) -> Decision:
         """Asks whether an outgoing message may be sent (`to`: user, or an agent's name)."""
         context: dict[str, Any] = {"untrusted": untrusted}
         if environment:
@@ -130,7 +145,32 @@ class Warden:
         body: dict[str, Any] = {"episode": episode, "agent": agent, "content": content, "to": to, "context": context}
         if step_index is not None:
             body["step_index"] = step_index
-        return Decision.from_json(self.request("POST", "decide/message", body))
+        return self._decision("decide/message", body, to, idempotency_key)
+
+    def _decision(self, path: str, body: dict[str, Any], tool: str, idempotency_key: str | None) -> Decision:
+        try:
+            return Decision.from_json(self.request("POST", path, body, idempotency_key=idempotency_key or _new_key()))
+        except WardenUnreachable as exc:
+            return self._local_decision(path, body, tool, exc)
+
+    def _local_decision(self, path: str, body: dict[str, Any], tool: str, exc: WardenUnreachable) -> Decision:
+        """What on_unreachable says, logged locally."""
+        verdict = "allow" if self.on_unreachable == "allow" else "block"
+        self._log_locally(path, {**body, "verdict": verdict}, exc)
+        message = "" if verdict == "allow" else f"Warden is unreachable ({exc.message}); the call was not run"
+        arguments = body.get("arguments") or {k: body[k] for k in ("content", "to") if k in body}
+        return Decision(decision_id=None, episode=body["episode"], tool=tool, verdict=verdict, outcome=verdict,
+                        status="unreachable", arguments=arguments, message=message, local=True)
+
+    def _log_locally(self, what: str, data: dict[str, Any], exc: WardenError) -> None:
+        logger.warning("Warden unreachable (%s %s); on_unreachable=%s: %s %s", exc.status, exc.message,
+                       self.on_unreachable, what, json.dumps(data, default=str)[:2000])
+        if self.unreachable_log is None:
+            return
+        line = json.dumps({"at": datetime.now(UTC).isoformat(), "what": what, "mode": self.on_unreachable,
+                           "error": f"{exc.status} {exc.message}", **data}, default=str)
+        with self._log_lock, open(self.unreachable_log, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
 
     def decision(self, decision_id: int, *, wait: float = 0) -> Decision:
         wait = max(0.0, min(wait, MAX_WAIT_PER_POLL))
@@ -144,6 +184,7 @@ class Warden:
             remaining = MAX_WAIT_PER_POLL if give_up is None else give_up - time.monotonic()
             if remaining <= 0:
                 break
+            assert decision.decision_id is not None  # only Warden's decisions are ever pending
             decision = self.decision(decision.decision_id, wait=min(MAX_WAIT_PER_POLL, remaining))
         return decision
 
@@ -152,9 +193,20 @@ class Warden:
         return self.request("POST", "narrow", {"episode": episode, "policy": policy})["narrowings"]
 
     # -- traces -----------------------------------------------------------------------------
-    def record_steps(self, *, episode: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
-        """Appends steps (no index: the server numbers them). Needs the `ingest` scope."""
-        return self.request("POST", f"episodes/{urllib.parse.quote(episode, safe='')}/steps", {"steps": steps})
+    def record_steps(self, *, episode: str, steps: list[dict[str, Any]],
+                     idempotency_key: str | None = None) -> dict[str, Any]:
+        """Appends steps (no index: the server numbers them). Needs the `ingest` scope.
+
+        Retried under one idempotency key, so a batch is appended once however often it is sent."""
+        return self.request("POST", f"episodes/{urllib.parse.quote(episode, safe='')}/steps", {"steps": steps},
+                            idempotency_key=idempotency_key or _new_key())
+
+    def _record(self, episode: str, steps: list[dict[str, Any]]) -> None:
+        """record_steps for a call that has run: without Warden, the steps are logged locally."""
+        try:
+            self.record_steps(episode=episode, steps=steps)
+        except WardenUnreachable as exc:
+            self._log_locally("steps", {"episode": episode, "steps": steps}, exc)
 
     def end_episode(self, *, episode: str, status: str = "completed", outcome: dict | None = None) -> dict:
         return self.request("POST", f"episodes/{urllib.parse.quote(episode, safe='')}/end",
@@ -188,10 +240,9 @@ class Warden:
             try:
                 result = fn(**final)
             except Exception as exc:
-                self.record_steps(episode=episode,
-                                  steps=[action, _observation(tool, None, exc, untrusted_output, source)])
+                self._record(episode, [action, _observation(tool, None, exc, untrusted_output, source)])
                 raise
-            self.record_steps(episode=episode, steps=[action, _observation(tool, result, None, untrusted_output, source)])
+            self._record(episode, [action, _observation(tool, result, None, untrusted_output, source)])
             return result
 
         return guarded
@@ -222,12 +273,16 @@ class Warden:
                 return _refused(decision, on_block, "the message was blocked by policy")
             final = str(decision.arguments.get("content", content)) if decision.outcome == "rewrite" else content
             result = send(final)
-            self.record_steps(episode=episode, steps=[{
+            self._record(episode, [{
                 "kind": "message", "actor": "agent", "agent": agent, "role": "assistant", "content": final,
                 "attributes": {"decision_id": decision.decision_id, "to": to}}])
             return result
 
         return guarded
+
+
+def _new_key() -> str:
+    return str(uuid.uuid4())
 
 
 def _refused(decision: Decision, on_block: str, fallback_message: str) -> str:
