@@ -20,7 +20,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 
 from warden_client import transport
@@ -167,7 +167,8 @@ class Warden:
                        self.on_unreachable, what, json.dumps(data, default=str)[:2000])
         if self.unreachable_log is None:
             return
-        line = json.dumps({"at": datetime.now(UTC).isoformat(), "what": what, "mode": self.on_unreachable,
+        now = datetime.now(timezone.utc)  # noqa: UP017 - the client supports Python 3.10 (no datetime.UTC)
+        line = json.dumps({"at": now.isoformat(), "what": what, "mode": self.on_unreachable,
                            "error": f"{exc.status} {exc.message}", **data}, default=str)
         with self._log_lock, open(self.unreachable_log, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
