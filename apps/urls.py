@@ -32,6 +32,7 @@ urlpatterns = [
     path("p/<slug:project>/contracts/metrics/", metrics_overview, name="metrics"),
     *[path(f"p/<slug:project>/{d}/", include(f"apps.{d}.urls")) for d in DOMAINS],
     path("p/<slug:project>/runs/", include("apps.episodes.urls")),
+    path("p/<slug:project>/experiments/", include("apps.experiments.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -48,3 +48,52 @@ def result_lines(results: dict, *, metrics: list[str] | None = None) -> list[str
             lines.append(f"{'k=' + str(p['k']):<{mwidth}}  {label:<{width}}  {p['tasks']:>5}  {_f(p['pass_at_k']):>9}  "
                          f"{_f(p['pass_hat_k']):>9}")
     return lines
+
+
+def _cell(cell: dict | None, *, percent: bool) -> dict:
+    if not cell or cell.get("estimate") is None:
+        return {"text": "–", "ci": "", "n": 0}
+
+    def fmt(v: float | None) -> str:
+        if v is None:
+            return "–"
+        return f"{100 * v:.1f}%" if percent else _f(v)
+
+    ci = f"[{fmt(cell['low'])}, {fmt(cell['high'])}]" if cell.get("low") is not None else ""
+    return {"text": fmt(cell["estimate"]), "ci": ci, "n": cell.get("n", 0)}
+
+
+def result_grid(results: dict) -> dict:
+    """The result table for the page: rows are metrics, columns conditions (estimate and 95% CI),
+    then the comparisons against the baseline (difference, its CI, Cohen's d) and Pass@k / Pass^k."""
+    rows, versus_rows = [], []
+    comparisons = results["comparisons"]
+    for metric in results["metrics"]:
+        cells = [row["metrics"].get(metric) for row in results["conditions"]]
+        percent = any(c and c["kind"] == "proportion" for c in cells)
+        rows.append({"metric": metric, "kind": "proportion" if percent else "mean",
+                     "cells": [_cell(c, percent=percent) for c in cells]})
+        versus = []
+        for comparison in comparisons:
+            entry = comparison["metrics"].get(metric)
+            if entry is None:
+                versus.append({"text": "–", "ci": "", "d": ""})
+                continue
+            diff = _cell(entry["difference"], percent=percent)
+            d = entry.get("cohens_d")
+            versus.append({"text": diff["text"], "ci": diff["ci"], "d": "" if d is None else f"{d:.2f}"})
+        versus_rows.append({"metric": metric, "cells": versus})
+    ks = results.get("ks") or []
+    passk = [{"label": row["label"], "index": row["index"],
+              "cells": [_passk(next((p for p in row["passk"] if p["k"] == k), None)) for k in ks]}
+             for row in results["conditions"]]
+    return {"columns": [{"label": r["label"], "index": r["index"], "done": r["done"], "failed": r["failed"],
+                         "baseline": r["baseline"]} for r in results["conditions"]],
+            "rows": rows, "versus_columns": [c["label"] for c in comparisons], "versus_rows": versus_rows,
+            "ks": ks, "passk": passk, "has_passk": any(p["tasks"] for r in results["conditions"] for p in r["passk"])}
+
+
+def _passk(p: dict | None) -> dict:
+    if not p or p["pass_at_k"] is None:
+        return {"at": "–", "hat": "–"}
+    return {"at": f"{100 * p['pass_at_k']:.1f}%", "hat": f"{100 * p['pass_hat_k']:.1f}%"}
