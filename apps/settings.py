@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.contracts",
     "apps.governance",
     "apps.reviews",
+    "apps.annotations",
     "apps.episodes",
     "apps.experiments",
     "apps.dashboard",

@@ -8,7 +8,7 @@ from apps.reviews.views import metrics_overview
 from apps.tenancy import views as tenancy_views
 from apps.traces.otlp.views import OtlpTracesApi
 
-DOMAINS = ["traces", "policies", "contracts", "governance", "reviews", "dashboard"]
+DOMAINS = ["traces", "policies", "contracts", "governance", "reviews", "annotations", "dashboard"]
 
 # Runtimes call /decide before every tool call: its patterns are tried first. Reviews serves
 # /contracts/metrics, so it comes before contracts and its contracts/<name>.

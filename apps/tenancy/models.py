@@ -50,6 +50,7 @@ class Scope(models.TextChoices):
     DECIDE = "decide", "Ask for decisions"
     READ = "read", "Read"
     REVIEW = "review", "Answer approvals"
+    ANNOTATE = "annotate", "Grade episodes"
     ADMIN = "admin", "Administer"
 
 
