@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('tenancy', '0003_annotate_scope'),
+        ('tenancy', '0004_annotate_scope'),
         ('traces', '0006_saved_views'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

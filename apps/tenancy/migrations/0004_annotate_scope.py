@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenancy', '0002_review_scope'),
+        ('tenancy', '0003_idempotency_key'),
     ]
 
     operations = [
