@@ -32,6 +32,11 @@ def _queue(request: HttpRequest, value: str | None) -> AnnotationQueue | None:
     return selectors.queue_get(project=request.project, queue_id=int(value))
 
 
+def _queue_or_404(request: HttpRequest, queue_id: int) -> AnnotationQueue:
+    queue = _queue_or_404(request, queue_id)
+    return queue
+
+
 def _panel_context(request: HttpRequest, episode: Episode, queue: AnnotationQueue | None, error: str = "") -> dict:
     return {"episode": episode, "grades": selectors.episode_annotations(episode=episode), "queue": queue,
             "error": error, "can_grade": request.membership.allows(Role.REVIEWER),
@@ -107,9 +112,7 @@ def _query(text: str) -> dict:
 @require_GET
 @project_member()
 def queue_detail(request: HttpRequest, queue_id: int) -> HttpResponse:
-    queue = _queue(request, str(queue_id))
-    if queue is None:
-        raise Http404("No such queue in this project.")
+    queue = _queue_or_404(request, queue_id)
     items = list(selectors.queue_items(queue=queue))
     return render(request, "annotations/queue_detail.html",
                   {"queue": queue, "items": items, "done": sum(i.done for i in items),
@@ -120,9 +123,7 @@ def queue_detail(request: HttpRequest, queue_id: int) -> HttpResponse:
 @project_member()
 def queue_next(request: HttpRequest, queue_id: int) -> HttpResponse:
     """Opens the next pending episode of the queue in the replay (after `?after=<episode id>`)."""
-    queue = _queue(request, str(queue_id))
-    if queue is None:
-        raise Http404("No such queue in this project.")
+    queue = _queue_or_404(request, queue_id)
     after = request.GET.get("after")
     item = selectors.queue_next(queue=queue, after=int(after) if after and after.isdigit() else None)
     if item is None:
