@@ -2,11 +2,16 @@
 policy with provenance conditions (`from: trusted`, `tainted`) on an episode whose index holds
 1,000 untrusted observations, and the median those conditions add.
 
+The two policies are measured in alternating blocks of 2,000 decisions, so load from other
+processes falls on both alike; the added cost is also given as the median over block pairs of
+the difference of their medians, which such load moves least.
+
     .venv/bin/python tests/bench/bench_policy_engine.py
 """
 
 import sys, pathlib; sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))  # noqa: E401, E702, I001
 
+import os
 import random
 import statistics
 import time
@@ -16,6 +21,7 @@ from apps.policies.engine import Call, Context, ProvenanceIndex, compile_policy,
 RULES = 50
 CALLS = 200_000
 OBSERVATIONS = 1_000
+BLOCK = 2_000
 
 
 def fifty_rule_policy(*, provenance: bool = False) -> str:
@@ -84,18 +90,30 @@ def workload(n: int, index: ProvenanceIndex | None = None) -> list[tuple[Call, C
     return out
 
 
-def measure(policy, calls: list[tuple[Call, Context]]) -> tuple[list[float], dict[str, int]]:
-    for call, ctx in calls[:5000]:  # warm the per-tool candidate cache
-        decide(policy, call, ctx)
-    samples = []
+def measure_pair(runs: list[tuple[object, list[tuple[Call, Context]]]], block: int = BLOCK
+                 ) -> tuple[list[list[float]], list[dict[str, int]], list[float]]:
+    """Each (policy, calls) in alternating blocks; per run its samples and verdicts, and per block
+    pair the difference of the two blocks' medians (second minus first)."""
+    for policy, calls in runs:
+        for call, ctx in calls[:5000]:
+            decide(policy, call, ctx)
+    samples: list[list[float]] = [[] for _ in runs]
+    verdicts: list[dict[str, int]] = [{} for _ in runs]
+    diffs = []
     clock = time.perf_counter_ns
-    verdicts: dict[str, int] = {}
-    for call, ctx in calls:
-        start = clock()
-        v = decide(policy, call, ctx)
-        samples.append(clock() - start)
-        verdicts[v.verdict] = verdicts.get(v.verdict, 0) + 1
-    return samples, verdicts
+    for start in range(0, len(runs[0][1]), block):
+        medians = []
+        for n, (policy, calls) in enumerate(runs):
+            chunk = []
+            for call, ctx in calls[start:start + block]:
+                t0 = clock()
+                v = decide(policy, call, ctx)
+                chunk.append(clock() - t0)
+                verdicts[n][v.verdict] = verdicts[n].get(v.verdict, 0) + 1
+            samples[n] += chunk
+            medians.append(statistics.median(chunk))
+        diffs.append((medians[1] - medians[0]) / 1000)
+    return samples, verdicts, diffs
 
 
 def main() -> None:
@@ -105,7 +123,12 @@ def main() -> None:
     compile_ms = (time.perf_counter() - t0) * 1000
     assert len(policy.rules) == RULES
     calls = workload(CALLS)
-    samples, verdicts = measure(policy, calls)
+    t0 = time.perf_counter()
+    index = episode_index()
+    index_ms = (time.perf_counter() - t0) * 1000
+    guarded = compile_policy(fifty_rule_policy(provenance=True))
+    (samples, guarded_samples), (verdicts, guarded_verdicts), diffs = measure_pair(
+        [(policy, calls), (guarded, workload(CALLS, index))])
     us = sorted(s / 1000 for s in samples)
     p50, p99 = statistics.median(us), us[int(len(us) * 0.99)]
     allow_only = sorted(s / 1000 for s, (c, _) in zip(samples, calls, strict=True) if c.tool.startswith("read_"))
@@ -115,18 +138,16 @@ def main() -> None:
     print(f"glob-matched allows alone: median {statistics.median(allow_only):.2f} us")
     print(f"target median < 10 us: {'MET' if p50 < 10 else 'MISSED'}")
 
-    t0 = time.perf_counter()
-    index = episode_index()
-    index_ms = (time.perf_counter() - t0) * 1000
-    guarded = compile_policy(fifty_rule_policy(provenance=True))
-    samples, verdicts = measure(guarded, workload(CALLS, index))
-    pus = sorted(s / 1000 for s in samples)
+    pus = sorted(s / 1000 for s in guarded_samples)
     q50, q99 = statistics.median(pus), pus[int(len(pus) * 0.99)]
+    added = statistics.median(diffs)
     print(f"provenance: {OBSERVATIONS} untrusted observations indexed ({len(index)} values) in {index_ms:.0f} ms;"
           " 40 rules check `from: trusted`, 26 also `tainted`")
-    print(f"decisions: {CALLS} ({', '.join(f'{k} {v}' for k, v in sorted(verdicts.items()))})")
-    print(f"per decision: median {q50:.2f} us, p99 {q99:.2f} us; added to the median {q50 - p50:.2f} us")
-    print(f"target < 10 us added to the median: {'MET' if q50 - p50 < 10 else 'MISSED'}")
+    print(f"decisions: {CALLS} ({', '.join(f'{k} {v}' for k, v in sorted(guarded_verdicts.items()))})")
+    print(f"per decision: median {q50:.2f} us, p99 {q99:.2f} us; added to the median {q50 - p50:.2f} us "
+          f"(over block pairs: {added:.2f} us)")
+    print(f"target < 10 us added to the median: {'MET' if added < 10 else 'MISSED'}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

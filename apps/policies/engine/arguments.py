@@ -16,7 +16,7 @@ maxLength: a string), so a value of another type can never slip past a bound JSO
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -379,7 +379,7 @@ def _from_trusted(name: str, arg: Any, view: provenance.ProvenanceView | None) -
     return _not_trusted(name, found, view, None)
 
 
-def _not_trusted(name: str, found: list[provenance.Found], view: provenance.ProvenanceView | None,
+def _not_trusted(name: str, found: Sequence[provenance.Found], view: provenance.ProvenanceView | None,
                  noun: str | None) -> Problem | None:
     """A problem naming the first value that never appeared in trusted content, if any."""
     if not found:

@@ -24,9 +24,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 from publicsuffixlist import PublicSuffixList
@@ -63,16 +63,17 @@ _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _PATH_PLAIN = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
 
 
-@dataclass(frozen=True, slots=True)
-class Found:
-    """A value found in an argument: `raw` as written there, `value` normalised."""
+class Found(NamedTuple):
+    """A value found in an argument: `raw` as written there, `value` normalised. (A named tuple:
+    decisions make a few of these per argument, and a tuple is several times cheaper to build than a
+    frozen dataclass.)"""
 
     raw: str
     value: str
 
     @property
     def kind(self) -> str:
-        return self.value.split(":", 1)[0]
+        return self.value[:self.value.index(":")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,58 +199,66 @@ def _sentence(text: str) -> str | None:
 # -- extraction ----------------------------------------------------------------------------------
 
 
-def _scan(text: str) -> Iterator[Found]:
+def _scan(text: str) -> list[Found]:
+    out: list[Found] = []
     if " " in text:
         spaced = list(_SPACED_IBAN.finditer(text))
         for m in spaced:
-            yield Found(m.group(), "iban:" + m.group().replace(" ", "").upper())
+            out.append(Found(m.group(), "iban:" + m.group().replace(" ", "").upper()))
         if spaced:  # its groups of four are not numbers of their own
             text = _SPACED_IBAN.sub(lambda m: " " * len(m.group()), text)
         chunks: Iterable[str] = _CHUNKS.findall(text)
     else:
         chunks = _CHUNKS.findall(text) if _SEPARATORS.search(text) else (text,)
     for raw in chunks:
+        if raw.isalpha():  # a word: most of any text, and never a value of its own
+            continue
         chunk = raw.strip(_TRAILING).lstrip(_LEADING)
-        if chunk and not chunk.isalpha():
-            yield from _chunk(chunk)
+        if not chunk or chunk.isalpha():
+            continue
+        if chunk.isdigit() and chunk.isascii() and len(chunk) <= 15:  # a plain integer, the commonest case
+            out.append(Found(chunk, "number:" + str(int(chunk))))
+        else:
+            _chunk(chunk, out)
+    return out
 
 
-def _chunk(chunk: str) -> Iterator[Found]:
-    """The values of one run of text without white space."""
+def _chunk(chunk: str, out: list[Found]) -> None:
+    """Adds the values of one run of text without white space to `out`."""
     if "://" in chunk or chunk[:4].lower() == "www.":
         parts = url_parts(chunk)
         if parts is not None and "." in parts[0]:
-            yield Found(chunk, _capped("url", parts[1]))
-            yield Found(chunk, "domain:" + parts[0])
+            out.append(Found(chunk, _capped("url", parts[1])))
+            out.append(Found(chunk, "domain:" + parts[0]))
         return
     if "@" in chunk:
         for m in _EMAIL.finditer(chunk):
-            yield Found(m.group(), _capped("email", m.group().lower()))
-            yield Found(m.group(), "domain:" + m.group().rpartition("@")[2].lower())
+            out.append(Found(m.group(), _capped("email", m.group().lower())))
+            out.append(Found(m.group(), "domain:" + m.group().rpartition("@")[2].lower()))
         return
     if "." in chunk and _BARE.fullmatch(chunk):
         parts = url_parts(chunk)
         if parts is not None and _is_domain(parts[0]):
-            yield Found(chunk, _capped("url", parts[1]))
-            yield Found(chunk, "domain:" + parts[0])
+            out.append(Found(chunk, _capped("url", parts[1])))
+            out.append(Found(chunk, "domain:" + parts[0]))
             return
     if _DIGIT.search(chunk) is None:
         return
     if _IBAN.fullmatch(chunk):
-        yield Found(chunk, "iban:" + chunk.upper())
+        out.append(Found(chunk, "iban:" + chunk.upper()))
     elif _NUMBER.fullmatch(chunk):
         number = _number(chunk)
         if number is not None:
-            yield Found(chunk, number)
+            out.append(Found(chunk, number))
     elif _TOKEN.fullmatch(chunk) and not chunk.replace("-", "").replace("_", "").isdigit():
-        yield Found(chunk, _capped("token", chunk.lower()))
+        out.append(Found(chunk, _capped("token", chunk.lower())))
     else:  # "bill-2023.txt", "12:30", "2024-05-01": the parts between punctuation
         pieces = _PUNCTUATION.split(chunk)
         if len(pieces) == 1:
             pieces = _DASHES.split(chunk)
         for part in pieces:
             if part and part != chunk:
-                yield from _chunk(part)
+                _chunk(part, out)
 
 
 def _is_domain(host: str) -> bool:
@@ -257,15 +266,16 @@ def _is_domain(host: str) -> bool:
     return suffix is not None and suffix != host and suffix not in _FILE_SUFFIXES
 
 
-def text_found(text: str) -> Iterator[Found]:
+def text_found(text: str) -> list[Found]:
     """Every value in a text: the scanned kinds, then one `text:` value per sentence of 5+ words."""
-    yield from _scan(text)
+    out = _scan(text)
     if text.count(" ") + text.count("\n") < MIN_SENTENCE_WORDS - 1:
-        return
+        return out
     for sentence in _SENTENCES.split(text):
         value = _sentence(sentence)
         if value is not None:
-            yield Found(sentence.strip(), value)
+            out.append(Found(sentence.strip(), value))
+    return out
 
 
 @functools.lru_cache(maxsize=4096)
@@ -308,13 +318,21 @@ def words_in(value: Any) -> Iterator[Found]:
             yield from words_in(item)
 
 
-def argument_found(value: Any) -> list[Found]:
+def argument_found(value: Any) -> Sequence[Found]:
     """What an argument carries, for provenance checks; an argument without identifiers, numbers or
     sentences (a name such as "Alice") stands for its words."""
+    if isinstance(value, str) and len(value) <= 2000:
+        return _argument_found_cached(value)  # a decision asks again for each rule and after a rewrite
     found = list(dict.fromkeys(found_in(value)))
     if not found:
         found = list(dict.fromkeys(words_in(value)))
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _argument_found_cached(text: str) -> tuple[Found, ...]:
+    found = tuple(dict.fromkeys(_text_found_cached(text)))
+    return found or tuple(dict.fromkeys(words_in(text)))
 
 
 # -- steps ---------------------------------------------------------------------------------------
