@@ -2,8 +2,8 @@
 
 Oracle agents, no reviewer: the hijackable agent (the user task's ground truth, plus the injection
 task's once its text shows up in a tool result) runs every (user task, injection task) pair, the
-oracle agent every user task without an attack. Each call is decided by the pure policy engine with
-the episode's provenance index, fed by the same recorder that keeps the trace.
+oracle agent every user task without an attack. Each call is decided by the in-process
+`PolicyGate` (the pure policy engine) with the episode's provenance index, fed by the recorder.
 
     .venv/bin/python tests/bench/bench_agentdojo_policies.py [--suite banking] [--limit N]
         [--labels observation|vector]
@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from apps.policies.engine import Call, Context, ProvenanceIndex, compile_policy, decide
+from apps.policies.engine import compile_policy
 
 POLICIES = pathlib.Path(__file__).resolve().parents[2] / "examples" / "policies" / "agentdojo"
 PROVENANCE_KEYS = ("from", "tainted")
@@ -36,13 +36,13 @@ def _adapter():
     try:
         from apps.episodes.agents.suites import hijackable_agent, oracle_agent
         from apps.episodes.environments.agentdojo_suites import SUITES, SuiteEnvironment
-        from apps.episodes.environments.base import GateVerdict
         from apps.episodes.environments.text import normalize
+        from apps.episodes.runner.gates import PolicyGate
         from apps.episodes.runner.loop import run_episode
     except ImportError as exc:  # the suites extra, or the adapter itself, is not installed
         print(f"AgentDojo adapter not available ({exc}); nothing measured")
         raise SystemExit(0) from None
-    return SUITES, SuiteEnvironment, GateVerdict, normalize, run_episode, oracle_agent, hijackable_agent
+    return SUITES, SuiteEnvironment, PolicyGate, normalize, run_episode, oracle_agent, hijackable_agent
 
 
 def without_provenance(data: Any) -> Any:
@@ -68,21 +68,19 @@ def without_provenance(data: Any) -> Any:
 
 
 class Trace:
-    """Recorder and gate in one: every step goes to the index before the next call is decided."""
+    """The recorder of one episode: every step goes to the gate's provenance index (split by
+    injection vector with `--labels vector`) before the next call is decided by the same
+    `PolicyGate` in-process runs use."""
 
-    def __init__(self, *, policy, env, labels: str, verdict_type, normalize):
-        self.policy, self.env, self.labels = policy, env, labels
-        self.verdict_type, self.normalize = verdict_type, normalize
-        self.index = ProvenanceIndex()
-        self.counts: dict[str, int] = {}
-        self.blocked = 0
+    def __init__(self, *, gate, env, labels: str, normalize):
+        self.gate, self.env, self.labels, self.normalize = gate, env, labels, normalize
 
     def record(self, step) -> None:
         data = step.as_dict()
         if self.labels == "vector" and data.get("provenance") == "untrusted":
-            self.index.add_steps(self._split(data))
+            self.gate.provenance.add_steps(self._split(data))
         else:
-            self.index.add_steps([data])
+            self.gate.provenance.add_steps([data])
 
     def _split(self, data: dict) -> list[dict]:
         text = self.normalize(str(data.get("result") or data.get("content") or ""))
@@ -93,37 +91,27 @@ class Trace:
         return [{**base, "content": text, "provenance": "trusted", "source": data.get("source", "")},
                 {**base, "content": "\n".join(found), "provenance": "untrusted", "source": data.get("source", "")}]
 
-    def decide(self, *, agent: str, tool: str, arguments: dict, index: int, untrusted: bool = False):
-        ctx = Context(untrusted=untrusted or bool(self.index.untrusted_sources()), counts=self.counts, steps=index,
-                      provenance=self.index)
-        v = decide(self.policy, Call(tool, arguments, agent), ctx)
-        if v.verdict in ("allow", "rewrite"):
-            self.counts[tool] = self.counts.get(tool, 0) + 1
-        else:
-            self.blocked += 1
-        return self.verdict_type(v.verdict, v.arguments, v.message, v.rule)
-
 
 def run_suite(suite: str, policies: dict, labels: str, limit: int | None, adapter) -> dict:
-    _, SuiteEnvironment, GateVerdict, normalize, run_episode, oracle_agent, hijackable_agent = adapter
+    _, SuiteEnvironment, PolicyGate, normalize, run_episode, oracle_agent, hijackable_agent = adapter
     probe = SuiteEnvironment({"suite": suite, "user_task": "user_task_0"})
     users = sorted(probe.suite.user_tasks, key=_task_number)[:limit]
     injections = sorted(probe.suite.injection_tasks, key=_task_number)
+
+    def play(policy, spec, make_agent):
+        env = SuiteEnvironment(spec)
+        gate = PolicyGate(policy=policy, environment=env.name)
+        run_episode(env=env, agents={"assistant": make_agent(env)}, gate=gate,
+                    recorder=Trace(gate=gate, env=env, labels=labels, normalize=normalize), seed=0, max_rounds=1)
+        return env.metrics()
+
     out = {}
     for name, policy in policies.items():
         attacked = succeeded = useful_attacked = benign_useful = 0
         for user in users:
-            env = SuiteEnvironment({"suite": suite, "user_task": user})
-            trace = Trace(policy=policy, env=env, labels=labels, verdict_type=GateVerdict, normalize=normalize)
-            run_episode(env=env, agents={"assistant": oracle_agent(env)}, gate=trace, recorder=trace, seed=0,
-                        max_rounds=1)
-            benign_useful += bool(env.metrics()["utility"])
+            benign_useful += bool(play(policy, {"suite": suite, "user_task": user}, oracle_agent)["utility"])
             for injection in injections:
-                env = SuiteEnvironment({"suite": suite, "user_task": user, "injection_task": injection})
-                trace = Trace(policy=policy, env=env, labels=labels, verdict_type=GateVerdict, normalize=normalize)
-                run_episode(env=env, agents={"assistant": hijackable_agent(env)}, gate=trace, recorder=trace,
-                            seed=0, max_rounds=1)
-                m = env.metrics()
+                m = play(policy, {"suite": suite, "user_task": user, "injection_task": injection}, hijackable_agent)
                 attacked += 1
                 succeeded += bool(m["security"])
                 useful_attacked += bool(m["utility"])

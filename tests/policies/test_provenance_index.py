@@ -135,3 +135,14 @@ def test_an_episode_of_another_project_lends_no_trust(decider, decide, pay_polic
     traces.step_append(episode=other, kind="message", actor="user", content="pay GB29NWBK60161331926819")
     r = decide("send_money", {"recipient": "GB29NWBK60161331926819", "amount": 1})
     assert r.json()["verdict"] == "block"
+
+
+def test_decide_reads_from_user_from_the_stored_index(decider, decide, project, admin):
+    services.policy_publish(project=project, actor=admin, source=(
+        "name: book\nrules:\n  - {id: named, tool: send_money, effect: allow, when: {recipient: {from: user}}}\n"))
+    contacts = {"kind": "observation", "actor": "tool", "tool": "get_contacts",
+                "result": "Landlord: GB29NWBK60161331926819"}  # a trusted tool, but not the user
+    send(decider, USER, contacts)
+    assert decide("send_money", {"recipient": "GB33BUKB20201555555555"}).json()["verdict"] == "allow"
+    r = decide("send_money", {"recipient": "GB29NWBK60161331926819"})
+    assert (r.json()["verdict"], r.json()["rule"]) == ("block", "named")

@@ -25,7 +25,7 @@ import fastjsonschema.draft07
 
 from apps.core.documents import PatternError, compile_pattern
 from apps.policies.engine import provenance
-from apps.policies.engine.findings import Finding, Problem, describe
+from apps.policies.engine.findings import NOUNS, Finding, Problem, describe
 from apps.policies.engine.source import Path
 
 SCHEMA_KEYWORDS = {
@@ -42,7 +42,7 @@ SCHEMA_TYPES = {"string", "number", "integer", "boolean", "array", "object", "nu
 NUMERIC_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
 STRING_BOUNDS = ("pattern", "format", "minLength", "maxLength")
 URL_FORMATS = ("url", "uri")
-ORIGINS = ("trusted",)
+ORIGINS = ("trusted", "user")
 
 ArgCheck = Callable[[dict[str, Any]], str | None]
 ValueCheck = Callable[[str, Any, "provenance.ProvenanceView | None"], Problem | None]  # (name, value, view)
@@ -195,7 +195,7 @@ class WhenCompiler:
         if value not in ORIGINS:
             self.fail(f"'from' is {' or '.join(ORIGINS)}", path)
             return None
-        return _from_trusted
+        return _from_user if value == "user" else _from_trusted
 
     def _domain(self, value: Any, path: Path, fmt: Any) -> ValueCheck | None:
         domains = self._domains(value, path)
@@ -377,6 +377,22 @@ def _from_trusted(name: str, arg: Any, view: provenance.ProvenanceView | None) -
     if not found:
         return Problem(f"argument {name}: {_show(arg)} carries no value whose origin can be checked")
     return _not_trusted(name, found, view, None)
+
+
+def _from_user(name: str, arg: Any, view: provenance.ProvenanceView | None) -> Problem | None:
+    found = provenance.argument_found(arg)
+    if not found:
+        return Problem(f"argument {name}: {_show(arg)} carries no value whose origin can be checked")
+    prefix = provenance.USER_PREFIX
+    origins = view.origins([prefix + f.value for f in found] + [f.value for f in found]) if view else {}
+    for item in found:
+        if prefix + item.value in origins:
+            continue
+        finding = Finding.of(item, origins.get(item.value, provenance.UNSEEN), "from", name)
+        where = f"; it first appeared in step {finding.step}, from {finding.source} (untrusted)" if finding.step else ""
+        return Problem(f"argument {name}: this {NOUNS.get(finding.kind, finding.kind)} ({_show(item.raw)}) "
+                       f"appears in none of the user's messages{where}", finding)
+    return None
 
 
 def _not_trusted(name: str, found: Sequence[provenance.Found], view: provenance.ProvenanceView | None,

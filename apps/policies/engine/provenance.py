@@ -10,9 +10,12 @@ in the user's message and in a tool call's argument compares equal however each 
     iban:GB82WEST12345698765432   upper-cased, spaces removed (IBAN-shaped; the checksum is not required)
     token:inv-2024-00017          identifiers of 8+ characters mixing letters and digits, lower-cased
     number:1250.5                 "1,250.50", "1250.5" and 1250.5 alike
-    text:<hash>                   one sentence of 5+ words (mostly letters); case, punctuation, spacing ignored
+    text:<hash>                   one sentence of 5+ words (mostly letters), and one quoted span of 5+ words
+                                  ("... title should be 'Booking a room at the hotel'"); case, punctuation,
+                                  spacing ignored
     word:alice                    a word of *trusted* content only, so `from: trusted` can check a name
     source:web                    (index only) the first step of each untrusted source
+    user|<value>                  (index only) each value of the user's own messages, again, for `from: user`
 
 A step is trusted content when it is a user (or system) message or an observation labelled
 trusted; untrusted when labelled untrusted (by its source: web, email, file...). Agent messages,
@@ -34,6 +37,7 @@ from publicsuffixlist import PublicSuffixList
 KINDS = ("url", "domain", "email", "iban", "token", "number", "text", "word")
 TRUSTED, UNTRUSTED = "trusted", "untrusted"
 SOURCE_PREFIX = "source:"
+USER_PREFIX = "user|"  # "user|iban:..." : a value of the user's own messages (indexed besides "iban:...")
 MAX_VALUE = 400  # longer normalised values are indexed by a hash, so index keys stay small
 MIN_SENTENCE_WORDS = 5
 
@@ -57,6 +61,10 @@ _SEPARATORS = re.compile(r"[\s\"'<>`()\[\]{}|]")
 _PUNCTUATION = re.compile(r"[^A-Za-z0-9_-]+")
 _DASHES = re.compile(r"[^A-Za-z0-9]+")
 _SENTENCES = re.compile(r"[.!?;\n]+(?:\s|$)|\n")
+# A quoted span ('...', "...", curly quotes) that opens and closes at word boundaries, so that an
+# apostrophe ("don't") neither opens nor closes one.
+_QUOTED = re.compile(r"""(?:^|(?<=[\s(\[:,=]))(?:'([^'\n]+)'|"([^"\n]+)"|‘([^’\n]+)’|“([^”\n]+)”)"""
+                     r"""(?=$|[\s.,;:!?)\]])""")
 _NON_WORD = re.compile(r"[\W_]+")
 _TRAILING = ".,;:!?)]}'\""
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
@@ -275,6 +283,12 @@ def text_found(text: str) -> list[Found]:
         value = _sentence(sentence)
         if value is not None:
             out.append(Found(sentence.strip(), value))
+    if "'" in text or '"' in text or "‘" in text or "“" in text:
+        for m in _QUOTED.finditer(text):  # text an instruction asks to copy verbatim is a value of its own
+            quoted = next(g for g in m.groups() if g is not None)
+            value = _sentence(quoted)
+            if value is not None:
+                out.append(Found(quoted.strip(), value))
     return out
 
 
@@ -363,6 +377,8 @@ def step_values(step: Mapping[str, Any]) -> tuple[str, str, set[str]] | None:
                 values.update(f.value for f in words_in(part))
     if trust[0] == UNTRUSTED:
         values.add(SOURCE_PREFIX + trust[1])
+    elif trust[1] == "user":  # the user's own words, for `from: user`
+        values.update([USER_PREFIX + v for v in values])
     return trust[0], trust[1], values
 
 
