@@ -33,7 +33,9 @@ def _queue(request: HttpRequest, value: str | None) -> AnnotationQueue | None:
 
 
 def _queue_or_404(request: HttpRequest, queue_id: int) -> AnnotationQueue:
-    queue = _queue_or_404(request, queue_id)
+    queue = _queue(request, str(queue_id))
+    if queue is None:
+        raise Http404("No such queue in this project.")
     return queue
 
 
