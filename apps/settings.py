@@ -12,10 +12,41 @@ def env_bool(name: str, default: bool = False) -> bool:
     return os.environ.get(name, str(default)).lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "warden-dev-only-secret-change-me")
+# The development defaults of the two secrets. With DEBUG off the system checks refuse them
+# (apps/core/checks.py) unless WARDEN_ALLOW_DEV_KEYS=1 says this is a test run or a local demo.
+DEV_SECRET_KEY = "warden-dev-only-secret-change-me"
+DEV_LOG_KEYS = "k1:warden-dev-log-key-change-me"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = env_bool("DJANGO_DEBUG")
+WARDEN_ALLOW_DEV_KEYS = env_bool("WARDEN_ALLOW_DEV_KEYS")
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+# WARDEN_PRODUCTION=1: HTTPS only (redirect, HSTS, Secure cookies); development keys are refused
+# even with WARDEN_ALLOW_DEV_KEYS. `manage.py check --deploy` is clean under it (docs/operations.md).
+WARDEN_PRODUCTION = env_bool("WARDEN_PRODUCTION")
+if WARDEN_PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("WARDEN_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("WARDEN_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("WARDEN_HSTS_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("WARDEN_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes inside the network speak plain HTTP
+    if env_bool("WARDEN_BEHIND_PROXY"):
+        # A TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Scripts only from this origin (htmx, Plotly and static/js are served from static; no inline
+# script). Inline styles stay allowed: Plotly and htmx set them. Sent on every response
+# (apps/core/middleware.SecurityHeadersMiddleware); WARDEN_CSP replaces it, empty drops it.
+WARDEN_CSP = os.environ.get("WARDEN_CSP", "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
+    "font-src 'self' data:", "connect-src 'self'", "worker-src 'self' blob:", "object-src 'none'",
+    "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
+]))
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -46,6 +77,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.middleware.SecurityHeadersMiddleware",  # Content-Security-Policy
     # NUL in paths and queries (400), body limits (413) and chunked bodies (411), before any view
     "apps.core.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -156,6 +188,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {"RunStatusEnum": "apps.episodes.models.RunStatus"},
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -198,7 +231,7 @@ WARDEN_IDEMPOTENCY_TTL_HOURS = float(os.environ.get("WARDEN_IDEMPOTENCY_TTL_HOUR
 # Governance log keys: "id:secret,id:secret"; the first signs new entries, all verify.
 WARDEN_LOG_KEYS = dict(
     pair.split(":", 1)
-    for pair in os.environ.get("WARDEN_LOG_KEYS", "k1:warden-dev-log-key-change-me").split(",")
+    for pair in os.environ.get("WARDEN_LOG_KEYS", DEV_LOG_KEYS).split(",")
     if ":" in pair
 )
 WARDEN_LOG_KEY_ID = next(iter(WARDEN_LOG_KEYS))

@@ -4,6 +4,8 @@
 and must never see anything of `project`.
 """
 
+import os
+
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
@@ -14,6 +16,9 @@ from apps.tenancy.models import Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 PASSWORD = "pw-for-tests"
+
+# Servers and workers the tests start run with the development keys, refused otherwise with DEBUG off.
+os.environ.setdefault("WARDEN_ALLOW_DEV_KEYS", "1")
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import beat_init, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "apps.settings")
 
@@ -53,3 +53,11 @@ def _instrument_worker(**_kwargs) -> None:
     from apps.telemetry import instrument
 
     instrument(service_name="warden-worker")
+
+
+@worker_init.connect
+@beat_init.connect
+def _refuse_unsafe_start(**_kwargs) -> None:
+    from apps.core.checks import refuse_unsafe_start
+
+    refuse_unsafe_start()

@@ -84,3 +84,17 @@ class RequestGuardMiddleware:
         request.META["CONTENT_LENGTH"] = str(len(body))
         request._stream = io.BytesIO(body)  # what HttpRequest.read() and .body read from
         return None
+
+
+class SecurityHeadersMiddleware:
+    """Adds the Content-Security-Policy (settings.WARDEN_CSP) to every response that lacks one."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.policy = settings.WARDEN_CSP
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if self.policy and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = self.policy
+        return response

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.audit import selectors as audit_selectors
+from apps.audit.checkpoints import CheckpointError, checkpoint_export, checkpoint_verify
 from apps.audit.services import governance_log_flush
 from apps.audit.verification import governance_verify, log_export_lines
 from apps.core.api import paginated_response
@@ -62,10 +63,46 @@ class LogVerifyApi(APIView):
         reason = serializers.CharField(allow_null=True)
         checkpoint_seq = serializers.IntegerField(allow_null=True)
 
+    @extend_schema_serializer(component_name="GovernanceLogVerifyAgainst")
+    class InputSerializer(serializers.Serializer):
+        checkpoint = serializers.JSONField(help_text="a checkpoint from GET governance/log/checkpoints/export")
+
     @extend_schema(responses=OutputSerializer)
     def get(self, request):
         report = governance_verify(project=request.auth.project)
         return Response(self.OutputSerializer(report.as_dict()).data)
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request):
+        """The same walk, with the head of a checkpoint exported earlier (and kept elsewhere) pinned."""
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            report = checkpoint_verify(project=request.auth.project, document=body.validated_data["checkpoint"])
+        except CheckpointError as exc:
+            raise serializers.ValidationError({"checkpoint": [str(exc)]}) from exc
+        return Response(self.OutputSerializer(report.as_dict()).data)
+
+
+class CheckpointExportApi(APIView):
+    """The head now as a signed checkpoint: keep it outside Warden, verify against it later."""
+
+    permission_classes = [ReadScope]
+
+    @extend_schema_serializer(component_name="GovernanceSignedCheckpoint")
+    class OutputSerializer(serializers.Serializer):
+        type = serializers.CharField()
+        format = serializers.CharField()
+        project = serializers.CharField()
+        seq = serializers.IntegerField()
+        head_hash = serializers.CharField()
+        exported_at = serializers.CharField()
+        key_id = serializers.CharField()
+        mac = serializers.CharField()
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request):
+        return Response(self.OutputSerializer(checkpoint_export(project=request.auth.project)).data)
 
 
 class LogExportApi(APIView):

@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.policies import approvals, selectors
-from apps.policies.api import decision_data
-from apps.policies.models import Approval
+from apps.policies.api import DecisionOutputSerializer, decision_data
+from apps.policies.models import Approval, DecisionStatus
 from apps.tenancy.auth import scope_required
 
 
@@ -24,6 +24,22 @@ def approval_data(approval: Approval) -> dict:
         if approval.answered_at else None, "answered_by": approval.answered_by.username if approval.answered_by else None,
         "note": approval.note,
     }
+
+
+@extend_schema_serializer(component_name="Approval")
+class ApprovalOutputSerializer(serializers.Serializer):
+    decision = DecisionOutputSerializer()
+    status = serializers.ChoiceField(choices=DecisionStatus.choices)
+    default = serializers.CharField()
+    deadline = serializers.DateTimeField()
+    answered_at = serializers.DateTimeField(allow_null=True)
+    answered_by = serializers.CharField(allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+
+
+@extend_schema_serializer(component_name="ApprovalList")
+class ApprovalListSerializer(serializers.Serializer):
+    results = ApprovalOutputSerializer(many=True)
 
 
 class ReviewOrRead(permissions.BasePermission):
@@ -39,7 +55,8 @@ class ApprovalListApi(APIView):
 
     permission_classes = [permissions.IsAuthenticated, ReviewOrRead]
 
-    @extend_schema(parameters=[OpenApiParameter("status", str, enum=["pending", "answered"])])
+    @extend_schema(parameters=[OpenApiParameter("status", str, enum=["pending", "answered"])],
+                   responses=ApprovalListSerializer)
     def get(self, request):
         project = request.auth.project
         wanted = request.query_params.get("status", "pending")
@@ -61,7 +78,7 @@ class ApprovalAnswerApi(APIView):
         approve = serializers.BooleanField(help_text="true approves the call, false denies it.")
         note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer)
+    @extend_schema(request=InputSerializer, responses=ApprovalOutputSerializer)
     def post(self, request, decision_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -2,6 +2,7 @@
 """Verify a Warden governance-log bundle without trusting the server. Standard library only.
 
     python3 warden_verify.py bundle.jsonl --key k1=SECRET [--key k0=OLDSECRET] [--checkpoint SEQ:HASH]
+        [--checkpoint-file head.json]
     WARDEN_LOG_KEYS="k1:SECRET,k0:OLD" python3 warden_verify.py bundle.jsonl
 
 A bundle (GET /api/v1/governance/log/export) is JSON Lines: a header, one line per entry, and a
@@ -41,6 +42,25 @@ def parse_keys(pairs: list[str]) -> dict[str, bytes]:
             raise ValueError(f"bad key {pair!r}: use ID=SECRET")
         keys[key_id] = secret.encode()
     return keys
+
+
+CHECKPOINT_FIELDS = ("type", "format", "project", "seq", "head_hash", "exported_at", "key_id")
+
+
+def read_checkpoint(document: dict, keys: dict[str, bytes]) -> tuple[int, str]:
+    """(seq, head_hash) of an exported checkpoint whose MAC verifies; ValueError otherwise."""
+    if not isinstance(document, dict) or document.get("format") != "warden-checkpoint/1":
+        raise ValueError("not a Warden checkpoint (format warden-checkpoint/1)")
+    key = keys.get(str(document.get("key_id")))
+    if key is None:
+        raise ValueError(f"no key given for the checkpoint's key id {document.get('key_id')!r}")
+    try:
+        body = canonical({name: document[name] for name in CHECKPOINT_FIELDS})
+    except KeyError as exc:
+        raise ValueError(f"checkpoint lacks {exc}") from None
+    if not hmac.compare_digest(hmac.new(key, body.encode(), hashlib.sha256).hexdigest(), str(document.get("mac"))):
+        raise ValueError("checkpoint MAC does not verify: the document was altered")
+    return int(document["seq"]), str(document["head_hash"])
 
 
 def verify_bundle(lines, keys: dict[str, bytes], checkpoints: dict[int, str] | None = None) -> tuple[bool, str]:
@@ -113,11 +133,17 @@ def main(argv=None) -> int:
     parser.add_argument("bundle", help="JSON Lines bundle, or - for stdin")
     parser.add_argument("--key", action="append", default=[], help="ID=SECRET (repeat for old keys)")
     parser.add_argument("--checkpoint", action="append", default=[], help="SEQ:HASH recorded earlier")
+    parser.add_argument("--checkpoint-file", action="append", default=[],
+                        help="a signed checkpoint exported earlier (GET /api/v1/governance/log/checkpoints/export)")
     args = parser.parse_args(argv)
     try:
         pairs = args.key or [p for p in os.environ.get("WARDEN_LOG_KEYS", "").split(",") if p]
         keys = parse_keys(pairs)
         checkpoints = {int(s): h for s, _, h in (c.partition(":") for c in args.checkpoint)}
+        for path in args.checkpoint_file:
+            with open(path, encoding="utf-8") as handle:
+                seq, head = read_checkpoint(json.load(handle), keys)
+            checkpoints[seq] = head
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

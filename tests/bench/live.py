@@ -17,6 +17,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+os.environ.setdefault("WARDEN_ALLOW_DEV_KEYS", "1")  # the bench server runs with the development keys
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 

@@ -23,9 +23,16 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("WARDEN_PORT", "8000")))
         parser.add_argument("--no-seed", action="store_true", help="skip the demo data")
 
+    # The children run the checks; with the development keys this runner lets them through (below).
+    requires_system_checks: list[str] = []
+
     def handle(self, *args, port: int, no_seed: bool, **options):
         var_dir = settings.BASE_DIR / "var"
         env = dict(os.environ, **resolve_services(var_dir, say=self.stdout.write))
+        if not settings.WARDEN_PRODUCTION and ("DJANGO_SECRET_KEY" not in env or "WARDEN_LOG_KEYS" not in env):
+            self.stdout.write("Development keys (a local demo): set DJANGO_SECRET_KEY and WARDEN_LOG_KEYS "
+                              "for anything else; WARDEN_PRODUCTION=1 refuses the defaults.")
+            env["WARDEN_ALLOW_DEV_KEYS"] = "1"
         python = sys.executable
         manage = [python, str(settings.BASE_DIR / "manage.py")]
 
