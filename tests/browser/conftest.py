@@ -1,7 +1,8 @@
 """Browser tests: Debian's chromium driven by Playwright against Django's live server.
 
 `browser_login(user)` returns a Playwright page with that user's session, ready to `goto`
-a path relative to the live server.
+a path relative to the live server. Pages run under the app's Content-Security-Policy (no
+eval): wait with locators (`expect(locator).to_have_count(n)`), not `page.wait_for_function("…")`.
 """
 
 import os
