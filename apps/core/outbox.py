@@ -38,6 +38,17 @@ def _lease(attempts: int) -> timedelta:
     return timedelta(seconds=settings.WARDEN_OUTBOX_LEASE_SECONDS * 2 ** min(attempts, 6))
 
 
+# A row as a raw-SQL writer inserts it inside its own statement (the /decide write, policies.sql):
+# extend with a SELECT of these columns, due_at from first_due(); publish with task_promised after commit.
+OUTBOX_COLUMNS = ("task", "args", "created_at", "due_at", "attempts")
+OUTBOX_INSERT = f"INSERT INTO core_taskoutbox ({', '.join(OUTBOX_COLUMNS)})"
+
+
+def first_due(now, countdown: float = 0.0):
+    """When the sweeper first publishes a new row again unless its task has succeeded by then."""
+    return now + timedelta(seconds=countdown) + _lease(0)
+
+
 def task_enqueue(*, task: Task, args: list, countdown: float = 0.0) -> int:
     """Records, in the caller's transaction, that `task(*args)` must run; returns the row's id.
 
@@ -45,11 +56,14 @@ def task_enqueue(*, task: Task, args: list, countdown: float = 0.0) -> int:
     that makes the work necessary, so that neither can exist without the other.
     """
     now = timezone.now()
-    row = TaskOutbox.objects.create(task=task.name, args=args, created_at=now,
-                                    due_at=now + timedelta(seconds=countdown) + _lease(0))
-    transaction.on_commit(lambda: after_response(lambda: task_publish(row_id=row.pk, task=task.name, args=args,
-                                                                      countdown=countdown)))
+    row = TaskOutbox.objects.create(task=task.name, args=args, created_at=now, due_at=first_due(now, countdown))
+    transaction.on_commit(lambda: task_promised(row_id=row.pk, task=task.name, args=args, countdown=countdown))
     return row.pk
+
+
+def task_promised(*, row_id: int, task: str, args: list, countdown: float = 0.0) -> None:
+    """Publishes a committed outbox row (after the response inside a request). Call after commit."""
+    after_response(lambda: task_publish(row_id=row_id, task=task, args=args, countdown=countdown))
 
 
 def task_publish(*, row_id: int, task: str, args: list, countdown: float = 0.0) -> bool:

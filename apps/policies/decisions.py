@@ -9,6 +9,7 @@ decision of the episode was stored since the read (the guard's `rev`); otherwise
 made again. The log's outbox is chained by audit's governance_log_flush, off the critical path.
 """
 
+import functools
 import time
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.audit.services import governance_log_defer, log_flush_soon, log_payload
+from apps.core import outbox
 from apps.policies import engine, selectors, sql
 from apps.policies.engine_cache import cached, compiled
 from apps.policies.models import Approval, Decision, DecisionStatus
@@ -138,14 +140,18 @@ def _decide(project: Project, data: DecideInput, actor: str, context: DecideCont
             return replay
     record = _record(project, data, actor, context, started)
     if _routine(record):
-        index = sql.decision_write(record=record, log_payload=log_payload(record.log))
-        if index is None:
-            raise _Moved
-        record.row["step_index"] = index
-        episode = context.episode
+        # The checks the new step calls for (a block's violation, runtime contracts) are promised in
+        # the decision's own statement: a crash right after it cannot lose them.
         work = context.runtime_contracts or record.verdict.verdict in engine.STOPPING
-        transaction.on_commit(lambda: traces.send_signal(
-            signals.steps_appended, episode=episode, first_index=index, count=1, work=work))
+        written = sql.decision_write(record=record, log_payload=log_payload(record.log),
+                                     tasks=signals.steps_work_tasks() if work else [])
+        if written is None:
+            raise _Moved
+        index, promised = written
+        record.row["step_index"] = index
+        args = [context.episode.pk, index]
+        for row_id, task in promised:
+            transaction.on_commit(functools.partial(outbox.task_promised, row_id=row_id, task=task, args=args))
     else:
         _store_in_transaction(project=project, record=record)
     transaction.on_commit(lambda: log_flush_soon(project.id))

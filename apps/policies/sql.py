@@ -22,6 +22,8 @@ from django.db import connection
 from psycopg.types.json import Jsonb
 
 from apps.audit.sql import OUTBOX_INSERT
+from apps.core.outbox import OUTBOX_INSERT as TASK_OUTBOX_INSERT
+from apps.core.outbox import first_due
 from apps.policies.models import EpisodeGuard
 from apps.policies.records import NO_GUARD, DecideContext, DecisionRecord, DecisionRow, Guard, GuardWrite
 from apps.tenancy.idempotency import Claim, Stored, expires_at
@@ -157,6 +159,11 @@ _JSON_COLUMNS = tuple(c for c, t in DECISION_COLUMNS.items() if t == "jsonb")
 # The decision's governance-log event, as audit.services.governance_log_defer would record it.
 _OUTBOX_SQL = (f"{OUTBOX_INSERT} SELECT %(project_id)s::bigint, %(now)s::timestamptz, %(o_actor)s::text,"
                " 'decision', %(o_payload)s::text")
+# The tasks the new step calls for (traces.signals.steps_work_tasks; none for most allows), each
+# called as task(episode_id, step index), in the task outbox (apps/core/outbox.py) with the decision.
+_TASKS_SQL = (f"{TASK_OUTBOX_INSERT} SELECT w.task, jsonb_build_array(%(episode_id)s::bigint, s.index),"
+              " %(now)s::timestamptz, %(t_due)s::timestamptz, 0"
+              " FROM s, unnest(%(t_tasks)s::text[]) AS w(task) RETURNING id, task")
 # The call's idempotency key, when it sent one; its answer is the decision (api.decision_data shows it).
 _IDEMPOTENCY_SQL = (f"{IDEMPOTENCY_INSERT} SELECT %(project_id)s::bigint, %(k_api_key)s::bigint, %(k_key)s::text,"
                     " %(k_fingerprint)s::text, 200, jsonb_build_object('decision_id', d.id), %(now)s::timestamptz,"
@@ -184,16 +191,20 @@ def write_sql(step_sql: str) -> str:
     """The one-statement write around a step's CTEs (which vary only with the step's empty fields)."""
     return compact(f"WITH g AS ({_GUARD_SQL}), {step_sql},"
                    f" d AS ({_DECISION_INSERT} SELECT {_DECISION_FROM_STEP} FROM s RETURNING id),"
-                   f" o AS ({_OUTBOX_SQL} FROM d), k AS ({_IDEMPOTENCY_SQL})"
-                   f" SELECT s.index, {_ASYNC_SQL} FROM s")
+                   f" o AS ({_OUTBOX_SQL} FROM d), k AS ({_IDEMPOTENCY_SQL}), t AS ({_TASKS_SQL})"
+                   f" SELECT s.index, {_ASYNC_SQL}, (SELECT json_agg(json_build_array(t.id, t.task)) FROM t) FROM s")
 
 
-def decision_write(*, record: DecisionRecord, log_payload: str) -> int | None:
-    """Stores a routine decision in one statement; returns its step index, None if the guard moved.
+def decision_write(*, record: DecisionRecord, log_payload: str, tasks: list[str]
+                   ) -> tuple[int, list[tuple[int, str]]] | None:
+    """Stores a routine decision in one statement; None if the guard moved, else its step index and
+    the (outbox row id, task) of each of `tasks` promised with it (publish them after commit).
 
     Call outside a transaction: the statement commits by itself and takes no lock but the
     episode row's (traces.sql.step_next_sql) for its own duration. Guard, next step (index taken
-    in the database), Decision and outbox row are written together or not at all.
+    in the database), Decision, log outbox row, idempotency key and the task outbox rows of `tasks`
+    (each called as task(episode_id, step index)) are written together or not at all. A key another
+    call took first fails the statement (IntegrityError, tenancy.idempotency.key_taken).
     """
     row = record.row
     step_sql, params = step_next_sql(step=record.step, after="g")
@@ -202,11 +213,14 @@ def decision_write(*, record: DecisionRecord, log_payload: str) -> int | None:
     claim = record.call.idempotency
     params.update(k_api_key=claim.api_key_id if claim else None, k_key=claim.key if claim else None,
                   k_fingerprint=claim.fingerprint if claim else None,
-                  k_expires=expires_at(record.guard.now) if claim else None)
+                  k_expires=expires_at(record.guard.now) if claim else None,
+                  t_tasks=tasks or None, t_due=first_due(record.guard.now))
     with connection.cursor() as cursor:
         cursor.execute(write_sql(step_sql), params)
         written = cursor.fetchone()
-    return None if written is None else written[0]
+    if written is None:
+        return None
+    return written[0], [(row_id, task) for row_id, task in _json(written[2], [])]
 
 
 def guard_write(*, row: DecisionRow, guard: GuardWrite, rev: int) -> bool:

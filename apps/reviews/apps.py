@@ -13,5 +13,7 @@ class ReviewsConfig(AppConfig):
 
         contract_failed.connect(receivers.on_contract_failed, dispatch_uid="reviews.contract_failed")
         signals.steps_appended.connect(receivers.on_steps_appended, dispatch_uid="reviews.steps")
-        # /decide evaluates this with its context and passes the answer as `work` (see traces.signals).
-        signals.steps_work_register(name="reviews.runtime_contracts", condition=runtime_contracts_sql)
+        # /decide evaluates this with its context; when it (or a stopping verdict) holds, its one-statement
+        # write promises the task itself (see traces.signals).
+        signals.steps_work_register(name="reviews.runtime_contracts", condition=runtime_contracts_sql,
+                                    task="apps.reviews.tasks.episode_steps_task")

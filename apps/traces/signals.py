@@ -10,6 +10,9 @@ fails the write. `first_index` is the lowest index written and `count` how many 
 a runtime numbers its own steps the new ones need not be contiguous. `work`, when not None, tells the
 receivers whether the steps need them: a sender that reads the project anyway (/decide) evaluates
 the registered work conditions in its own statement, sparing the receivers a query per call.
+The routine /decide write, one statement that commits by itself, goes further: it does not send
+steps_appended but writes the outbox rows of the registered tasks (steps_work_tasks) in that same
+statement, so no crash between the decision and its promised work can lose the work.
 
 `steps_storing` is sent *inside* the transaction that writes new steps, with the steps as stored
 (normalised dicts with their index), by every path that stores steps: batches, OTLP, imports,
@@ -30,11 +33,20 @@ steps_storing = Signal()
 
 # name -> condition(project SQL expression) -> SQL boolean: "this project's new steps need work".
 _work_conditions: dict[str, Callable[[str], str]] = {}
+# name -> the Celery task (its name) the receiver promises when there is work: task(episode_id, first_index).
+_work_tasks: dict[str, str] = {}
 
 
-def steps_work_register(*, name: str, condition: Callable[[str], str]) -> None:
-    """Registers (or replaces) a steps_appended receiver's work condition; call from ready()."""
+def steps_work_register(*, name: str, condition: Callable[[str], str], task: str) -> None:
+    """Registers (or replaces) a steps_appended receiver's work condition and the task that does
+    the work, called as task(episode_id, first_index); call from ready()."""
     _work_conditions[name] = condition
+    _work_tasks[name] = task
+
+
+def steps_work_tasks() -> list[str]:
+    """The registered receivers' tasks: what a writer that records the work itself (/decide) promises."""
+    return [task for _name, task in sorted(_work_tasks.items())]
 
 
 def steps_work_sql(project: str) -> str:

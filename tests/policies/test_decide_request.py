@@ -98,8 +98,7 @@ def test_a_stale_guard_is_not_written_and_the_decision_is_made_again(bank_policy
         verdict=None, version=None, row=row, step=step,
         guard=GuardWrite(counts={"send_money": 1}, untrusted=False, scanned_to=0, now=now), actor="t", log={},
     )
-    index = sql.decision_write(record=record, log_payload="{}")
-    assert index is None
+    assert sql.decision_write(record=record, log_payload="{}", tasks=[]) is None
     assert Decision.objects.count() == 2 and Step.objects.filter(kind="decision").count() == 2
     assert EpisodeGuard.objects.get().counts == {"send_money": 2}
 

@@ -1,5 +1,5 @@
 -- The routine /decide write (policies.sql.write_sql): one statement, committing by itself.
--- Built from fragments of five apps; shown here whole for a decision step whose agent, tool,
+-- Built from fragments of six apps; shown here whole for a decision step whose agent, tool,
 -- arguments, result and attributes are set (empty fields are written into the text as '' or NULL).
 -- tests/policies/test_sql.py checks that this is exactly what the code builds.
 WITH
@@ -69,7 +69,18 @@ WITH
            jsonb_build_object('decision_id', d.id), %(now)s::timestamptz, %(k_expires)s::timestamptz
       FROM d
      WHERE %(k_key)s::text IS NOT NULL
+  ),
+  -- core: the checks the new step calls for (a block's violation, runtime contracts; none for most
+  -- allows), promised in the task outbox with the decision, each as task(episode id, step index)
+  t AS (
+    INSERT INTO core_taskoutbox (task, args, created_at, due_at, attempts)
+    SELECT w.task, jsonb_build_array(%(episode_id)s::bigint, s.index), %(now)s::timestamptz,
+           %(t_due)s::timestamptz, 0
+      FROM s, unnest(%(t_tasks)s::text[]) AS w(task)
+    RETURNING id, task
   )
--- no row back: the guard moved, nothing was written (the caller decides again)
-SELECT s.index, CASE WHEN %(async_commit)s THEN set_config('synchronous_commit', 'off', true) END
+-- no row back: the guard moved, nothing was written (the caller decides again); otherwise the
+-- step index and the outbox rows to publish once committed
+SELECT s.index, CASE WHEN %(async_commit)s THEN set_config('synchronous_commit', 'off', true) END,
+       (SELECT json_agg(json_build_array(t.id, t.task)) FROM t)
   FROM s
