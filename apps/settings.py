@@ -169,7 +169,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("WARDEN_MAX_BODY_BYTES", str(10
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.tenancy.auth.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.tenancy.auth.ApiScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON bodies through apps/core/jsonbody.py: no NaN/Infinity, NUL, lone surrogates or deep nesting
     "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser", "rest_framework.parsers.FormParser",

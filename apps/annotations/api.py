@@ -2,32 +2,18 @@
 
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, permissions, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.annotations import selectors, services, views
 from apps.core.api import paginated_response
-from apps.tenancy.models import ApiKey
 from apps.traces.models import Episode
 
 
-class AnnotateScope(permissions.BasePermission):
-    """Reading needs `read` or `annotate`; grading needs `annotate` (or `admin`)."""
-
-    def has_permission(self, request, view) -> bool:
-        key = request.auth
-        if not isinstance(key, ApiKey):
-            return False
-        if request.method in permissions.SAFE_METHODS:
-            self.message = "This API key lacks the 'read' or 'annotate' scope."
-            return key.has_scope("read") or key.has_scope("annotate")
-        self.message = "This API key lacks the 'annotate' scope."
-        return key.has_scope("annotate")
-
-
 class AnnotationApiView(APIView):
-    permission_classes = [permissions.IsAuthenticated, AnnotateScope]
+    # reading needs `read` or `annotate`; grading needs `annotate` (or `admin`)
+    api_scope = ("read|annotate", "annotate")
 
 
 FILTER_PARAMETERS = [OpenApiParameter(n, str) for n in ("episode", "name", "queue")]

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.annotations.models import Annotation, AnnotationQueue, QueueItem
+from apps.tenancy.actors import Actor, actor_user
 from apps.tenancy.models import Project
 from apps.traces.models import Episode
 
@@ -47,7 +48,7 @@ def annotation_create(*, project: Project, episode: Episode, name: str, value: f
 
 
 def queue_create(*, project: Project, name: str, description: str = "", names: Iterable[str] = (),
-                 actor=None) -> AnnotationQueue:
+                 actor: Actor = None) -> AnnotationQueue:
     name = _text(name, "name", 100, required=True)
     if AnnotationQueue.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": [f"A queue named “{name}” exists already."]})
@@ -55,7 +56,7 @@ def queue_create(*, project: Project, name: str, description: str = "", names: I
     if any(len(n) > 100 for n in wanted):
         raise ValidationError({"names": ["Each name at most 100 characters."]})
     return AnnotationQueue.objects.create(project=project, name=name, description=_text(description, "description", 2000),
-                                          names=wanted[:20], created_by=actor if getattr(actor, "pk", None) else None)
+                                          names=wanted[:20], created_by=actor_user(actor))
 
 
 def queue_add(*, queue: AnnotationQueue, episode_ids: Iterable[int]) -> int:
@@ -68,11 +69,11 @@ def queue_add(*, queue: AnnotationQueue, episode_ids: Iterable[int]) -> int:
 
 
 @transaction.atomic
-def queue_item_done(*, queue: AnnotationQueue, episode: Episode, actor) -> QueueItem:
+def queue_item_done(*, queue: AnnotationQueue, episode: Episode, actor: Actor) -> QueueItem:
     item = QueueItem.objects.select_for_update().filter(queue=queue, episode=episode).first()
     if item is None:
         raise ValidationError({"episode": ["This episode is not in the queue."]})
     if not item.done:
-        item.done, item.done_by, item.done_at = True, actor if getattr(actor, "pk", None) else None, timezone.now()
+        item.done, item.done_by, item.done_at = True, actor_user(actor), timezone.now()
         item.save(update_fields=["done", "done_by", "done_at"])
     return item

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -15,37 +15,35 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.annotations import selectors, services
 from apps.annotations.models import AnnotationQueue
-from apps.tenancy.decorators import project_member
+from apps.core.forms import validation_text
+from apps.tenancy.actors import actor_of
+from apps.tenancy.decorators import ProjectRequest, project_member
 from apps.tenancy.models import Role
 from apps.traces import schema
 from apps.traces import selectors as traces
 from apps.traces.models import Episode
 
 
-def _errors(exc: ValidationError) -> str:
-    return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
-
-
-def _queue(request: HttpRequest, value: str | None) -> AnnotationQueue | None:
+def _queue(request: ProjectRequest, value: str | None) -> AnnotationQueue | None:
     if not value or not str(value).isdigit():
         return None
     return selectors.queue_get(project=request.project, queue_id=int(value))
 
 
-def _queue_or_404(request: HttpRequest, queue_id: int) -> AnnotationQueue:
+def _queue_or_404(request: ProjectRequest, queue_id: int) -> AnnotationQueue:
     queue = _queue(request, str(queue_id))
     if queue is None:
         raise Http404("No such queue in this project.")
     return queue
 
 
-def _panel_context(request: HttpRequest, episode: Episode, queue: AnnotationQueue | None, error: str = "") -> dict:
+def _panel_context(request: ProjectRequest, episode: Episode, queue: AnnotationQueue | None, error: str = "") -> dict:
     return {"episode": episode, "grades": selectors.episode_annotations(episode=episode), "queue": queue,
             "error": error, "can_grade": request.membership.allows(Role.REVIEWER),
             "names": queue.names if queue and queue.names else [], "current_project": request.project}
 
 
-def grades_panel(request: HttpRequest, episode: Episode) -> str:
+def grades_panel(request: ProjectRequest, episode: Episode) -> str:
     """The replay page's Grades section (registered with the traces app's replay panels)."""
     queue = _queue(request, request.GET.get("queue"))
     return render_to_string("annotations/_grades.html", _panel_context(request, episode, queue), request=request)
@@ -53,7 +51,7 @@ def grades_panel(request: HttpRequest, episode: Episode) -> str:
 
 @require_POST
 @project_member(Role.REVIEWER)
-def grade(request: HttpRequest, episode_id: int) -> HttpResponse:
+def grade(request: ProjectRequest, episode_id: int) -> HttpResponse:
     """Adds a grade from the replay page; htmx gets the panel back, a plain form a redirect."""
     episode = get_object_or_404(Episode, project=request.project, pk=episode_id)
     queue = _queue(request, request.POST.get("queue"))
@@ -69,7 +67,7 @@ def grade(request: HttpRequest, episode_id: int) -> HttpResponse:
     except ValueError:
         error, status = "value and step_index must be numbers", 400
     except ValidationError as exc:
-        error, status = _errors(exc), 400
+        error, status = validation_text(exc), 400
     if request.htmx:
         return render(request, "annotations/_grades.html", _panel_context(request, episode, queue, error), status=status)
     if error:
@@ -80,22 +78,22 @@ def grade(request: HttpRequest, episode_id: int) -> HttpResponse:
 
 @require_GET
 @project_member()
-def queue_list(request: HttpRequest) -> HttpResponse:
+def queue_list(request: ProjectRequest) -> HttpResponse:
     return render(request, "annotations/queue_list.html", {"queues": selectors.queue_list(project=request.project),
                                                            "can_grade": request.membership.allows(Role.REVIEWER)})
 
 
 @require_POST
 @project_member(Role.REVIEWER)
-def queue_create(request: HttpRequest) -> HttpResponse:
+def queue_create(request: ProjectRequest) -> HttpResponse:
     """A queue, filled with the episodes the given episode-list filters match (the `query` field)."""
     try:
         queue = services.queue_create(project=request.project, name=request.POST.get("name", ""),
                                       description=request.POST.get("description", ""),
-                                      names=request.POST.get("names", "").split(","), actor=request.user)
+                                      names=request.POST.get("names", "").split(","), actor=actor_of(request))
         filters = traces.episode_filters_parse(_query(request.POST.get("query", "")))
     except ValidationError as exc:
-        messages.error(request, _errors(exc))
+        messages.error(request, validation_text(exc))
         return redirect("annotations:queues", project=request.project.slug)
     except schema.InvalidInput as exc:
         messages.error(request, str(exc))
@@ -113,7 +111,7 @@ def _query(text: str) -> dict:
 
 @require_GET
 @project_member()
-def queue_detail(request: HttpRequest, queue_id: int) -> HttpResponse:
+def queue_detail(request: ProjectRequest, queue_id: int) -> HttpResponse:
     queue = _queue_or_404(request, queue_id)
     items = list(selectors.queue_items(queue=queue))
     return render(request, "annotations/queue_detail.html",
@@ -123,7 +121,7 @@ def queue_detail(request: HttpRequest, queue_id: int) -> HttpResponse:
 
 @require_GET
 @project_member()
-def queue_next(request: HttpRequest, queue_id: int) -> HttpResponse:
+def queue_next(request: ProjectRequest, queue_id: int) -> HttpResponse:
     """Opens the next pending episode of the queue in the replay (after `?after=<episode id>`)."""
     queue = _queue_or_404(request, queue_id)
     after = request.GET.get("after")
@@ -137,15 +135,15 @@ def queue_next(request: HttpRequest, queue_id: int) -> HttpResponse:
 
 @require_POST
 @project_member(Role.REVIEWER)
-def queue_done(request: HttpRequest, queue_id: int, episode_id: int) -> HttpResponse:
+def queue_done(request: ProjectRequest, queue_id: int, episode_id: int) -> HttpResponse:
     queue = _queue(request, str(queue_id))
     episode = Episode.objects.filter(project=request.project, pk=episode_id).first()
     if queue is None or episode is None:
         raise Http404("No such queue or episode in this project.")
     try:
-        services.queue_item_done(queue=queue, episode=episode, actor=request.user)
+        services.queue_item_done(queue=queue, episode=episode, actor=actor_of(request))
     except ValidationError as exc:
-        messages.error(request, _errors(exc))
+        messages.error(request, validation_text(exc))
     return redirect(reverse("annotations:queue_next", kwargs={"project": request.project.slug, "queue_id": queue.pk})
                     + f"?after={episode.pk}")
 
@@ -186,10 +184,10 @@ def export_response(rows: Iterator[dict], fmt: str, filename: str) -> StreamingH
 
 @require_GET
 @project_member()
-def export(request: HttpRequest, fmt: str) -> HttpResponse:
+def export(request: ProjectRequest, fmt: str) -> HttpResponse:
     try:
         filters = export_filters(request.GET)
     except ValidationError as exc:
-        return HttpResponse(_errors(exc), status=400, content_type="text/plain")
+        return HttpResponse(validation_text(exc), status=400, content_type="text/plain")
     return export_response(selectors.export_rows(project=request.project, filters=filters), fmt,
                            f"grades-{request.project.slug}")

@@ -87,7 +87,7 @@ class Checkpoint(models.Model):
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
     seq = models.PositiveBigIntegerField()
     head_hash = models.CharField(max_length=64)
-    entry_seq = models.PositiveBigIntegerField()  # the "log.checkpoint" entry recording it
+    entry_seq = models.PositiveBigIntegerField()  # the LogEvent.LOG_CHECKPOINT entry recording it
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from apps.audit import chain, sql
 from apps.audit.models import Checkpoint, GovernanceLogEntry, GovernanceLogOutbox, ts_text
 from apps.core import background
+from apps.core.events import LogEvent
 from apps.tenancy.models import Project
 
 logger = logging.getLogger(__name__)
@@ -257,7 +258,7 @@ def log_flush_dirty() -> int:
 
 @transaction.atomic
 def log_checkpoint(*, project: Project) -> Checkpoint | None:
-    """Records the chain head (seq + hash) as a "log.checkpoint" entry and a Checkpoint row.
+    """Records the chain head (seq + hash) as a LogEvent.LOG_CHECKPOINT entry and a Checkpoint row.
 
     Pending outbox rows are chained first, so the checkpoint covers every committed event.
     Skips when nothing was appended since the last checkpoint, so the beat task can run often.
@@ -266,10 +267,10 @@ def log_checkpoint(*, project: Project) -> Checkpoint | None:
     head = _lock_head(project.id)
     if head.pending:
         head = _chain_pending(project.id, head)
-    if head.seq == 0 or head.event == "log.checkpoint":
+    if head.seq == 0 or head.event == LogEvent.LOG_CHECKPOINT:
         return None
     entry = governance_log_append(
-        project=project, event="log.checkpoint", actor="system", data={"seq": head.seq, "head": head.mac}
+        project=project, event=LogEvent.LOG_CHECKPOINT, actor="system", data={"seq": head.seq, "head": head.mac}
     )
     return Checkpoint.objects.create(project=project, seq=head.seq, head_hash=head.mac, entry_seq=entry.seq)
 
@@ -286,7 +287,7 @@ def log_checkpoint_all() -> int:
 
 @transaction.atomic
 def log_key_rotated(*, project: Project, actor: str) -> GovernanceLogEntry | None:
-    """Logs "log.key_rotated" when the signing key differs from the key of the last entry.
+    """Logs LogEvent.LOG_KEY_ROTATED when the signing key differs from the key of the last entry.
 
     The new key signs the rotation entry itself; old keys stay in WARDEN_LOG_KEYS to verify
     earlier entries. Returns None when the project's chain already uses the current key.
@@ -297,6 +298,6 @@ def log_key_rotated(*, project: Project, actor: str) -> GovernanceLogEntry | Non
     if head.key_id is None or head.key_id == key_id:
         return None
     return governance_log_append(
-        project=project, event="log.key_rotated", actor=actor,
+        project=project, event=LogEvent.LOG_KEY_ROTATED, actor=actor,
         data={"previous_key_id": head.key_id, "key_id": key_id},
     )

@@ -5,28 +5,20 @@ Reads need the `read` scope; publishing, re-checking and what-if jobs need `admi
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, permissions, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.contracts import selectors, services, whatif
 from apps.contracts.models import Contract, ContractVersion, Verdict, WhatIfJob
 from apps.core.api import paginated_response
-from apps.tenancy.models import ApiKey
+from apps.tenancy.actors import actor_of
 from apps.traces.models import Episode
 
 
-class MethodScope(permissions.BasePermission):
-    """Reads need `read`; writes need `admin` (publishing and re-checking govern the whole project)."""
-
-    def has_permission(self, request, view) -> bool:
-        scope = "read" if request.method in permissions.SAFE_METHODS else "admin"
-        self.message = f"This API key lacks the '{scope}' scope."
-        return isinstance(request.auth, ApiKey) and request.auth.has_scope(scope)
-
-
 class ContractsApiView(APIView):
-    permission_classes = [permissions.IsAuthenticated, MethodScope]
+    # reads need `read`; writes `admin` (publishing and re-checking govern the whole project)
+    api_scope = ("read", "admin")
 
     def paginate(self, request, qs, serializer):
         return paginated_response(request, self, qs, lambda page: serializer(page, many=True).data)
@@ -83,7 +75,7 @@ class ContractListApi(ContractsApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         version, changed = services.contract_publish(
-            project=request.auth.project, source=data.validated_data["source"], actor=request.user.name
+            project=request.auth.project, source=data.validated_data["source"], actor=actor_of(request)
         )
         body = {**VersionOutputSerializer(version).data, "changed": changed}
         return Response(body, status=status.HTTP_201_CREATED if changed else status.HTTP_200_OK)
@@ -92,12 +84,10 @@ class ContractListApi(ContractsApiView):
 class ContractValidateApi(ContractsApiView):
     """Compiles a source without publishing: 200 with the digest, or 400 naming field and line."""
 
-    permission_classes = [permissions.IsAuthenticated]
+    api_scope = "read"  # a check, not a change
 
     @extend_schema(request=ContractListApi.InputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request):
-        if not (isinstance(request.auth, ApiKey) and request.auth.has_scope("read")):
-            raise exceptions.PermissionDenied("This API key lacks the 'read' scope.")
         data = ContractListApi.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         parsed = services.contract_validate(source=data.validated_data["source"])
@@ -176,7 +166,7 @@ class WhatIfListApi(ContractsApiView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        job = whatif.whatif_create(project=request.auth.project, actor=request.user.name, **data.validated_data)
+        job = whatif.whatif_create(project=request.auth.project, actor=actor_of(request), **data.validated_data)
         job.refresh_from_db()
         return Response(WhatIfOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 

@@ -12,6 +12,8 @@ from apps.contracts import engine, signals
 from apps.contracts.models import Contract, ContractVersion, RuntimeState, Verdict
 from apps.contracts.selectors import STEP_FIELDS, versions_active
 from apps.core.documents import CompileCache
+from apps.core.events import LogEvent
+from apps.tenancy.actors import Actor, actor_name
 from apps.tenancy.models import Project
 from apps.traces import services as traces
 from apps.traces.models import Episode, EpisodeStatus, Step
@@ -41,12 +43,13 @@ def contract_validate(*, source: str) -> engine.Contract:
 
 
 @transaction.atomic
-def contract_publish(*, project: Project, source: str, actor: str) -> tuple[ContractVersion, bool]:
+def contract_publish(*, project: Project, source: str, actor: Actor) -> tuple[ContractVersion, bool]:
     """Publishes `source` as the contract's current version; returns (version, changed).
 
     Versions are immutable and unique by content: publishing the current content again changes
     nothing (changed=False); publishing an older version's content makes that version current again.
     """
+    actor = actor_name(actor)
     parsed = contract_validate(source=source)
     contract, _ = Contract.objects.select_for_update().get_or_create(
         project=project, name=parsed.name, defaults={"description": parsed.description}
@@ -64,7 +67,7 @@ def contract_publish(*, project: Project, source: str, actor: str) -> tuple[Cont
     contract.current, contract.description, contract.updated_at = version, parsed.description, now
     contract.save(update_fields=["current", "description", "updated_at"])
     governance_log_append(
-        project=project, event="contract.published", actor=actor,
+        project=project, event=LogEvent.CONTRACT_PUBLISHED, actor=actor,
         data={"contract": contract.name, "version": version.number, "digest": version.digest,
               "severity": version.severity, "runtime": version.runtime},
     )
@@ -72,10 +75,11 @@ def contract_publish(*, project: Project, source: str, actor: str) -> tuple[Cont
 
 
 @transaction.atomic
-def contract_set_enabled(*, contract: Contract, enabled: bool, actor: str) -> Contract:
+def contract_set_enabled(*, contract: Contract, enabled: bool, actor: Actor) -> Contract:
+    actor = actor_name(actor)
     contract.enabled, contract.updated_at = enabled, timezone.now()
     contract.save(update_fields=["enabled", "updated_at"])
-    governance_log_append(project=contract.project, event="contract.published", actor=actor,
+    governance_log_append(project=contract.project, event=LogEvent.CONTRACT_PUBLISHED, actor=actor,
                           data={"contract": contract.name, "enabled": enabled})
     return contract
 

@@ -1,14 +1,18 @@
 """Contract pages: list and publish, a contract's versions and verdicts, what-if jobs."""
 
+from urllib.parse import urlencode
+
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.contracts import selectors, services, whatif
 from apps.contracts.models import WhatIfJob
-from apps.tenancy.decorators import project_member
+from apps.core.forms import validation_messages
+from apps.tenancy.actors import actor_of
+from apps.tenancy.decorators import ProjectRequest, project_member
 from apps.tenancy.models import Role
 
 PAGE = 50
@@ -24,29 +28,23 @@ rules:
 """
 
 
-def _errors(exc: ValidationError) -> list[str]:
-    return [m for messages in exc.message_dict.values() for m in messages]
-
-
 @require_http_methods(["GET", "POST"])
-@project_member()
-def contract_list(request: HttpRequest) -> HttpResponse:
+@project_member(write=Role.ADMIN)
+def contract_list(request: ProjectRequest) -> HttpResponse:
     errors, published, source = [], None, EXAMPLE
     if request.method == "POST":
-        if not request.membership.allows(Role.ADMIN):
-            return HttpResponse("Publishing contracts needs the admin role.", status=403)
         source = request.POST.get("source", "")
         try:
             published, changed = services.contract_publish(
-                project=request.project, source=source, actor=request.user.username)
+                project=request.project, source=source, actor=actor_of(request))
             if not changed:
                 errors = [f"No change: v{published.number} of {published.contract.name} already has this content."]
         except ValidationError as exc:
-            errors = _errors(exc)
+            errors = validation_messages(exc)
     counts = selectors.contract_fail_counts(project=request.project)
     contracts = list(selectors.contract_list(project=request.project).select_related("current"))
     for c in contracts:
-        c.verdict_counts = counts.get(c.id, {"fails": 0, "total": 0})
+        c.verdict_counts = counts.get(c.id, {"fails": 0, "total": 0})  # type: ignore[attr-defined]
     context = {"contracts": contracts, "errors": errors, "published": published, "source": source}
     template = "contracts/contract_list.html"
     if request.htmx:
@@ -56,7 +54,7 @@ def contract_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @project_member()
-def contract_detail(request: HttpRequest, name: str) -> HttpResponse:
+def contract_detail(request: ProjectRequest, name: str) -> HttpResponse:
     contract = selectors.contract_get(project=request.project, name=name)
     if contract is None:
         raise Http404("No such contract.")
@@ -64,7 +62,7 @@ def contract_detail(request: HttpRequest, name: str) -> HttpResponse:
     page = Paginator(selectors.verdict_list(project=request.project, filters=filters), PAGE).get_page(
         request.GET.get("page"))
     context = {"contract": contract, "versions": contract.versions.order_by("-number"), "page": page,
-               "status": filters["status"],
+               "status": filters["status"], "query": urlencode({"status": filters["status"]}) if filters["status"] else "",
                "counts": selectors.verdict_counts(version=contract.current) if contract.current else {}}
     template = "contracts/contract_detail.html"
     if request.htmx:
@@ -74,21 +72,19 @@ def contract_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_POST
 @project_member(Role.ADMIN)
-def contract_toggle(request: HttpRequest, name: str) -> HttpResponse:
+def contract_toggle(request: ProjectRequest, name: str) -> HttpResponse:
     contract = selectors.contract_get(project=request.project, name=name)
     if contract is None:
         raise Http404("No such contract.")
-    services.contract_set_enabled(contract=contract, enabled=not contract.enabled, actor=request.user.username)
+    services.contract_set_enabled(contract=contract, enabled=not contract.enabled, actor=actor_of(request))
     return redirect("contracts:detail", project=request.project.slug, name=name)
 
 
 @require_http_methods(["GET", "POST"])
-@project_member()
-def whatif_list(request: HttpRequest) -> HttpResponse:
+@project_member(write=Role.REVIEWER)
+def whatif_list(request: ProjectRequest) -> HttpResponse:
     errors, form = [], {"kind": "contract", "source": "", "contract": "", "version": "", "last": "100", "status": ""}
     if request.method == "POST":
-        if not request.membership.allows(Role.REVIEWER):
-            return HttpResponse("What-if jobs need the reviewer role.", status=403)
         form = {k: request.POST.get(k, "").strip() for k in form}
         try:
             last = int(form["last"]) if form["last"] else None
@@ -97,21 +93,21 @@ def whatif_list(request: HttpRequest) -> HttpResponse:
         if not errors:
             try:
                 job = whatif.whatif_create(
-                    project=request.project, actor=request.user.username, kind=form["kind"] or "contract",
+                    project=request.project, actor=actor_of(request), kind=form["kind"] or "contract",
                     source=form["source"] or None, contract=form["contract"] or None,
                     version=form["version"] or None, last=last,
                     filters={"status": form["status"]} if form["status"] else {},
                 )
                 return redirect("contracts:whatif_detail", project=request.project.slug, job_id=job.pk)
             except ValidationError as exc:
-                errors = [f"{field}: {m}" for field, ms in exc.message_dict.items() for m in ms]
+                errors = validation_messages(exc)
     page = Paginator(selectors.whatif_list(project=request.project), PAGE).get_page(request.GET.get("page"))
     context = {"page": page, "errors": errors, "form": form,
                "contracts": selectors.contract_list(project=request.project)}
     return render(request, "contracts/whatif_list.html", context)
 
 
-def _job_or_404(request: HttpRequest, job_id: int) -> WhatIfJob:
+def _job_or_404(request: ProjectRequest, job_id: int) -> WhatIfJob:
     job = selectors.whatif_get(project=request.project, job_id=job_id)
     if job is None:
         raise Http404("No such what-if job.")
@@ -120,7 +116,7 @@ def _job_or_404(request: HttpRequest, job_id: int) -> WhatIfJob:
 
 @require_GET
 @project_member()
-def whatif_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+def whatif_detail(request: ProjectRequest, job_id: int) -> HttpResponse:
     job = _job_or_404(request, job_id)
     template = "contracts/whatif_detail.html"
     if request.htmx:
@@ -130,6 +126,6 @@ def whatif_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @require_POST
 @project_member(Role.REVIEWER)
-def whatif_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+def whatif_cancel(request: ProjectRequest, job_id: int) -> HttpResponse:
     job = whatif.whatif_cancel(job=_job_or_404(request, job_id))
     return render(request, "contracts/whatif_detail.html#job", {"job": job})

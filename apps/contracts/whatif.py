@@ -22,6 +22,7 @@ from apps.contracts.models import JobStatus, WhatIfJob
 from apps.contracts.selectors import version_get
 from apps.contracts.services import compiled, contract_validate, episode_steps
 from apps.core.outbox import task_enqueue
+from apps.tenancy.actors import Actor, actor_name
 from apps.tenancy.models import Project
 from apps.traces.models import Episode, EpisodeStatus
 
@@ -58,7 +59,7 @@ def episodes_for(*, project: Project, filters: dict, last: int | None) -> QueryS
 
 
 @transaction.atomic
-def whatif_create(*, project: Project, actor: str, kind: str = WhatIfJob.KIND_CONTRACT, source: str | None = None,
+def whatif_create(*, project: Project, actor: Actor, kind: str = WhatIfJob.KIND_CONTRACT, source: str | None = None,
                   contract: str | None = None, version: str | None = None, filters: dict | None = None,
                   last: int | None = None) -> WhatIfJob:
     """Queues a job. The candidate is `source` (unpublished YAML) or a published `contract`+`version`.
@@ -66,6 +67,7 @@ def whatif_create(*, project: Project, actor: str, kind: str = WhatIfJob.KIND_CO
     For a contract, the baseline is the contract's current version (if the name exists). For
     kind="policy", `source` is a policy and the baseline is each recorded decision.
     """
+    actor = actor_name(actor)
     filters = _filters(filters)
     if last is not None and (not isinstance(last, int) or last < 1):
         raise ValidationError({"last": ["must be a positive integer"]})

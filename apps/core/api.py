@@ -6,6 +6,8 @@ from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.core.errors import error_body
+
 
 def exception_handler(exc, context):
     """Every API error is `{"error": {"code", "message", "fields"?}}` with a 4xx status.
@@ -24,10 +26,10 @@ def exception_handler(exc, context):
         fields = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
         first = next(iter(fields.items()), ("input", ["invalid"]))
         message = f"{first[0]}: {_first_message(first[1])}"
-        response.data = {"error": {"code": "invalid", "message": message, "fields": fields}}
+        response.data = error_body("invalid", message, fields=fields)
     else:
         detail = response.data.get("detail", response.data) if isinstance(response.data, dict) else response.data
-        response.data = {"error": {"code": getattr(detail, "code", code), "message": str(detail)}}
+        response.data = error_body(getattr(detail, "code", code), str(detail))
     return response
 
 

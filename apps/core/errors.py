@@ -7,6 +7,7 @@ without the template context (whose processors would ask the database again).
 """
 
 import sys
+from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -16,6 +17,16 @@ API_PREFIXES = ("/api/", "/v1/")
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Warden: {title}</title></head>
 <body><h1>{title}</h1><p>{message}</p></body></html>"""
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict:
+    """The API's one error shape: `{"error": {"code", "message", "fields"?, ...}}`."""
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
+    """An API error answer in the one shape (DRF's exception handler builds the same body)."""
+    return JsonResponse(error_body(code, message, **extra), status=status)
 
 
 def database_unavailable(exc: BaseException | None) -> bool:
@@ -30,7 +41,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         status, code = 500, "server_error"
         title, message = "Server error", "Something went wrong on the server; it has been logged."
     if request.path.startswith(API_PREFIXES):
-        response: HttpResponse = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+        response: HttpResponse = error_response(status, code, message)
     else:
         response = HttpResponse(_PAGE.format(title=title, message=message), status=status)
     if status == 503:

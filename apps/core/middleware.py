@@ -13,17 +13,15 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
-API_PREFIXES = ("/api/", "/v1/")
+from apps.core.errors import API_PREFIXES, error_response
 
 
 def _error(request: HttpRequest, status: int, code: str, message: str, field: str | None = None) -> HttpResponse:
     if request.path_info.startswith(API_PREFIXES):
-        body: dict = {"code": code, "message": message}
-        if field:
-            body["fields"] = {field: [message.split(": ", 1)[-1]]}
-        return JsonResponse({"error": body}, status=status)
+        fields = {"fields": {field: [message.split(": ", 1)[-1]]}} if field else {}
+        return error_response(status, code, message, **fields)
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 

@@ -10,7 +10,7 @@ from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from apps.audit.models import GovernanceLogEntry
-from apps.audit.services import governance_log_flush
+from apps.audit.selectors import log_length
 from apps.audit.verification import governance_verify
 from apps.governance.models import AgentState
 from apps.policies.models import Approval, Decision, DecisionStatus
@@ -32,8 +32,6 @@ def project_summary(*, project: Project, days: int = 7) -> dict:
         .annotate(n=Count("id"))
         .order_by()
     )
-    governance_log_flush(project_id=project.id)  # count decisions still in the log's outbox too
-    last_entry = GovernanceLogEntry.objects.filter(project=project).order_by("-seq").values("seq", "created_at").first()
     return {
         "days": days,
         "episodes": {
@@ -42,7 +40,7 @@ def project_summary(*, project: Project, days: int = 7) -> dict:
         },
         "decisions": {"total": sum(verdicts.values()), **{v: verdicts.get(v, 0) for v in VERDICTS}},
         "pending_approvals": Approval.objects.filter(project=project, status=DecisionStatus.PENDING).count(),
-        "log": {"entries": last_entry["seq"] if last_entry else 0, "last_at": last_entry and last_entry["created_at"]},
+        "log": log_length(project=project),  # decisions still in the log's outbox count too
     }
 
 

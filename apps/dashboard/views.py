@@ -1,14 +1,14 @@
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from apps.dashboard import charts, selectors
-from apps.tenancy.decorators import project_member
+from apps.tenancy.decorators import ProjectRequest, project_member
 
 
 @require_GET
 @project_member()
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: ProjectRequest) -> HttpResponse:
     """Counts, then charts over the picked time range (`?range=24h|7d|30d|90d`)."""
     summary = selectors.project_summary(project=request.project)
     template = "dashboard/overview.html"
@@ -29,6 +29,6 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @project_member()
-def log_status(request: HttpRequest) -> HttpResponse:
+def log_status(request: ProjectRequest) -> HttpResponse:
     """The log verification card, loaded after the page (a full chain walk, cached per head)."""
     return render(request, "dashboard/_log_status.html", {"status": selectors.log_status(project=request.project)})

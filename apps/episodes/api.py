@@ -7,27 +7,23 @@ the `ingest` and `decide` scopes; reads need `read`.
 import json
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
-from rest_framework import exceptions, permissions, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import paginated_response
+from apps.core.errors import error_response
 from apps.episodes import selectors, services
 from apps.episodes.models import Run
 from apps.episodes.spec import SpecError, spec_parse
-from apps.tenancy.models import ApiKey
+from apps.tenancy.actors import actor_of
 from apps.traces.http import read_body
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
 
-class RunScope(permissions.BasePermission):
-    """Reads need `read`; starting or cancelling a run needs `ingest` and `decide` (`admin` has all)."""
-
-    def has_permission(self, request, view) -> bool:
-        needed = ("read",) if request.method in permissions.SAFE_METHODS else ("ingest", "decide")
-        self.message = f"This API key lacks the {' and '.join(repr(s) for s in needed)} scope."
-        return isinstance(request.auth, ApiKey) and all(request.auth.has_scope(s) for s in needed)
+# Reads need `read`; starting or cancelling a run needs `ingest` and `decide` (`admin` has all).
+RUN_SCOPE = ("read", "ingest+decide")
 
 
 class RunOutputSerializer(serializers.ModelSerializer):
@@ -79,7 +75,7 @@ def _run_or_404(request, run_id: str) -> Run:
 
 
 class RunListCreateApi(APIView):
-    permission_classes = [permissions.IsAuthenticated, RunScope]
+    api_scope = RUN_SCOPE
 
     @extend_schema(parameters=[OpenApiParameter(n, str) for n in selectors.FILTERS],
                    responses=RunOutputSerializer(many=True))
@@ -94,16 +90,15 @@ class RunListCreateApi(APIView):
         the run already made, another spec under that id 409."""
         data = _spec_from(request)
         try:
-            run, created = services.run_create(project=request.auth.project, data=data, actor=str(request.user))
+            run, created = services.run_create(project=request.auth.project, data=data, actor=actor_of(request))
         except services.RunConflict as exc:
-            return Response({"error": {"code": "run_conflict", "message": f"id: {exc}; choose another id."}},
-                            status=status.HTTP_409_CONFLICT)
+            return error_response(409, "run_conflict", f"id: {exc}; choose another id.")
         return Response(RunDetailOutputSerializer(run).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class RunDetailApi(APIView):
-    permission_classes = [permissions.IsAuthenticated, RunScope]
+    api_scope = RUN_SCOPE
 
     @extend_schema(responses=RunDetailOutputSerializer)
     def get(self, request, run_id: str):
@@ -113,7 +108,7 @@ class RunDetailApi(APIView):
 class RunSnapshotsApi(APIView):
     """The environment's state before the first round and after the last (JSON)."""
 
-    permission_classes = [permissions.IsAuthenticated, RunScope]
+    api_scope = RUN_SCOPE
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, run_id: str):
@@ -122,9 +117,9 @@ class RunSnapshotsApi(APIView):
 
 
 class RunCancelApi(APIView):
-    permission_classes = [permissions.IsAuthenticated, RunScope]
+    api_scope = RUN_SCOPE
 
     @extend_schema(request=None, responses=RunOutputSerializer)
     def post(self, request, run_id: str):
-        run = services.run_cancel(run=_run_or_404(request, run_id), actor=str(request.user))
+        run = services.run_cancel(run=_run_or_404(request, run_id), actor=actor_of(request))
         return Response(RunOutputSerializer(run).data)

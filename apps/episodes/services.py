@@ -30,6 +30,7 @@ from apps.episodes.signals import run_finished
 from apps.episodes.spec import MAX_ROUNDS, SpecError, spec_digest, spec_normalize
 from apps.policies import services as policy_services
 from apps.policies.models import PolicyBinding, PolicyVersion
+from apps.tenancy.actors import Actor, actor_name
 from apps.tenancy.models import Project
 from apps.traces import services as traces
 from apps.traces.models import Episode, EpisodeStatus
@@ -56,13 +57,14 @@ def _invalid(exc: SpecError) -> ValidationError:
     return ValidationError({exc.field: [exc.message]})
 
 
-def run_create(*, project: Project, data: dict[str, Any], actor: str, key: str | None = None) -> tuple[Run, bool]:
+def run_create(*, project: Project, data: dict[str, Any], actor: Actor, key: str | None = None) -> tuple[Run, bool]:
     """Queues a run of the spec `data` (parsed YAML/JSON); (run, created).
 
     The run id is `data["id"]`, else `key`, else made up. The same id with the same spec returns
     the existing run (created False); with another spec raises RunConflict. Bad specs raise
     ValidationError naming the field; nothing is written.
     """
+    actor = actor_name(actor)
     try:
         spec = spec_normalize(data)
         built = registry.spec_build(spec)
@@ -113,8 +115,9 @@ def run_enqueue(*, run: Run) -> None:
 
 
 @transaction.atomic
-def run_cancel(*, run: Run, actor: str) -> Run:
+def run_cancel(*, run: Run, actor: Actor) -> Run:
     """A queued run is cancelled at once; a running one stops after its current round."""
+    actor = actor_name(actor)
     run = Run.objects.select_for_update().get(pk=run.pk)
     if not run.is_active:
         raise ValidationError({"status": [f"the run is already {run.status}"]})

@@ -5,15 +5,17 @@ import json
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.forms import validation_messages
 from apps.episodes import selectors, services
 from apps.episodes.models import Run
 from apps.episodes.spec import SpecError, spec_parse
-from apps.tenancy.decorators import project_member
+from apps.tenancy.actors import actor_of
+from apps.tenancy.decorators import ProjectRequest, project_member
 from apps.tenancy.models import Role
 
 PAGE = 50
@@ -30,26 +32,20 @@ rounds: 100
 """
 
 
-def _errors(exc: ValidationError) -> list[str]:
-    return [f"{field}: {m}" for field, messages in exc.message_dict.items() for m in messages]
-
-
 @require_http_methods(["GET", "POST"])
-@project_member()
-def run_list(request: HttpRequest) -> HttpResponse:
+@project_member(write=Role.REVIEWER)
+def run_list(request: ProjectRequest) -> HttpResponse:
     errors, source = [], EXAMPLE
     if request.method == "POST":
-        if not request.membership.allows(Role.REVIEWER):
-            return HttpResponse("Starting runs needs the reviewer role.", status=403)
         source = request.POST.get("spec", "")
         try:
             run, _ = services.run_create(project=request.project, data=spec_parse(source),
-                                         actor=request.user.username)
+                                         actor=actor_of(request))
             return redirect("episodes:detail", project=request.project.slug, run_id=run.key)
         except SpecError as exc:
             errors = [str(exc)]
         except ValidationError as exc:
-            errors = _errors(exc)
+            errors = validation_messages(exc)
         except services.RunConflict as exc:
             errors = [f"id: {exc}; choose another id."]
     page = Paginator(selectors.run_list(project=request.project, filters=request.GET), PAGE).get_page(
@@ -62,7 +58,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context, status=400 if errors else 200)
 
 
-def _run_or_404(request: HttpRequest, run_id: str) -> Run:
+def _run_or_404(request: ProjectRequest, run_id: str) -> Run:
     run = selectors.run_get(project=request.project, key=run_id)
     if run is None:
         raise Http404("No such run.")
@@ -71,7 +67,7 @@ def _run_or_404(request: HttpRequest, run_id: str) -> Run:
 
 @require_GET
 @project_member()
-def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
+def run_detail(request: ProjectRequest, run_id: str) -> HttpResponse:
     run = _run_or_404(request, run_id)
     template = "episodes/run_detail.html"
     if request.htmx:
@@ -82,19 +78,19 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
 
 @require_POST
 @project_member(Role.REVIEWER)
-def run_cancel(request: HttpRequest, run_id: str) -> HttpResponse:
+def run_cancel(request: ProjectRequest, run_id: str) -> HttpResponse:
     run = _run_or_404(request, run_id)
     error = ""
     try:
-        run = services.run_cancel(run=run, actor=request.user.username)
+        run = services.run_cancel(run=run, actor=actor_of(request))
     except ValidationError as exc:
-        error = _errors(exc)[0]
+        error = validation_messages(exc)[0]
     return render(request, "episodes/run_detail.html#run", {"run": run, "error": error})
 
 
 @require_GET
 @project_member()
-def run_snapshots(request: HttpRequest, run_id: str) -> JsonResponse:
+def run_snapshots(request: ProjectRequest, run_id: str) -> JsonResponse:
     run = _run_or_404(request, run_id)
     response = JsonResponse({"id": run.key, "environment": run.environment, "before": run.snapshot_before,
                              "after": run.snapshot_after}, json_dumps_params={"indent": 2})
@@ -102,7 +98,7 @@ def run_snapshots(request: HttpRequest, run_id: str) -> JsonResponse:
     return response
 
 
-def replay_run_panel(request: HttpRequest, episode) -> str:
+def replay_run_panel(request: ProjectRequest, episode) -> str:
     """The replay page's section for an episode a run played: the run and its snapshots."""
     run = selectors.run_for_episode(project=request.project, episode_id=episode.pk)
     if run is None:

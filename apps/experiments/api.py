@@ -10,14 +10,15 @@ import json
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
-from rest_framework import exceptions, permissions, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import paginated_response
-from apps.episodes.api import YAML_TYPES, RunScope
+from apps.episodes.api import RUN_SCOPE, YAML_TYPES
 from apps.experiments import selectors, services
 from apps.experiments.models import Experiment, Trial
+from apps.tenancy.actors import actor_of
 from apps.traces.http import read_body
 
 
@@ -83,7 +84,7 @@ def _experiment_or_404(request, experiment_id: int) -> Experiment:
 
 
 class ExperimentListCreateApi(APIView):
-    permission_classes = [permissions.IsAuthenticated, RunScope]
+    api_scope = RUN_SCOPE
 
     @extend_schema(parameters=[OpenApiParameter("status", str)], responses=ExperimentOutputSerializer(many=True))
     def get(self, request):
@@ -96,12 +97,12 @@ class ExperimentListCreateApi(APIView):
     def post(self, request):
         """Plans and queues an experiment; a bad spec is a 400 naming the field."""
         experiment = services.experiment_create(project=request.auth.project, source=_spec_from(request),
-                                                actor=str(request.user))
+                                                actor=actor_of(request))
         return Response(ExperimentDetailOutputSerializer(experiment).data, status=status.HTTP_201_CREATED)
 
 
 class ExperimentDetailApi(APIView):
-    permission_classes = [permissions.IsAuthenticated, RunScope]
+    api_scope = RUN_SCOPE
 
     @extend_schema(responses=ExperimentDetailOutputSerializer)
     def get(self, request, experiment_id: int):
@@ -109,33 +110,33 @@ class ExperimentDetailApi(APIView):
 
 
 class ExperimentCancelApi(APIView):
-    permission_classes = [permissions.IsAuthenticated, RunScope]
+    api_scope = RUN_SCOPE
 
     @extend_schema(request=None, responses=ExperimentOutputSerializer)
     def post(self, request, experiment_id: int):
         experiment = services.experiment_cancel(experiment=_experiment_or_404(request, experiment_id),
-                                                actor=str(request.user))
+                                                actor=actor_of(request))
         return Response(ExperimentOutputSerializer(experiment).data)
 
 
 class ExperimentRetryApi(APIView):
-    permission_classes = [permissions.IsAuthenticated, RunScope]
+    api_scope = RUN_SCOPE
 
     @extend_schema(request=None, responses=ExperimentOutputSerializer)
     def post(self, request, experiment_id: int):
         experiment = _experiment_or_404(request, experiment_id)
-        services.experiment_retry(experiment=experiment, actor=str(request.user))
+        services.experiment_retry(experiment=experiment, actor=actor_of(request))
         experiment.refresh_from_db()
         return Response(ExperimentOutputSerializer(experiment).data)
 
 
 class ExperimentRerunApi(APIView):
-    permission_classes = [permissions.IsAuthenticated, RunScope]
+    api_scope = RUN_SCOPE
 
     @extend_schema(request=None, responses={201: ExperimentOutputSerializer})
     def post(self, request, experiment_id: int):
         experiment = services.experiment_rerun(experiment=_experiment_or_404(request, experiment_id),
-                                               actor=str(request.user))
+                                               actor=actor_of(request))
         return Response(ExperimentOutputSerializer(experiment).data, status=status.HTTP_201_CREATED)
 
 
@@ -143,7 +144,7 @@ class ExperimentResultsApi(APIView):
     """The result table: `results.json` (the spec, counts and per-condition statistics) or
     `results.csv` (one row per condition and metric, comparison columns against the baseline)."""
 
-    permission_classes = [permissions.IsAuthenticated, RunScope]
+    api_scope = RUN_SCOPE
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, experiment_id: int, kind: str):
@@ -160,7 +161,7 @@ class ExperimentResultsApi(APIView):
 class ExperimentTrialsApi(APIView):
     """One condition's trials (`?condition=<index>`, default 0; `&status=`), with their runs."""
 
-    permission_classes = [permissions.IsAuthenticated, RunScope]
+    api_scope = RUN_SCOPE
 
     @extend_schema(parameters=[OpenApiParameter("condition", int), OpenApiParameter("status", str)],
                    responses=TrialOutputSerializer(many=True))

@@ -41,6 +41,7 @@ from apps.experiments.models import ACTIVE, Condition, Experiment, ExperimentSta
 from apps.experiments.spec import Plan, SpecError, deep_merge, spec_load, task_key, trial_seed
 from apps.experiments.version import code_version
 from apps.policies.models import Decision
+from apps.tenancy.actors import Actor, actor_name
 from apps.tenancy.models import Project
 from apps.traces.models import EpisodeStatus
 
@@ -85,10 +86,11 @@ def _digest(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def experiment_create(*, project: Project, source: str | dict, actor: str,
+def experiment_create(*, project: Project, source: str | dict, actor: Actor,
                       rerun_of: Experiment | None = None) -> Experiment:
     """Plans the experiment and queues it: one Trial per condition × task × seed × repeat (written in
     batches), and the first advance promised in the same transaction."""
+    actor = actor_name(actor)
     plan = plan_load(source)
     with transaction.atomic():
         experiment = Experiment.objects.create(
@@ -116,8 +118,9 @@ def experiment_create(*, project: Project, source: str | dict, actor: str,
     return experiment
 
 
-def experiment_rerun(*, experiment: Experiment, actor: str) -> Experiment:
+def experiment_rerun(*, experiment: Experiment, actor: Actor) -> Experiment:
     """A new experiment from the stored spec: the same conditions, tasks and seeds."""
+    actor = actor_name(actor)
     return experiment_create(project=experiment.project, source=experiment.spec, actor=actor, rerun_of=experiment)
 
 
@@ -256,9 +259,10 @@ def _settle(experiment: Experiment) -> None:
         experiment.status = ExperimentStatus.COMPLETED
 
 
-def experiment_cancel(*, experiment: Experiment, actor: str) -> Experiment:
+def experiment_cancel(*, experiment: Experiment, actor: Actor) -> Experiment:
     """Stops dispatching, cancels pending trials and queued runs; runs already playing finish and
     are counted. The experiment reads `cancelled` at once."""
+    actor = actor_name(actor)
     with transaction.atomic():
         experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
         if not experiment.is_active:
@@ -277,8 +281,9 @@ def experiment_cancel(*, experiment: Experiment, actor: str) -> Experiment:
     return experiment
 
 
-def experiment_retry(*, experiment: Experiment, actor: str) -> int:
+def experiment_retry(*, experiment: Experiment, actor: Actor) -> int:
     """Queues the failed and cancelled trials again (each under a new run key); returns how many."""
+    actor = actor_name(actor)
     with transaction.atomic():
         experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
         again = Trial.objects.filter(experiment=experiment, status__in=(TrialStatus.FAILED, TrialStatus.CANCELLED))

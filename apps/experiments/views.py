@@ -2,17 +2,20 @@
 (polled with htmx while it runs), cancel and retry, a condition's trials with their replays, exports."""
 
 import json
+from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.forms import validation_messages
 from apps.experiments import charts, selectors, services
 from apps.experiments.models import Experiment
 from apps.experiments.table import result_grid
-from apps.tenancy.decorators import project_member
+from apps.tenancy.actors import actor_of
+from apps.tenancy.decorators import ProjectRequest, project_member
 from apps.tenancy.models import Role
 
 PAGE = 25
@@ -33,24 +36,18 @@ charts: [collusion_tier, severe, consumer_surplus]
 """
 
 
-def _errors(exc: ValidationError) -> list[str]:
-    return [f"{field}: {m}" for field, messages in exc.message_dict.items() for m in messages]
-
-
 @require_http_methods(["GET", "POST"])
-@project_member()
-def experiment_list(request: HttpRequest) -> HttpResponse:
+@project_member(write=Role.REVIEWER)
+def experiment_list(request: ProjectRequest) -> HttpResponse:
     errors, source = [], EXAMPLE
     if request.method == "POST":
-        if not request.membership.allows(Role.REVIEWER):
-            return HttpResponse("Starting experiments needs the reviewer role.", status=403)
         source = request.POST.get("spec", "")
         try:
             experiment = services.experiment_create(project=request.project, source=source,
-                                                    actor=request.user.username)
+                                                    actor=actor_of(request))
             return redirect("experiments:detail", project=request.project.slug, experiment_id=experiment.pk)
         except ValidationError as exc:
-            errors = _errors(exc)
+            errors = validation_messages(exc)
     page = Paginator(selectors.experiment_list(project=request.project, filters=request.GET), PAGE).get_page(
         request.GET.get("page"))
     context = {"page": page, "errors": errors, "source": source, "polling": any(e.is_active for e in page)}
@@ -60,14 +57,14 @@ def experiment_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context, status=400 if errors else 200)
 
 
-def _experiment_or_404(request: HttpRequest, experiment_id: int) -> Experiment:
+def _experiment_or_404(request: ProjectRequest, experiment_id: int) -> Experiment:
     experiment = selectors.experiment_get(project=request.project, experiment_id=experiment_id)
     if experiment is None:
         raise Http404("No such experiment.")
     return experiment
 
 
-def _live(request: HttpRequest, experiment: Experiment, error: str = "") -> dict:
+def _live(request: ProjectRequest, experiment: Experiment, error: str = "") -> dict:
     results = selectors.experiment_results(experiment=experiment)
     chosen = experiment.spec.get("charts") if isinstance(experiment.spec.get("charts"), list) else None
     figures = charts.experiment_figures(results=results, chosen=chosen) if experiment.done else []
@@ -78,7 +75,7 @@ def _live(request: HttpRequest, experiment: Experiment, error: str = "") -> dict
 
 @require_GET
 @project_member()
-def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
+def experiment_detail(request: ProjectRequest, experiment_id: int) -> HttpResponse:
     experiment = _experiment_or_404(request, experiment_id)
     template = "experiments/experiment_detail.html"
     if request.htmx:
@@ -90,38 +87,38 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
 
 @require_POST
 @project_member(Role.REVIEWER)
-def experiment_cancel(request: HttpRequest, experiment_id: int) -> HttpResponse:
+def experiment_cancel(request: ProjectRequest, experiment_id: int) -> HttpResponse:
     experiment, error = _experiment_or_404(request, experiment_id), ""
     try:
-        experiment = services.experiment_cancel(experiment=experiment, actor=request.user.username)
+        experiment = services.experiment_cancel(experiment=experiment, actor=actor_of(request))
     except ValidationError as exc:
-        error = _errors(exc)[0]
+        error = validation_messages(exc)[0]
     return render(request, "experiments/experiment_detail.html#live", _live(request, experiment, error))
 
 
 @require_POST
 @project_member(Role.REVIEWER)
-def experiment_retry(request: HttpRequest, experiment_id: int) -> HttpResponse:
+def experiment_retry(request: ProjectRequest, experiment_id: int) -> HttpResponse:
     experiment, error = _experiment_or_404(request, experiment_id), ""
     try:
-        services.experiment_retry(experiment=experiment, actor=request.user.username)
+        services.experiment_retry(experiment=experiment, actor=actor_of(request))
         experiment.refresh_from_db()
     except ValidationError as exc:
-        error = _errors(exc)[0]
+        error = validation_messages(exc)[0]
     return render(request, "experiments/experiment_detail.html#live", _live(request, experiment, error))
 
 
 @require_POST
 @project_member(Role.REVIEWER)
-def experiment_rerun(request: HttpRequest, experiment_id: int) -> HttpResponse:
+def experiment_rerun(request: ProjectRequest, experiment_id: int) -> HttpResponse:
     experiment = services.experiment_rerun(experiment=_experiment_or_404(request, experiment_id),
-                                           actor=request.user.username)
+                                           actor=actor_of(request))
     return redirect("experiments:detail", project=request.project.slug, experiment_id=experiment.pk)
 
 
 @require_GET
 @project_member()
-def condition_detail(request: HttpRequest, experiment_id: int, index: int) -> HttpResponse:
+def condition_detail(request: ProjectRequest, experiment_id: int, index: int) -> HttpResponse:
     experiment = _experiment_or_404(request, experiment_id)
     condition = selectors.condition_get(experiment=experiment, index=index)
     if condition is None:
@@ -134,13 +131,13 @@ def condition_detail(request: HttpRequest, experiment_id: int, index: int) -> Ht
     rows = [(t, [t.metrics.get(k) for k in keys]) for t in page]
     return render(request, "experiments/condition_detail.html",
                   {"experiment": experiment, "condition": condition, "page": page, "rows": rows, "keys": keys,
-                   "status": status,
+                   "status": status, "query": urlencode({"status": status}) if status else "",
                    "run_spec": json.dumps(condition.run_spec, indent=2)})
 
 
 @require_GET
 @project_member()
-def experiment_results(request: HttpRequest, experiment_id: int, kind: str) -> HttpResponse:
+def experiment_results(request: ProjectRequest, experiment_id: int, kind: str) -> HttpResponse:
     experiment = _experiment_or_404(request, experiment_id)
     if kind == "csv":
         response = HttpResponse(selectors.results_csv(experiment=experiment), content_type="text/csv")

@@ -15,13 +15,11 @@ from apps.audit.verification import governance_verify, log_export_lines
 from apps.core.api import paginated_response
 from apps.governance import controller, graphs, selectors
 from apps.governance.models import Sanction, SanctionKind
-from apps.tenancy.auth import scope_required
-
-ReadScope = scope_required("read")
+from apps.tenancy.actors import actor_of
 
 
 class LogEntryListApi(APIView):
-    permission_classes = [ReadScope]
+    api_scope = "read"
 
     @extend_schema_serializer(component_name="GovernanceLogFilter")
     class FilterSerializer(serializers.Serializer):
@@ -50,7 +48,7 @@ class LogEntryListApi(APIView):
 class LogVerifyApi(APIView):
     """Walks the whole chain with the server's keys; names the first broken or missing entry."""
 
-    permission_classes = [ReadScope]
+    api_scope = "read"
 
     @extend_schema_serializer(component_name="GovernanceLogVerifyReport")
     class OutputSerializer(serializers.Serializer):
@@ -87,7 +85,7 @@ class LogVerifyApi(APIView):
 class CheckpointExportApi(APIView):
     """The head now as a signed checkpoint: keep it outside Warden, verify against it later."""
 
-    permission_classes = [ReadScope]
+    api_scope = "read"
 
     @extend_schema_serializer(component_name="GovernanceSignedCheckpoint")
     class OutputSerializer(serializers.Serializer):
@@ -108,7 +106,7 @@ class CheckpointExportApi(APIView):
 class LogExportApi(APIView):
     """A signed JSON Lines bundle of a range; check it with clients/verify/warden_verify.py."""
 
-    permission_classes = [ReadScope]
+    api_scope = "read"
 
     @extend_schema_serializer(component_name="GovernanceLogExportRange")
     class InputSerializer(serializers.Serializer):
@@ -134,7 +132,7 @@ class LogExportApi(APIView):
 class CheckpointListApi(APIView):
     """Recorded chain heads: keep copies outside Warden to detect a rewritten tail later."""
 
-    permission_classes = [ReadScope]
+    api_scope = "read"
 
     @extend_schema_serializer(component_name="GovernanceCheckpoint")
     class OutputSerializer(serializers.Serializer):
@@ -153,7 +151,7 @@ class CheckpointListApi(APIView):
 class AgentStateApi(APIView):
     """An agent's governance state, as the policy engine sees it on /decide."""
 
-    permission_classes = [ReadScope]
+    api_scope = "read"
 
     @extend_schema_serializer(component_name="AgentGovernanceState")
     class OutputSerializer(serializers.Serializer):
@@ -169,11 +167,10 @@ class AgentStateApi(APIView):
         return Response(self.OutputSerializer({"agent": agent, **state}).data)
 
 
-AdminScope = scope_required("admin")
 
 
 class GraphListApi(APIView):
-    permission_classes = [ReadScope]
+    api_scope = "read"
 
     @extend_schema_serializer(component_name="GovernanceGraphVersion")
     class OutputSerializer(serializers.Serializer):
@@ -200,7 +197,7 @@ class GraphListApi(APIView):
 class GraphPublishApi(APIView):
     """Publishes a YAML manifest (admin scope); 400 lists each problem with its line."""
 
-    permission_classes = [AdminScope]
+    api_scope = "admin"
 
     @extend_schema_serializer(component_name="GovernanceGraphPublish")
     class InputSerializer(serializers.Serializer):
@@ -212,7 +209,7 @@ class GraphPublishApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         project = request.auth.project
-        version = graphs.graph_publish(project=project, actor=request.user.name, **data.validated_data)
+        version = graphs.graph_publish(project=project, actor=actor_of(request), **data.validated_data)
         body = GraphListApi.OutputSerializer(version, context={"project": project}).data
         return Response(body, status=201)
 
@@ -250,8 +247,7 @@ class SanctionListApi(APIView):
         details = serializers.DictField(required=False, default=dict)
         reason = serializers.CharField(max_length=2000)
 
-    def get_permissions(self):
-        return [AdminScope()] if self.request.method == "POST" else [ReadScope()]
+    api_scope = ("read", "admin")
 
     @extend_schema(parameters=[FilterSerializer], responses=SanctionOutputSerializer(many=True))
     def get(self, request):
@@ -264,13 +260,13 @@ class SanctionListApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        sanction = controller.sanction_apply(project=request.auth.project, actor=request.user.name,
+        sanction = controller.sanction_apply(project=request.auth.project, actor=actor_of(request),
                                              **data.validated_data)
         return Response(SanctionOutputSerializer(sanction).data, status=201)
 
 
 class SanctionLiftApi(APIView):
-    permission_classes = [AdminScope]
+    api_scope = "admin"
 
     @extend_schema_serializer(component_name="SanctionLift")
     class InputSerializer(serializers.Serializer):
@@ -281,5 +277,5 @@ class SanctionLiftApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         sanction = get_object_or_404(Sanction, project=request.auth.project, pk=sanction_id)
-        sanction = controller.sanction_lift(sanction=sanction, actor=request.user.name, **data.validated_data)
+        sanction = controller.sanction_lift(sanction=sanction, actor=actor_of(request), **data.validated_data)
         return Response(SanctionOutputSerializer(sanction).data)

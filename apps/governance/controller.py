@@ -11,9 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.services import governance_log_append
+from apps.core.events import LogEvent
 from apps.governance.graph import Graph, engine
 from apps.governance.models import AgentState, Evidence, GraphVersion, Sanction, SanctionKind
 from apps.governance.selectors import graph_compiled
+from apps.tenancy.actors import Actor, actor_name
 from apps.tenancy.models import Project
 
 HISTORY_ROUNDS = 50  # the most rounds any "for K rounds" may look back
@@ -50,7 +52,7 @@ def _log_sanction(sanction: Sanction, event: str, actor: str, reason: str) -> No
 def _lift(sanction: Sanction, *, actor: str, reason: str, now: datetime) -> None:
     sanction.lifted_at, sanction.lifted_by, sanction.lift_reason = now, actor, reason
     sanction.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
-    _log_sanction(sanction, "sanction.lifted", actor, reason)
+    _log_sanction(sanction, LogEvent.SANCTION_LIFTED, actor, reason)
 
 
 def _enter(agent_state: AgentState, *, version: GraphVersion, graph: Graph, target: str, actor: str,
@@ -67,14 +69,14 @@ def _enter(agent_state: AgentState, *, version: GraphVersion, graph: Graph, targ
             details=spec.get("arguments") or spec.get("details") or {}, source="graph", graph_state=target,
             reason=f"state {target!r} of graph {graph.name}", applied_by=actor, applied_at=now,
         )
-        _log_sanction(sanction, "sanction.applied", actor, sanction.reason)
+        _log_sanction(sanction, LogEvent.SANCTION_APPLIED, actor, sanction.reason)
     agent_state.graph = version
     agent_state.state = target
     agent_state.entered_at = agent_state.renewed_at = now
     agent_state.counters = {"rounds_in_state": 0, "clean_streak": 0}
     _refresh_effect(agent_state)
     governance_log_append(
-        project=agent_state.project, event="governance.transition", actor=actor,
+        project=agent_state.project, event=LogEvent.GOVERNANCE_TRANSITION, actor=actor,
         data={"agent": agent_state.agent, "from": previous, "to": target, "graph": version.digest, **trigger},
     )
 
@@ -149,9 +151,10 @@ def agents_decay(*, project: Project, now: datetime | None = None) -> int:
     return moved
 
 
-def agents_rehome(*, version: GraphVersion, actor: str) -> None:
+def agents_rehome(*, version: GraphVersion, actor: Actor) -> None:
     """After a graph version comes into force: agents in a state it no longer has restart at its
     initial state; the others keep their state with that state's sanctions as the new version says."""
+    actor = actor_name(actor)
     graph = graph_compiled(version)
     now = timezone.now()
     for agent_state in AgentState.objects.select_for_update().filter(project_id=version.project_id).exclude(
@@ -163,8 +166,9 @@ def agents_rehome(*, version: GraphVersion, actor: str) -> None:
 
 
 @transaction.atomic
-def agent_move(*, project: Project, agent: str, to: str, actor: str, reason: str) -> AgentState:
+def agent_move(*, project: Project, agent: str, to: str, actor: Actor, reason: str) -> AgentState:
     """A reviewer's decision along one of the graph's `by: reviewer` paths (e.g. a restorative path)."""
+    actor = actor_name(actor)
     if not reason.strip():
         raise ValidationError({"reason": ["Say why."]})
     active = _active_graph(project)
@@ -204,9 +208,10 @@ def _check_sanction(kind: str, tool: str, details: dict, reason: str) -> None:
 
 
 @transaction.atomic
-def sanction_apply(*, project: Project, agent: str, kind: str, actor: str, reason: str, tool: str = "",
+def sanction_apply(*, project: Project, agent: str, kind: str, actor: Actor, reason: str, tool: str = "",
                    details: dict | None = None) -> Sanction:
     """A reviewer's sanction by hand; takes effect on the agent's next /decide."""
+    actor = actor_name(actor)
     details = details or {}
     agent = agent.strip()
     if not agent:
@@ -218,12 +223,13 @@ def sanction_apply(*, project: Project, agent: str, kind: str, actor: str, reaso
         reason=reason.strip(), applied_by=actor,
     )
     _refresh_effect(agent_state)
-    _log_sanction(sanction, "sanction.applied", actor, sanction.reason)
+    _log_sanction(sanction, LogEvent.SANCTION_APPLIED, actor, sanction.reason)
     return sanction
 
 
 @transaction.atomic
-def sanction_lift(*, sanction: Sanction, actor: str, reason: str) -> Sanction:
+def sanction_lift(*, sanction: Sanction, actor: Actor, reason: str) -> Sanction:
+    actor = actor_name(actor)
     if not reason.strip():
         raise ValidationError({"reason": ["Say why."]})
     agent_state = _lock(sanction.project, sanction.agent)

@@ -5,9 +5,11 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from apps.audit.services import governance_log_append
+from apps.core.events import LogEvent
 from apps.governance import controller
 from apps.governance.graph import Graph, GraphError, compile_graph
 from apps.governance.models import GraphVersion
+from apps.tenancy.actors import Actor, actor_name
 from apps.tenancy.models import Project
 
 _GRAPH_LOCK_NAMESPACE = 7_302  # pg_advisory_xact_lock(ns, project_id); the log's is 7_301
@@ -29,11 +31,12 @@ def graph_check(*, source: str) -> Graph:
 
 
 @transaction.atomic
-def graph_publish(*, project: Project, source: str, actor: str, activate: bool = True) -> GraphVersion:
+def graph_publish(*, project: Project, source: str, actor: Actor, activate: bool = True) -> GraphVersion:
     """Publishes `source` as a new immutable version, or returns the version with the same content.
 
     The digest hashes the canonical manifest, so reformatting the YAML does not make a new version.
     """
+    actor = actor_name(actor)
     graph = graph_check(source=source)
     _lock_graphs(project_id=project.pk)
     version = GraphVersion.objects.filter(project=project, digest=graph.digest).first()
@@ -44,7 +47,7 @@ def graph_publish(*, project: Project, source: str, actor: str, activate: bool =
             manifest=graph.manifest, created_by=actor,
         )
         governance_log_append(
-            project=project, event="graph.published", actor=actor,
+            project=project, event=LogEvent.GRAPH_PUBLISHED, actor=actor,
             data={"graph": graph.name, "number": version.number, "digest": version.digest},
         )
     if activate and not version.is_active:
@@ -53,8 +56,9 @@ def graph_publish(*, project: Project, source: str, actor: str, activate: bool =
 
 
 @transaction.atomic
-def graph_activate(*, version: GraphVersion, actor: str) -> GraphVersion:
+def graph_activate(*, version: GraphVersion, actor: Actor) -> GraphVersion:
     """Puts `version` in force for the project; agents move onto it (see controller.agents_rehome)."""
+    actor = actor_name(actor)
     _lock_graphs(project_id=version.project_id)
     GraphVersion.objects.select_for_update().filter(project_id=version.project_id, is_active=True).update(
         is_active=False
@@ -62,7 +66,7 @@ def graph_activate(*, version: GraphVersion, actor: str) -> GraphVersion:
     version.is_active = True
     version.save(update_fields=["is_active"])
     governance_log_append(
-        project=version.project, event="graph.activated", actor=actor,
+        project=version.project, event=LogEvent.GRAPH_ACTIVATED, actor=actor,
         data={"graph": version.name, "number": version.number, "digest": version.digest},
     )
     controller.agents_rehome(version=version, actor=actor)

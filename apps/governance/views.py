@@ -1,20 +1,23 @@
 """Governance pages: agents and their states, sanctions, graphs (editor, versions), the log."""
 
+from urllib.parse import urlencode
+
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.audit import selectors as audit_selectors
 from apps.audit.services import governance_log_flush
 from apps.audit.verification import governance_verify
-from apps.core.forms import form_apply_errors
+from apps.core.forms import form_apply_errors, validation_messages, validation_text
 from apps.governance import controller, graphs, selectors
 from apps.governance.forms import GraphForm, MoveForm, ReasonForm, SanctionForm
 from apps.governance.graph import engine
 from apps.governance.models import Evidence, Sanction
-from apps.tenancy.decorators import project_member
+from apps.tenancy.actors import actor_of
+from apps.tenancy.decorators import ProjectRequest, project_member, role_required
 from apps.tenancy.models import Role
 
 STARTER = """name: my-graph
@@ -31,13 +34,17 @@ restore:
 """
 
 
-def _can_review(request: HttpRequest) -> bool:
+def _can_review(request: ProjectRequest) -> bool:
     return request.membership.allows(Role.REVIEWER)
+
+
+def _publishing(request: ProjectRequest) -> bool:
+    return request.method == "POST" and request.POST.get("action") == "publish"
 
 
 @require_GET
 @project_member()
-def agent_list(request: HttpRequest) -> HttpResponse:
+def agent_list(request: ProjectRequest) -> HttpResponse:
     page = Paginator(selectors.agent_state_list(project=request.project), 50).get_page(request.GET.get("page"))
     context = {
         "page": page, "graph": selectors.graph_active(project=request.project),
@@ -49,7 +56,7 @@ def agent_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _agent_context(request: HttpRequest, agent: str, **extra) -> dict:
+def _agent_context(request: ProjectRequest, agent: str, **extra) -> dict:
     agent_state = selectors.agent_state_get(project=request.project, agent=agent)
     graph = selectors.graph_active(project=request.project)
     targets = []
@@ -66,17 +73,17 @@ def _agent_context(request: HttpRequest, agent: str, **extra) -> dict:
 
 @require_GET
 @project_member()
-def agent_detail(request: HttpRequest, agent: str) -> HttpResponse:
+def agent_detail(request: ProjectRequest, agent: str) -> HttpResponse:
     return render(request, "governance/agent_detail.html", _agent_context(request, agent))
 
 
 @require_POST
 @project_member(Role.REVIEWER)
-def sanction_apply(request: HttpRequest) -> HttpResponse:
+def sanction_apply(request: ProjectRequest) -> HttpResponse:
     form = SanctionForm(request.POST)
     if form.is_valid():
         try:
-            controller.sanction_apply(project=request.project, actor=request.user.username, **form.cleaned_data)
+            controller.sanction_apply(project=request.project, actor=actor_of(request), **form.cleaned_data)
         except ValidationError as exc:
             form_apply_errors(form, exc)
         else:
@@ -91,15 +98,15 @@ def sanction_apply(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @project_member(Role.REVIEWER)
-def sanction_lift(request: HttpRequest, sanction_id: int) -> HttpResponse:
+def sanction_lift(request: ProjectRequest, sanction_id: int) -> HttpResponse:
     sanction = get_object_or_404(Sanction, project=request.project, pk=sanction_id)
     form = ReasonForm(request.POST)
     error = None
     if form.is_valid():
         try:
-            controller.sanction_lift(sanction=sanction, actor=request.user.username, reason=form.cleaned_data["reason"])
+            controller.sanction_lift(sanction=sanction, actor=actor_of(request), reason=form.cleaned_data["reason"])
         except ValidationError as exc:
-            error = " ".join(exc.messages)
+            error = validation_text(exc)
     else:
         error = "Say why the sanction is lifted."
     context = _agent_context(request, sanction.agent, lift_error=error)
@@ -108,15 +115,15 @@ def sanction_lift(request: HttpRequest, sanction_id: int) -> HttpResponse:
 
 @require_POST
 @project_member(Role.REVIEWER)
-def agent_move(request: HttpRequest, agent: str) -> HttpResponse:
+def agent_move(request: ProjectRequest, agent: str) -> HttpResponse:
     form = MoveForm(request.POST)
     error = None
     if form.is_valid():
         try:
-            controller.agent_move(project=request.project, agent=agent, actor=request.user.username,
+            controller.agent_move(project=request.project, agent=agent, actor=actor_of(request),
                                   **form.cleaned_data)
         except ValidationError as exc:
-            error = " ".join(exc.messages)
+            error = validation_text(exc)
     else:
         error = "Choose a state and say why."
     context = _agent_context(request, agent, move_error=error)
@@ -125,27 +132,26 @@ def agent_move(request: HttpRequest, agent: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @project_member()
-def graph_list(request: HttpRequest) -> HttpResponse:
+@role_required(Role.ADMIN, when=_publishing)
+def graph_list(request: ProjectRequest) -> HttpResponse:
     """Versions and the editor. Anyone may validate a draft; publishing needs the admin role."""
     active = selectors.graph_active(project=request.project)
     form = GraphForm(request.POST or None, initial={"source": active.source if active else STARTER})
-    context = {"versions": selectors.graph_version_list(project=request.project)[:100], "active": active,
+    context: dict = {"versions": selectors.graph_version_list(project=request.project)[:100], "active": active,
                "form": form, "problems": None, "checked": None, "published": None,
                "can_publish": request.membership.allows(Role.ADMIN)}
     if request.method == "POST" and form.is_valid():
         source = form.cleaned_data["source"]
         try:
-            if request.POST.get("action") == "publish":
-                if not context["can_publish"]:
-                    return HttpResponse("Publishing needs the admin role.", status=403)
+            if _publishing(request):
                 context["published"] = graphs.graph_publish(project=request.project, source=source,
-                                                            actor=request.user.username)
+                                                            actor=actor_of(request))
                 context["active"] = context["published"]
                 context["versions"] = selectors.graph_version_list(project=request.project)[:100]
             else:
                 context["checked"] = graphs.graph_check(source=source)
         except ValidationError as exc:
-            context["problems"] = exc.message_dict.get("source", exc.messages)
+            context["problems"] = validation_messages(exc)
     template = "governance/graph_list.html"
     if request.htmx:
         template += "#editor"
@@ -154,12 +160,12 @@ def graph_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @project_member()
-def log_list(request: HttpRequest) -> HttpResponse:
+def log_list(request: ProjectRequest) -> HttpResponse:
     event = request.GET.get("event") or None
     governance_log_flush(project_id=request.project.id)  # list every committed event
     entries = audit_selectors.log_entry_list(project=request.project, event=event)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    context = {"page": page, "event": event or "", "events": audit_selectors.log_event_names(project=request.project),
+    context = {"page": page, "event": event or "", "query": urlencode({"event": event}) if event else "", "events": audit_selectors.log_event_names(project=request.project),
                "checkpoint": audit_selectors.checkpoint_latest(project=request.project)}
     template = "governance/log_list.html"
     if request.htmx:
@@ -169,7 +175,7 @@ def log_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @project_member()
-def log_verify(request: HttpRequest) -> HttpResponse:
+def log_verify(request: ProjectRequest) -> HttpResponse:
     """The verify badge: walks the whole chain (loaded lazily by the log page)."""
     report = governance_verify(project=request.project)
     return render(request, "governance/log_list.html#badge", {"report": report})

@@ -4,7 +4,7 @@ import time
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
-from rest_framework import exceptions, permissions, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,8 +13,9 @@ from apps.policies import approvals, decide_request, decisions, engine, narrowin
 from apps.policies.models import Decision, DecisionStatus
 from apps.policies.records import DecideInput
 from apps.tenancy import idempotency
-from apps.tenancy.auth import scope_required
+from apps.tenancy.actors import actor_name, actor_of
 from apps.traces import schema as trace_schema
+from apps.traces.http import step_conflict_response
 from apps.traces.services import StepConflict
 
 MAX_WAIT_SECONDS = 30
@@ -74,14 +75,6 @@ def decision_data(d: Decision) -> dict:
     }
 
 
-def _step_conflict(exc: StepConflict) -> Response:
-    return Response(
-        {"error": {"code": "step_conflict", "index": exc.index,
-                   "message": f"step_index: step {exc.index} already holds another step; nothing was written."}},
-        status=status.HTTP_409_CONFLICT,
-    )
-
-
 @extend_schema_serializer(component_name="DecideContext")
 class DecideContextSerializer(serializers.Serializer):
     untrusted = serializers.BooleanField(required=False, default=False,
@@ -126,9 +119,9 @@ def _decided(request, v: dict, *, tool: str, arguments: dict, kind: str = engine
     if key is not None:
         data.idempotency = idempotency.Claim(request.auth.project.id, request.auth.pk, key, data.fingerprint())
     try:
-        decision = decisions.decision_make(project=request.auth.project, data=data, actor=str(request.user))
+        decision = decisions.decision_make(project=request.auth.project, data=data, actor=actor_name(actor_of(request)))
     except StepConflict as exc:
-        return _step_conflict(exc)
+        return step_conflict_response(exc.index)
     except trace_schema.InvalidInput as exc:
         raise exceptions.ValidationError({exc.field.split(".")[-1]: [exc.message]}) from None
     return Response(decision_data(decision))
@@ -137,7 +130,7 @@ def _decided(request, v: dict, *, tool: str, arguments: dict, kind: str = engine
 class DecideApi(APIView):
     """Decide one tool call before it runs. Every decision is stored and appended to the episode."""
 
-    permission_classes = [permissions.IsAuthenticated, scope_required("decide")]
+    api_scope = "decide"
 
     def dispatch(self, request, *args, **kwargs):
         if request.method == "POST":
@@ -162,7 +155,7 @@ class DecideApi(APIView):
 class DecideMessageApi(APIView):
     """Decide an outgoing message before it is sent: same verdicts, evidence and log as a tool call."""
 
-    permission_classes = [permissions.IsAuthenticated, scope_required("decide")]
+    api_scope = "decide"
 
     @extend_schema_serializer(component_name="DecideMessageInput")
     class InputSerializer(DecideCommonSerializer):
@@ -180,18 +173,10 @@ class DecideMessageApi(APIView):
                         kind=engine.MESSAGE)
 
 
-class ReadOrDecide(permissions.BasePermission):
-    message = "This API key lacks the 'decide' or 'read' scope."
-
-    def has_permission(self, request, view) -> bool:
-        key = request.auth
-        return key is not None and hasattr(key, "has_scope") and (key.has_scope("decide") or key.has_scope("read"))
-
-
 class DecisionDetailApi(APIView):
     """One decision. `?wait=N` (seconds, at most 30) long-polls a pending ask until it is answered."""
 
-    permission_classes = [permissions.IsAuthenticated, ReadOrDecide]
+    api_scope = "decide|read"
 
     @extend_schema(parameters=[OpenApiParameter("wait", int)], responses=DecisionOutputSerializer)
     def get(self, request, decision_id: int):
@@ -216,7 +201,7 @@ class DecisionDetailApi(APIView):
 
 
 class DecisionListApi(APIView):
-    permission_classes = [permissions.IsAuthenticated, ReadOrDecide]
+    api_scope = "decide|read"
 
     @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("verdict", "agent", "tool", "status", "episode")],
                    responses=DecisionOutputSerializer(many=True))
@@ -229,7 +214,7 @@ class DecisionListApi(APIView):
 class NarrowApi(APIView):
     """Narrows the policy for one running episode (Progent-style dynamic update; never widens)."""
 
-    permission_classes = [permissions.IsAuthenticated, scope_required("decide")]
+    api_scope = "decide"
 
     @extend_schema_serializer(component_name="NarrowInput")
     class InputSerializer(serializers.Serializer):
@@ -255,7 +240,7 @@ class PolicyOutputSerializer(serializers.Serializer):
 
 
 class PolicyListApi(APIView):
-    permission_classes = [permissions.IsAuthenticated, ReadOrDecide]
+    api_scope = "decide|read"
 
     @extend_schema(responses=PolicyOutputSerializer(many=True))
     def get(self, request):
@@ -265,7 +250,7 @@ class PolicyListApi(APIView):
 class PolicyPublishApi(APIView):
     """Publishes a version (admin scope). Its test cases must pass; a failure names the case and line."""
 
-    permission_classes = [permissions.IsAuthenticated, scope_required("admin")]
+    api_scope = "admin"
 
     @extend_schema_serializer(component_name="PolicyPublishInput")
     class InputSerializer(serializers.Serializer):
@@ -287,5 +272,5 @@ class PolicyPublishApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        version = services.policy_publish(project=request.auth.project, actor=str(request.user), **data.validated_data)
+        version = services.policy_publish(project=request.auth.project, actor=actor_of(request), **data.validated_data)
         return Response(self.OutputSerializer(version).data, status=status.HTTP_201_CREATED)

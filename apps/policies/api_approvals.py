@@ -7,14 +7,15 @@ An answer through the API is the same service call as the Approvals page's, so i
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.errors import error_response
 from apps.policies import approvals, selectors
 from apps.policies.api import DecisionOutputSerializer, decision_data
 from apps.policies.models import Approval, DecisionStatus
-from apps.tenancy.auth import scope_required
+from apps.tenancy.actors import actor_of
 
 
 def approval_data(approval: Approval) -> dict:
@@ -42,18 +43,10 @@ class ApprovalListSerializer(serializers.Serializer):
     results = ApprovalOutputSerializer(many=True)
 
 
-class ReviewOrRead(permissions.BasePermission):
-    message = "This API key lacks the 'review' or 'read' scope."
-
-    def has_permission(self, request, view) -> bool:
-        key = request.auth
-        return key is not None and hasattr(key, "has_scope") and (key.has_scope("review") or key.has_scope("read"))
-
-
 class ApprovalListApi(APIView):
     """Asks waiting for a reviewer (`?status=pending`, the default) or recently answered (`answered`)."""
 
-    permission_classes = [permissions.IsAuthenticated, ReviewOrRead]
+    api_scope = "review|read"
 
     @extend_schema(parameters=[OpenApiParameter("status", str, enum=["pending", "answered"])],
                    responses=ApprovalListSerializer)
@@ -62,7 +55,6 @@ class ApprovalListApi(APIView):
         wanted = request.query_params.get("status", "pending")
         if wanted not in ("pending", "answered"):
             raise serializers.ValidationError({"status": ["pending or answered"]})
-        approvals.approvals_expire_due(project=project)
         found = selectors.approval_queue(project=project) if wanted == "pending" else selectors.approval_recent(
             project=project, limit=100)
         return Response({"results": [approval_data(a) for a in found]})
@@ -71,7 +63,7 @@ class ApprovalListApi(APIView):
 class ApprovalAnswerApi(APIView):
     """Approve or deny one pending ask (`review` scope). 409 once it was answered or its deadline passed."""
 
-    permission_classes = [permissions.IsAuthenticated, scope_required("review")]
+    api_scope = "review"
 
     @extend_schema_serializer(component_name="ApprovalAnswerInput")
     class InputSerializer(serializers.Serializer):
@@ -85,9 +77,8 @@ class ApprovalAnswerApi(APIView):
         approval = get_object_or_404(Approval, project=request.auth.project, pk=decision_id)
         try:
             approval = approvals.approval_answer(approval=approval, approve=data.validated_data["approve"],
-                                                 actor=request.user, note=data.validated_data["note"])
+                                                 actor=actor_of(request), note=data.validated_data["note"])
         except ValidationError as exc:
-            return Response({"error": {"code": "approval_closed", "message": " ".join(exc.messages)}},
-                            status=status.HTTP_409_CONFLICT)
+            return error_response(409, "approval_closed", " ".join(exc.messages))
         approval = Approval.objects.select_related("decision__episode", "answered_by").get(pk=approval.pk)
         return Response(approval_data(approval))

@@ -2,14 +2,13 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.policies import selectors, services
-from apps.policies.api import ReadOrDecide
 from apps.policies.models import Policy, PolicyBinding
-from apps.tenancy.auth import scope_required
+from apps.tenancy.actors import actor_of
 
 
 class BindingOutputSerializer(serializers.Serializer):
@@ -25,9 +24,7 @@ class BindingListApi(APIView):
     """GET: the project's bindings, highest priority first. POST (admin scope): bind a policy to agent
     and environment globs, replacing the binding of that same scope."""
 
-    def get_permissions(self):
-        scope = scope_required("admin") if self.request.method == "POST" else ReadOrDecide
-        return [permissions.IsAuthenticated(), scope()]
+    api_scope = ("decide|read", "admin")
 
     @extend_schema_serializer(component_name="BindingInput")
     class InputSerializer(serializers.Serializer):
@@ -50,18 +47,18 @@ class BindingListApi(APIView):
         if policy is None:
             raise serializers.ValidationError({"policy": [f"No policy '{v['policy']}' in this project."]})
         binding = services.binding_set(project=request.auth.project, policy=policy, agent=v["agent"],
-                                       environment=v["environment"], priority=v["priority"], actor=str(request.user))
+                                       environment=v["environment"], priority=v["priority"], actor=actor_of(request))
         return Response(BindingOutputSerializer(binding).data, status=status.HTTP_201_CREATED)
 
 
 class BindingDetailApi(APIView):
     """DELETE (admin scope): remove a binding; the agents it covered fall to the next one that matches."""
 
-    permission_classes = [permissions.IsAuthenticated, scope_required("admin")]
+    api_scope = "admin"
 
     @extend_schema(responses={204: None})
     def delete(self, request, binding_id: int):
         binding = get_object_or_404(PolicyBinding.objects.select_related("policy"), project=request.auth.project,
                                     pk=binding_id)
-        services.binding_remove(binding=binding, actor=str(request.user))
+        services.binding_remove(binding=binding, actor=actor_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -6,15 +6,17 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.audit.services import governance_log_append
+from apps.core.events import LogEvent
 from apps.policies import engine, sql
 from apps.policies.models import Approval, DecisionStatus, EpisodeGuard
+from apps.tenancy.actors import Actor, actor_name, actor_user
 from apps.tenancy.models import Project
 from apps.traces import services as traces
 from apps.traces.models import EpisodeStatus
 
 
 @transaction.atomic
-def approval_answer(*, approval: Approval, approve: bool, actor, note: str = "") -> Approval:
+def approval_answer(*, approval: Approval, approve: bool, actor: Actor, note: str = "") -> Approval:
     """A reviewer's answer. Answering twice, or after the deadline, is refused."""
     approval = Approval.objects.select_for_update().select_related("decision__episode").get(pk=approval.pk)
     if approval.status != DecisionStatus.PENDING:
@@ -46,13 +48,6 @@ def approvals_expire_due(*, project: Project | None = None) -> int:
     return expired
 
 
-def _actor_name(actor) -> str:
-    """A reviewer's username, an API key's `key:<name>`, or "timeout" when the deadline answered."""
-    if actor is None:
-        return "timeout"
-    return str(getattr(actor, "username", None) or actor)
-
-
 def answer_message(*, status: str, outcome: str, by: str, note: str) -> str:
     """What the runtime (and the agent) is told once an ask is settled, replacing "waiting for a
     reviewer's approval": who answered and the reviewer's note."""
@@ -63,15 +58,15 @@ def answer_message(*, status: str, outcome: str, by: str, note: str) -> str:
     return f"{text}: {note}" if note else text
 
 
-def _resolve(approval: Approval, status: str, outcome: str, actor, note: str) -> None:
+def _resolve(approval: Approval, status: str, outcome: str, actor: Actor, note: str) -> None:
     """Call holding the approval's row lock; an allow counts against the episode's guard (locked here)."""
     now = timezone.now()
     approval.status, approval.answered_at, approval.note = status, now, note
-    approval.answered_by = actor if getattr(actor, "pk", None) else None
+    approval.answered_by = actor_user(actor)
     approval.save(update_fields=["status", "answered_at", "answered_by", "note"])
     decision = approval.decision
     # The ask's own message stays in the evidence record; `message` is now the answer.
-    by = _actor_name(actor)
+    by = actor_name(actor, default="timeout")  # None: the deadline answered
     decision.evidence = {**(decision.evidence or {}), "asked": decision.message, "answered_by": by}
     decision.status, decision.outcome = status, outcome
     decision.message = answer_message(status=status, outcome=outcome, by=by, note=note)
@@ -84,8 +79,8 @@ def _resolve(approval: Approval, status: str, outcome: str, actor, note: str) ->
         traces.episode_end(episode=decision.episode, status=EpisodeStatus.TERMINATED,
                            outcome={"termination_reason": "approval timed out"})
     governance_log_append(
-        project=approval.project, event="approval.answered",
-        actor=_actor_name(actor),
+        project=approval.project, event=LogEvent.APPROVAL_ANSWERED,
+        actor=by,
         data={"decision_id": decision.pk, "episode": decision.episode.external_id, "tool": decision.tool,
               "status": status, "outcome": outcome, "note": note},
     )

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.audit.services import governance_log_defer, log_flush_soon, log_payload
 from apps.core import outbox
+from apps.core.events import LogEvent
 from apps.policies import engine, selectors, sql
 from apps.policies.engine_cache import cached, compiled
 from apps.policies.models import Approval, Decision, DecisionStatus
@@ -275,6 +276,6 @@ def _store_in_transaction(*, project: Project, record: DecisionRecord) -> None:
     if verdict.verdict == engine.TERMINATE and episode.status != EpisodeStatus.TERMINATED:
         traces.episode_end(episode=episode, status=EpisodeStatus.TERMINATED,
                            outcome={"termination_reason": f"policy: {verdict.rule or 'default'}"})
-    governance_log_defer(project=project, event="decision", actor=record.actor, data=record.log)
+    governance_log_defer(project=project, event=LogEvent.DECISION, actor=record.actor, data=record.log)
     if record.call.idempotency is not None:
         idempotency.idempotency_record(claim=record.call.idempotency, response={"decision_id": row["id"]})

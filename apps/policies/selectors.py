@@ -3,6 +3,7 @@ from difflib import unified_diff
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from apps.policies import engine
 from apps.policies.engine import provenance
@@ -64,8 +65,10 @@ def decision_get(*, project: Project, decision_id: int) -> Decision | None:
 
 
 def approval_queue(*, project: Project) -> QuerySet[Approval]:
+    """Asks a reviewer can still answer. One past its deadline has left the queue; the expiry task
+    (policies.tasks, every 10 s) applies its default, a read never does."""
     return (
-        Approval.objects.filter(project=project, status=DecisionStatus.PENDING)
+        Approval.objects.filter(project=project, status=DecisionStatus.PENDING, deadline__gt=timezone.now())
         .select_related("decision__episode")
         .order_by("deadline")
     )

@@ -7,8 +7,10 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from apps.audit.services import governance_log_append
+from apps.core.events import LogEvent
 from apps.policies import engine
 from apps.policies.models import Policy, PolicyBinding, PolicyVersion
+from apps.tenancy.actors import Actor, actor_name, actor_user
 from apps.tenancy.models import Project
 
 RESERVED_NAMES = {"new", "publish", "decisions", "approvals"}
@@ -28,7 +30,7 @@ def policy_compile_checked(*, source: str) -> tuple[engine.CompiledPolicy, list[
 
 
 @transaction.atomic
-def policy_publish(*, project: Project, source: str, actor, name: str | None = None,
+def policy_publish(*, project: Project, source: str, actor: Actor, name: str | None = None,
                    description: str | None = None, activate: bool = True, bind_first: bool = True) -> PolicyVersion:
     """Publishes `source` as a new immutable version (or returns the identical existing one).
 
@@ -42,7 +44,7 @@ def policy_publish(*, project: Project, source: str, actor, name: str | None = N
         raise ValidationError({"name": ["Give the policy a name (letters, digits, hyphens)."]})
     if slug in RESERVED_NAMES:
         raise ValidationError({"name": [f"'{slug}' is reserved for a page; choose another name."]})
-    actor_name = str(getattr(actor, "username", None) or actor or "system")
+    name_of_actor = actor_name(actor)
     policy, _ = Policy.objects.select_for_update().get_or_create(project=project, name=slug)
     if description is None and compiled.description:  # the document's own `description:`
         description = compiled.description[:2000]
@@ -55,45 +57,45 @@ def policy_publish(*, project: Project, source: str, actor, name: str | None = N
         version = PolicyVersion.objects.create(
             project=project, policy=policy, number=number, digest=compiled.digest, source=source,
             rule_count=len(compiled.rules), test_count=len(results),
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=actor_user(actor),
         )
         governance_log_append(
-            project=project, event="policy.published", actor=actor_name,
+            project=project, event=LogEvent.POLICY_PUBLISHED, actor=name_of_actor,
             data={"policy": slug, "version": number, "digest": compiled.digest, "rules": len(compiled.rules),
                   "tests_passed": len(results)},
         )
     if activate and policy.active_version_id != version.id:
-        _activate(policy=policy, version=version, actor_name=actor_name)
+        _activate(policy=policy, version=version, actor=name_of_actor)
     if bind_first and not PolicyBinding.objects.filter(project=project).exists():
         PolicyBinding.objects.create(project=project, policy=policy)
     return version
 
 
 @transaction.atomic
-def policy_activate(*, policy: Policy, version: PolicyVersion, actor) -> Policy:
+def policy_activate(*, policy: Policy, version: PolicyVersion, actor: Actor) -> Policy:
     """Makes `version` (possibly an older one) the one /decide uses."""
     if version.policy_id != policy.id:
         raise ValidationError({"version": ["That version belongs to another policy."]})
     policy = Policy.objects.select_for_update().get(pk=policy.pk)
     if policy.active_version_id != version.id:
-        _activate(policy=policy, version=version, actor_name=str(getattr(actor, "username", None) or actor))
+        _activate(policy=policy, version=version, actor=actor_name(actor))
     return policy
 
 
-def _activate(*, policy: Policy, version: PolicyVersion, actor_name: str) -> None:
+def _activate(*, policy: Policy, version: PolicyVersion, actor: str) -> None:
     previous = policy.active_version.digest if policy.active_version else None
     policy.active_version = version
     policy.updated_at = timezone.now()
     policy.save(update_fields=["active_version", "updated_at"])
     governance_log_append(
-        project=policy.project, event="policy.activated", actor=actor_name,
+        project=policy.project, event=LogEvent.POLICY_ACTIVATED, actor=actor,
         data={"policy": policy.name, "version": version.number, "digest": version.digest, "previous": previous},
     )
 
 
 @transaction.atomic
 def binding_set(*, project: Project, policy: Policy, agent: str = "*", environment: str = "*",
-                priority: int = 0, actor=None) -> PolicyBinding:
+                priority: int = 0, actor: Actor = None) -> PolicyBinding:
     """Binds `policy` to agents/environments matching the globs (replacing that scope's binding)."""
     if policy.project_id != project.id:
         raise ValidationError({"policy": ["No such policy in this project."]})
@@ -106,18 +108,18 @@ def binding_set(*, project: Project, policy: Policy, agent: str = "*", environme
         defaults={"policy": policy, "priority": priority},
     )
     governance_log_append(
-        project=project, event="policy.bound", actor=str(getattr(actor, "username", None) or actor or "system"),
+        project=project, event=LogEvent.POLICY_BOUND, actor=actor_name(actor),
         data={"policy": policy.name, "agent": agent, "environment": environment, "priority": priority},
     )
     return binding
 
 
 @transaction.atomic
-def binding_remove(*, binding: PolicyBinding, actor=None) -> None:
+def binding_remove(*, binding: PolicyBinding, actor: Actor = None) -> None:
     data = {"policy": binding.policy.name, "agent": binding.agent, "environment": binding.environment}
     binding.delete()
-    governance_log_append(project=binding.project, event="policy.unbound",
-                          actor=str(getattr(actor, "username", None) or actor or "system"), data=data)
+    governance_log_append(project=binding.project, event=LogEvent.POLICY_UNBOUND,
+                          actor=actor_name(actor), data=data)
 
 
 # Keeps the earliest step on each side: a value seen again later changes nothing, and a row is

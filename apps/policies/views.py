@@ -5,14 +5,16 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.forms import validation_messages, validation_text
 from apps.policies import approvals, engine, selectors, services
 from apps.policies.models import Approval, PolicyBinding, Verdict
-from apps.tenancy.decorators import project_member
+from apps.tenancy.actors import actor_of
+from apps.tenancy.decorators import ProjectRequest, project_member
 from apps.tenancy.models import Role
 
 STARTER = """name: my-policy
@@ -28,7 +30,7 @@ tests:
 """
 
 
-def _policy_or_404(request: HttpRequest, name: str):
+def _policy_or_404(request: ProjectRequest, name: str):
     policy = selectors.policy_get(project=request.project, name=name)
     if policy is None:
         raise Http404("No such policy.")
@@ -37,7 +39,7 @@ def _policy_or_404(request: HttpRequest, name: str):
 
 @require_GET
 @project_member()
-def policy_list(request: HttpRequest) -> HttpResponse:
+def policy_list(request: ProjectRequest) -> HttpResponse:
     context = {"policies": selectors.policy_list(project=request.project),
                "bindings": selectors.binding_list(project=request.project)}
     return render(request, "policies/policy_list.html", context)
@@ -54,26 +56,26 @@ def _check(source: str) -> dict:
 
 @require_http_methods(["GET", "POST"])
 @project_member()
-def policy_edit(request: HttpRequest, name: str | None = None) -> HttpResponse:
+def policy_edit(request: ProjectRequest, name: str | None = None) -> HttpResponse:
     policy = _policy_or_404(request, name) if name else None
     source = policy.active_version.source if policy and policy.active_version else STARTER
-    context = {"policy": policy, "source": source, "check": None}
+    context: dict = {"policy": policy, "source": source, "check": None}
     if request.method == "POST":
-        context["source"] = request.POST.get("source", "")
-        context["check"] = _check(context["source"])
+        context["source"] = source = request.POST.get("source", "")
+        context["check"] = _check(source)
         return render(request, "policies/policy_edit.html#result", context)
     return render(request, "policies/policy_edit.html", context)
 
 
 @require_POST
 @project_member(Role.ADMIN)
-def policy_publish(request: HttpRequest) -> HttpResponse:
+def policy_publish(request: ProjectRequest) -> HttpResponse:
     source = request.POST.get("source", "")
     try:
-        version = services.policy_publish(project=request.project, source=source, actor=request.user,
+        version = services.policy_publish(project=request.project, source=source, actor=actor_of(request),
                                           name=request.POST.get("name") or None)
     except ValidationError as exc:
-        context = {"source": source, "check": _check(source), "publish_errors": exc.messages}
+        context = {"source": source, "check": _check(source), "publish_errors": validation_messages(exc)}
         return render(request, "policies/policy_edit.html#result", context)
     response = HttpResponse(status=204)
     response["HX-Redirect"] = reverse("policies:detail", kwargs={"project": request.project.slug,
@@ -81,21 +83,21 @@ def policy_publish(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _detail_context(request: HttpRequest, policy) -> dict:
+def _detail_context(request: ProjectRequest, policy) -> dict:
     return {"policy": policy, "versions": selectors.version_list(policy=policy),
             "bindings": selectors.binding_list(project=request.project).filter(policy=policy)}
 
 
 @require_GET
 @project_member()
-def policy_detail(request: HttpRequest, name: str) -> HttpResponse:
+def policy_detail(request: ProjectRequest, name: str) -> HttpResponse:
     policy = _policy_or_404(request, name)
     return render(request, "policies/policy_detail.html", _detail_context(request, policy))
 
 
 @require_GET
 @project_member()
-def policy_diff(request: HttpRequest, name: str) -> HttpResponse:
+def policy_diff(request: ProjectRequest, name: str) -> HttpResponse:
     policy = _policy_or_404(request, name)
     old = selectors.version_get(policy=policy, ref=request.GET.get("old", ""))
     new = selectors.version_get(policy=policy, ref=request.GET.get("new", ""))
@@ -109,43 +111,43 @@ def policy_diff(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_POST
 @project_member(Role.ADMIN)
-def policy_activate(request: HttpRequest, name: str, number: int) -> HttpResponse:
+def policy_activate(request: ProjectRequest, name: str, number: int) -> HttpResponse:
     policy = _policy_or_404(request, name)
     version = get_object_or_404(policy.versions, number=number)
-    policy = services.policy_activate(policy=policy, version=version, actor=request.user)
+    policy = services.policy_activate(policy=policy, version=version, actor=actor_of(request))
     return render(request, "policies/policy_detail.html#versions", _detail_context(request, policy))
 
 
 @require_POST
 @project_member(Role.ADMIN)
-def binding_add(request: HttpRequest, name: str) -> HttpResponse:
+def binding_add(request: ProjectRequest, name: str) -> HttpResponse:
     policy = _policy_or_404(request, name)
     error = None
     try:
         priority = int(request.POST.get("priority") or 0)
         services.binding_set(project=request.project, policy=policy, agent=request.POST.get("agent", "*"),
                              environment=request.POST.get("environment", "*"), priority=priority,
-                             actor=request.user)
+                             actor=actor_of(request))
     except ValueError:
         error = "Priority is a whole number."
     except ValidationError as exc:
-        error = " ".join(exc.messages)
+        error = validation_text(exc)
     context = {**_detail_context(request, policy), "binding_error": error}
     return render(request, "policies/policy_detail.html#bindings", context)
 
 
 @require_POST
 @project_member(Role.ADMIN)
-def binding_remove(request: HttpRequest, name: str, binding_id: int) -> HttpResponse:
+def binding_remove(request: ProjectRequest, name: str, binding_id: int) -> HttpResponse:
     policy = _policy_or_404(request, name)
     binding = get_object_or_404(PolicyBinding, project=request.project, pk=binding_id)
-    services.binding_remove(binding=binding, actor=request.user)
+    services.binding_remove(binding=binding, actor=actor_of(request))
     return render(request, "policies/policy_detail.html#bindings", _detail_context(request, policy))
 
 
 @require_GET
 @project_member()
-def decision_list(request: HttpRequest) -> HttpResponse:
+def decision_list(request: ProjectRequest) -> HttpResponse:
     filters = {k: request.GET.get(k, "").strip() for k in ("verdict", "agent", "tool", "episode")}
     decisions_qs = selectors.decision_list(project=request.project, filters=filters)
     page = Paginator(decisions_qs, 50).get_page(request.GET.get("page"))
@@ -157,8 +159,7 @@ def decision_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _approvals_context(request: HttpRequest, error: str | None = None) -> dict:
-    approvals.approvals_expire_due(project=request.project)
+def _approvals_context(request: ProjectRequest, error: str | None = None) -> dict:
     return {"pending": selectors.approval_queue(project=request.project),
             "recent": selectors.approval_recent(project=request.project), "error": error,
             "can_answer": request.membership.allows(Role.REVIEWER)}
@@ -166,7 +167,7 @@ def _approvals_context(request: HttpRequest, error: str | None = None) -> dict:
 
 @require_GET
 @project_member()
-def approval_list(request: HttpRequest) -> HttpResponse:
+def approval_list(request: ProjectRequest) -> HttpResponse:
     template = "policies/approval_list.html"
     if request.htmx:
         template += "#queue"
@@ -175,12 +176,12 @@ def approval_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @project_member(Role.REVIEWER)
-def approval_answer(request: HttpRequest, decision_id: int) -> HttpResponse:
+def approval_answer(request: ProjectRequest, decision_id: int) -> HttpResponse:
     approval = get_object_or_404(Approval, project=request.project, pk=decision_id)
     error = None
     try:
         approvals.approval_answer(approval=approval, approve=request.POST.get("answer") == "approve",
-                                  actor=request.user, note=request.POST.get("note", "")[:2000])
+                                  actor=actor_of(request), note=request.POST.get("note", "")[:2000])
     except ValidationError as exc:
-        error = " ".join(exc.messages)
+        error = validation_text(exc)
     return render(request, "policies/approval_list.html#queue", _approvals_context(request, error))

@@ -3,22 +3,15 @@ Trace metrics (`read`) keep their /contracts/metrics paths."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, permissions, serializers
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import paginated_response
 from apps.reviews import metrics, selectors, services
 from apps.reviews.models import Status, Violation
-from apps.tenancy.models import ApiKey
+from apps.tenancy.actors import actor_of
 from apps.traces.models import Episode
-
-
-class MethodScope(permissions.BasePermission):
-    def has_permission(self, request, view) -> bool:
-        scope = "read" if request.method in permissions.SAFE_METHODS else "admin"
-        self.message = f"This API key lacks the '{scope}' scope."
-        return isinstance(request.auth, ApiKey) and request.auth.has_scope(scope)
 
 
 class ViolationOutputSerializer(serializers.ModelSerializer):
@@ -32,7 +25,7 @@ class ViolationOutputSerializer(serializers.ModelSerializer):
 
 
 class ViolationsApiView(APIView):
-    permission_classes = [permissions.IsAuthenticated, MethodScope]
+    api_scope = ("read", "admin")
 
 
 class ViolationListApi(ViolationsApiView):
@@ -74,7 +67,7 @@ class ViolationDetailApi(ViolationsApiView):
         changes = dict(data.validated_data)
         if "assignee" in changes:
             changes["assignee"] = changes["assignee"] or None
-        violation = services.violation_update(violation=violation, actor=request.user.name, **changes)
+        violation = services.violation_update(violation=violation, actor=actor_of(request), **changes)
         return Response(ViolationOutputSerializer(selectors.violation_get(
             project=request.auth.project, violation_id=violation.pk)).data)
 

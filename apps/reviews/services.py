@@ -6,8 +6,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.services import governance_log_append
+from apps.core.events import LogEvent
 from apps.policies import engine as policy_engine
 from apps.reviews.models import SEVERITY_RANK, Severity, Source, Status, Violation
+from apps.tenancy.actors import Actor, actor_name
 from apps.tenancy.models import Membership, Role
 from apps.traces import services as traces
 from apps.traces.models import Episode, Step
@@ -93,13 +95,14 @@ _UNSET = object()
 
 
 @transaction.atomic
-def violation_update(*, violation: Violation, actor: str, status: str | None = None, notes: str | None = None,
+def violation_update(*, violation: Violation, actor: Actor, status: str | None = None, notes: str | None = None,
                      assignee=_UNSET) -> Violation:
     """Triage: move along open → acknowledged / dismissed / escalated, add notes, (un)assign.
 
     `assignee` is a username (None unassigns; leave it out to keep the current one). Logs
-    "violation.updated" in the same transaction.
+    LogEvent.VIOLATION_UPDATED in the same transaction.
     """
+    actor = actor_name(actor)
     locked = Violation.objects.select_for_update().get(pk=violation.pk)
     before = {"status": locked.status, "assignee": locked.assignee.username if locked.assignee else None}
     if status is not None:
@@ -115,7 +118,7 @@ def violation_update(*, violation: Violation, actor: str, status: str | None = N
     locked.updated_at = timezone.now()
     locked.save(update_fields=["status", "notes", "assignee", "updated_at"])
     governance_log_append(
-        project=locked.project, event="violation.updated", actor=actor,
+        project=locked.project, event=LogEvent.VIOLATION_UPDATED, actor=actor,
         data={"violation": locked.id, "episode": locked.episode.external_id, "source": locked.source,
               "name": locked.name, "from": before["status"], "to": locked.status,
               "assignee": locked.assignee.username if locked.assignee else None,

@@ -2,19 +2,21 @@
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from apps.core.forms import validation_messages
 from apps.reviews import charts, metrics, selectors, services
 from apps.reviews.models import TRANSITIONS, Severity, Source, Status
-from apps.tenancy.decorators import project_member
+from apps.tenancy.actors import actor_of
+from apps.tenancy.decorators import ProjectRequest, project_member
 from apps.tenancy.models import Membership, Role
 
 
 @require_GET
 @project_member()
-def violation_list(request: HttpRequest) -> HttpResponse:
+def violation_list(request: ProjectRequest) -> HttpResponse:
     filters = {k: request.GET.get(k, "") for k in selectors.FILTERS}
     page = Paginator(selectors.violation_list(project=request.project, filters=filters), 50).get_page(
         request.GET.get("page"))
@@ -33,25 +35,23 @@ def _reviewers(project) -> list[str]:
 
 
 @require_http_methods(["GET", "POST"])
-@project_member()
-def violation_detail(request: HttpRequest, violation_id: int) -> HttpResponse:
+@project_member(write=Role.REVIEWER)
+def violation_detail(request: ProjectRequest, violation_id: int) -> HttpResponse:
     violation = selectors.violation_get(project=request.project, violation_id=violation_id)
     if violation is None:
         raise Http404("No such violation.")
     errors: list[str] = []
     saved = False
     if request.method == "POST":
-        if not request.membership.allows(Role.REVIEWER):
-            return HttpResponse("Triage needs the reviewer role.", status=403)
         changes = {"status": request.POST.get("status") or None, "notes": request.POST.get("notes")}
         if "assignee" in request.POST:
             changes["assignee"] = request.POST.get("assignee") or None
         try:
-            violation = services.violation_update(violation=violation, actor=request.user.username, **changes)
+            violation = services.violation_update(violation=violation, actor=actor_of(request), **changes)
             saved = True
         except ValidationError as exc:
-            errors = [f"{field}: {m}" for field, ms in exc.message_dict.items() for m in ms]
-        violation = selectors.violation_get(project=request.project, violation_id=violation_id)
+            errors = validation_messages(exc)
+        violation = selectors.violation_get(project=request.project, violation_id=violation_id) or violation
     context = {"v": violation, "errors": errors, "saved": saved,
                "next_statuses": sorted(TRANSITIONS.get(Status(violation.status), set())),
                "reviewers": _reviewers(request.project),
@@ -64,7 +64,7 @@ def violation_detail(request: HttpRequest, violation_id: int) -> HttpResponse:
 
 @require_GET
 @project_member()
-def metrics_overview(request: HttpRequest) -> HttpResponse:
+def metrics_overview(request: ProjectRequest) -> HttpResponse:
     filters = {k: request.GET.get(k, "") for k in ("days", "environment", "agent")}
     data = metrics.project_metrics(project=request.project, filters=filters)
     context = {"m": data, "figure": charts.governance_figure(data), "filters": filters,

@@ -96,14 +96,41 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-def scope_required(scope: str) -> type[permissions.BasePermission]:
-    """A DRF permission class admitting API keys that carry `scope` (or `admin`)."""
+class ApiScope(permissions.BasePermission):
+    """The one API permission (DRF's default here): the caller's key must carry the scope its view names.
 
-    class HasScope(permissions.BasePermission):
-        message = f"This API key lacks the '{scope}' scope."
+    A view sets `api_scope`: one need for every method, or a pair (reads, writes) where reads are
+    GET/HEAD/OPTIONS. A need is a scope ("read"), any one of several ("decide|read") or all of
+    several ("ingest+decide"); an `admin` key has every scope. A view without `api_scope` admits
+    any valid key. No key at all: 401, from DRF, because no authenticator succeeded.
+    """
 
-        def has_permission(self, request, view) -> bool:
-            return isinstance(request.auth, ApiKey) and request.auth.has_scope(scope)
+    message = "This API key lacks the required scope."
 
-    HasScope.__name__ = f"HasScope_{scope}"
-    return HasScope
+    def has_permission(self, request, view) -> bool:
+        if not isinstance(request.auth, ApiKey):
+            return False
+        need = scope_needed(view, request.method)
+        if need is None:
+            return True
+        self.message = f"This API key lacks the {scope_words(need)} scope."
+        return scope_admits(request.auth, need)
+
+
+def scope_needed(view, method: str) -> str | None:
+    need = getattr(view, "api_scope", None)
+    if isinstance(need, tuple):
+        return need[0] if method in permissions.SAFE_METHODS else need[1]
+    return need
+
+
+def scope_admits(key: ApiKey, need: str) -> bool:
+    if "+" in need:
+        return all(key.has_scope(s) for s in need.split("+"))
+    return any(key.has_scope(s) for s in need.split("|"))
+
+
+def scope_words(need: str) -> str:
+    """ "'decide' or 'read'", "'ingest' and 'decide'": for the 403 message."""
+    joiner, parts = (" and ", need.split("+")) if "+" in need else (" or ", need.split("|"))
+    return joiner.join(f"'{s}'" for s in parts)

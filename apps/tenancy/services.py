@@ -6,15 +6,17 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.events import LogEvent
+from apps.tenancy.actors import Actor, actor_name, actor_user
 from apps.tenancy.models import ApiKey, Membership, Project, Role, Scope, generate_key, hash_key
 from apps.tenancy.signals import project_event
 
 User = get_user_model()
 
 
-def _logged(*, project: Project, event: str, actor: str, data: dict) -> None:
+def _logged(*, project: Project, event: str, actor: Actor, data: dict) -> None:
     """Records the change in the governance log, in this transaction (see tenancy.signals)."""
-    project_event.send(sender=Project, project=project, event=event, actor=actor, data=data)
+    project_event.send(sender=Project, project=project, event=event, actor=actor_name(actor), data=data)
 
 
 @transaction.atomic
@@ -28,7 +30,7 @@ def project_create(*, slug: str, name: str, owner: AuthUser | None = None) -> Pr
 
 
 @transaction.atomic
-def member_set(*, project: Project, username: str, role: str, actor: str) -> Membership:
+def member_set(*, project: Project, username: str, role: str, actor: Actor) -> Membership:
     """Adds `username` to the project or changes their role."""
     if role not in Role.values:
         raise ValidationError({"role": [f"Unknown role '{role}'; use one of {', '.join(Role.values)}."]})
@@ -37,25 +39,25 @@ def member_set(*, project: Project, username: str, role: str, actor: str) -> Mem
         raise ValidationError({"username": [f"No user named '{username}'."]})
     membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
     _logged(
-        project=project, event="member.role_set", actor=actor, data={"user": username, "role": role}
+        project=project, event=LogEvent.MEMBER_ROLE_SET, actor=actor, data={"user": username, "role": role}
     )
     return membership
 
 
 @transaction.atomic
-def member_remove(*, membership: Membership, actor: str) -> None:
+def member_remove(*, membership: Membership, actor: Actor) -> None:
     project = membership.project
     admins = Membership.objects.filter(project=project, role=Role.ADMIN)
     if membership.role == Role.ADMIN and admins.count() == 1:
         raise ValidationError({"username": ["A project needs at least one admin."]})
     username = membership.user.username
     membership.delete()
-    _logged(project=project, event="member.removed", actor=actor, data={"user": username})
+    _logged(project=project, event=LogEvent.MEMBER_REMOVED, actor=actor, data={"user": username})
 
 
 @transaction.atomic
 def api_key_create(
-    *, project: Project, name: str, scopes: list[str], expires_at: datetime | None = None, actor=None
+    *, project: Project, name: str, scopes: list[str], expires_at: datetime | None = None, actor: Actor = None
 ) -> tuple[ApiKey, str]:
     """Creates a key and returns it with the raw secret, which is never stored and never shown again."""
     name = (name or "").strip()
@@ -75,23 +77,23 @@ def api_key_create(
         hashed=hash_key(raw),
         scopes=scopes,
         expires_at=expires_at,
-        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by=actor_user(actor),
     )
     _logged(
         project=project,
-        event="api_key.created",
-        actor=str(actor or "system"),
+        event=LogEvent.API_KEY_CREATED,
+        actor=actor_name(actor),
         data={"key": key.display, "name": name, "scopes": scopes},
     )
     return key, raw
 
 
 @transaction.atomic
-def api_key_revoke(*, key: ApiKey, actor) -> ApiKey:
+def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
         _logged(
-            project=key.project, event="api_key.revoked", actor=str(actor), data={"key": key.display}
+            project=key.project, event=LogEvent.API_KEY_REVOKED, actor=actor_name(actor), data={"key": key.display}
         )
     return key

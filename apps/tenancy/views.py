@@ -4,9 +4,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.forms import form_apply_errors
+from apps.core.forms import form_apply_errors, validation_text
 from apps.tenancy import selectors, services
-from apps.tenancy.decorators import project_member
+from apps.tenancy.actors import actor_of
+from apps.tenancy.decorators import ProjectRequest, project_member
 from apps.tenancy.forms import ApiKeyForm, MemberForm
 from apps.tenancy.models import ApiKey, Membership, Role
 
@@ -14,7 +15,7 @@ from apps.tenancy.models import ApiKey, Membership, Role
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    membership = Membership.objects.filter(user=request.user).select_related("project").first()
+    membership = Membership.objects.filter(user_id=request.user.pk or 0).select_related("project").first()
     if membership is None:
         return render(request, "tenancy/no_project.html")
     return redirect("project", project=membership.project.slug)
@@ -22,11 +23,11 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @project_member(Role.ADMIN)
-def member_list(request: HttpRequest) -> HttpResponse:
+def member_list(request: ProjectRequest) -> HttpResponse:
     form = MemberForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.member_set(project=request.project, actor=request.user.username, **form.cleaned_data)
+            services.member_set(project=request.project, actor=actor_of(request), **form.cleaned_data)
             form = MemberForm()
         except ValidationError as exc:
             form_apply_errors(form, exc)
@@ -39,25 +40,25 @@ def member_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @project_member(Role.ADMIN)
-def member_remove(request: HttpRequest, member_id: int) -> HttpResponse:
+def member_remove(request: ProjectRequest, member_id: int) -> HttpResponse:
     membership = get_object_or_404(Membership, project=request.project, pk=member_id)
     error = None
     try:
-        services.member_remove(membership=membership, actor=request.user.username)
+        services.member_remove(membership=membership, actor=actor_of(request))
     except ValidationError as exc:
-        error = " ".join(exc.messages)
+        error = validation_text(exc)
     context = {"members": selectors.membership_list(project=request.project), "form": MemberForm(), "error": error}
     return render(request, "tenancy/member_list.html#members", context)
 
 
 @require_http_methods(["GET", "POST"])
 @project_member(Role.ADMIN)
-def api_key_list(request: HttpRequest) -> HttpResponse:
+def api_key_list(request: ProjectRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
         try:
-            key, raw = services.api_key_create(project=request.project, actor=request.user, **form.cleaned_data)
+            key, raw = services.api_key_create(project=request.project, actor=actor_of(request), **form.cleaned_data)
             created = {"key": key, "raw": raw}
             form = ApiKeyForm()
         except ValidationError as exc:
@@ -71,8 +72,8 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @project_member(Role.ADMIN)
-def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+def api_key_revoke(request: ProjectRequest, key_id: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, project=request.project, pk=key_id)
-    services.api_key_revoke(key=key, actor=request.user.username)
+    services.api_key_revoke(key=key, actor=actor_of(request))
     context = {"keys": selectors.api_key_list(project=request.project), "form": ApiKeyForm()}
     return render(request, "tenancy/api_key_list.html#keys", context)

@@ -8,28 +8,18 @@ from functools import wraps
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, permissions, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import paginated_response
 from apps.tenancy import idempotency
-from apps.tenancy.models import ApiKey
 from apps.traces import jsonl, schema, selectors, services
-from apps.traces.http import read_body, read_json
+from apps.traces.http import read_body, read_json, step_conflict_response
 from apps.traces.models import Episode
 
 MAX_STEP_PAGE = 1000
 MAX_EXPORT_EPISODES = 10_000
-
-
-class MethodScope(permissions.BasePermission):
-    """Reads need the `read` scope, writes `ingest` (an `admin` key has both)."""
-
-    def has_permission(self, request, view) -> bool:
-        scope = "read" if request.method in permissions.SAFE_METHODS else "ingest"
-        self.message = f"This API key lacks the '{scope}' scope."
-        return isinstance(request.auth, ApiKey) and request.auth.has_scope(scope)
 
 
 def translate_errors(handler):
@@ -42,17 +32,13 @@ def translate_errors(handler):
         except schema.InvalidInput as exc:
             raise exceptions.ValidationError({exc.field: [exc.message]}) from None
         except services.StepConflict as exc:
-            return Response(
-                {"error": {"code": "step_conflict", "index": exc.index,
-                           "message": f"Step {exc.index} already exists with different content; nothing was written."}},
-                status=status.HTTP_409_CONFLICT,
-            )
+            return step_conflict_response(exc.index)
 
     return wrapped
 
 
 class TraceApiView(APIView):
-    permission_classes = [permissions.IsAuthenticated, MethodScope]
+    api_scope = ("read", "ingest")
 
     def episode_or_404(self, request, external_id: str) -> Episode:
         episode = selectors.episode_get(project=request.auth.project, external_id=external_id)

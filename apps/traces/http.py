@@ -6,8 +6,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
 from rest_framework import exceptions
 
+from apps.core.errors import error_response
 from apps.core.jsonbody import JsonBodyError, json_parse
 from apps.core.parsers import json_error
 
@@ -74,3 +76,9 @@ def read_json(request) -> Any:
         raise exceptions.UnsupportedMediaType(request.META.get("CONTENT_TYPE") or "none",
                                               detail="Content-Type must be application/json.")
     return parse_json(read_body(request))
+
+
+def step_conflict_response(index: int) -> JsonResponse:
+    """409 for a step index that already holds different content (ingestion and /decide alike)."""
+    return error_response(409, "step_conflict",
+                          f"step_index: step {index} already holds another step; nothing was written.", index=index)

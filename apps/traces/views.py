@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import (
     Http404,
-    HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
     QueryDict,
@@ -14,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.tenancy.decorators import project_member
+from apps.tenancy.decorators import ProjectRequest, project_member
 from apps.traces import jsonl, panels, saved_views, schema, selectors
 from apps.traces.models import Episode
 
@@ -54,7 +53,7 @@ def _headings(query: QueryDict, sort: str) -> list[dict]:
 
 @require_GET
 @project_member()
-def episode_list(request: HttpRequest) -> HttpResponse:
+def episode_list(request: ProjectRequest) -> HttpResponse:
     error = None
     try:
         filters = selectors.episode_filters_parse(request.GET)
@@ -79,7 +78,7 @@ def episode_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @project_member()
-def saved_view_save(request: HttpRequest) -> HttpResponse:
+def saved_view_save(request: ProjectRequest) -> HttpResponse:
     """Saves the list's current filters and sort (its query string) under a name, for this user."""
     try:
         saved_views.saved_view_save(project=request.project, user=request.user, page="episodes",
@@ -93,13 +92,13 @@ def saved_view_save(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @project_member()
-def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
+def saved_view_delete(request: ProjectRequest, view_id: int) -> HttpResponse:
     if not saved_views.saved_view_delete(project=request.project, user=request.user, view_id=view_id):
         raise Http404("No such saved view of yours.")
     return redirect("traces:list", project=request.project.slug)
 
 
-def _episode(request: HttpRequest, episode_id: int) -> Episode:
+def _episode(request: ProjectRequest, episode_id: int) -> Episode:
     episode = selectors.episode_by_id(project=request.project, episode_id=episode_id)
     if episode is None:
         raise Http404("No such episode in this project.")
@@ -123,7 +122,7 @@ def _chunk(episode: Episode, start: int, stop: int | None = None, filters: dict 
     return {"steps": steps, "next_from": steps[-1].index + 1 if more else None, "stop": stop}
 
 
-def _step_filters(request: HttpRequest) -> tuple[dict, str | None, str]:
+def _step_filters(request: ProjectRequest) -> tuple[dict, str | None, str]:
     """(parsed filters, error, the filters as a query string for the next chunk's URL)."""
     try:
         filters = selectors.step_filters_parse(request.GET)
@@ -142,14 +141,14 @@ def _earlier(start: int) -> dict:
 
 def _int(value: str | None, default: int) -> int:
     try:
-        return max(0, min(int(value), schema.MAX_INDEX))
+        return max(0, min(int(value or ""), schema.MAX_INDEX))
     except (TypeError, ValueError):
         return default
 
 
 @require_GET
 @project_member()
-def episode_detail(request: HttpRequest, episode_id: int) -> HttpResponse:
+def episode_detail(request: ProjectRequest, episode_id: int) -> HttpResponse:
     episode = _episode(request, episode_id)
     filters, error, query = _step_filters(request)
     at = -1 if filters else _int(request.GET.get("at"), -1)
@@ -168,7 +167,7 @@ def episode_detail(request: HttpRequest, episode_id: int) -> HttpResponse:
 
 @require_GET
 @project_member()
-def step_chunk(request: HttpRequest, episode_id: int) -> HttpResponse:
+def step_chunk(request: ProjectRequest, episode_id: int) -> HttpResponse:
     """The next chunk of steps for the replay page (htmx, triggered when the previous one is seen)."""
     episode = _episode(request, episode_id)
     filters, _error, query = _step_filters(request)
@@ -182,7 +181,7 @@ def step_chunk(request: HttpRequest, episode_id: int) -> HttpResponse:
 
 @require_GET
 @project_member()
-def episode_by_external_id(request: HttpRequest, external_id: str) -> HttpResponse:
+def episode_by_external_id(request: ProjectRequest, external_id: str) -> HttpResponse:
     """Links for pages that only know the runtime's id: /p/<project>/traces/x/<external id>/?at=N."""
     episode = selectors.episode_get(project=request.project, external_id=external_id)
     if episode is None:
@@ -196,7 +195,7 @@ def episode_by_external_id(request: HttpRequest, external_id: str) -> HttpRespon
 
 @require_GET
 @project_member()
-def episode_export(request: HttpRequest, episode_id: int) -> StreamingHttpResponse:
+def episode_export(request: ProjectRequest, episode_id: int) -> StreamingHttpResponse:
     episode = _episode(request, episode_id)
     response = StreamingHttpResponse(jsonl.export_lines([episode]), content_type="application/x-ndjson")
     response["Content-Disposition"] = f'attachment; filename="episode-{episode.pk}.jsonl"'
@@ -205,7 +204,7 @@ def episode_export(request: HttpRequest, episode_id: int) -> StreamingHttpRespon
 
 @require_GET
 @project_member()
-def episode_trace(request: HttpRequest, episode_id: int) -> HttpResponse:
+def episode_trace(request: ProjectRequest, episode_id: int) -> HttpResponse:
     """The span tree and waterfall: durations, tokens and cost per span, totals for the episode."""
     episode = _episode(request, episode_id)
     tree = selectors.episode_tree(episode=episode, max_nodes=TREE_NODES)
@@ -214,7 +213,7 @@ def episode_trace(request: HttpRequest, episode_id: int) -> HttpResponse:
 
 @require_GET
 @project_member()
-def session_detail(request: HttpRequest, session: str) -> HttpResponse:
+def session_detail(request: ProjectRequest, session: str) -> HttpResponse:
     """The episodes of one conversation, in order, with their totals."""
     episodes = list(selectors.session_episodes(project=request.project, session=session)[:SESSION_EPISODES])
     if not episodes:

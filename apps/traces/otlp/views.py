@@ -10,10 +10,9 @@ from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from rest_framework import exceptions, permissions
+from rest_framework import exceptions
 from rest_framework.views import APIView
 
-from apps.tenancy.auth import scope_required
 from apps.traces import schema
 from apps.traces.http import PayloadTooLarge, parse_json, read_body
 from apps.traces.otlp import decode
@@ -41,7 +40,7 @@ def _error(request, status: int, message: str, code: str) -> HttpResponse:
 
 
 class OtlpTracesApi(APIView):
-    permission_classes = [permissions.IsAuthenticated, scope_required("ingest")]
+    api_scope = "ingest"
 
     def handle_exception(self, exc):
         if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
