@@ -13,6 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from rest_framework import exceptions
 from rest_framework.views import APIView
 
+from apps.core.errors import error_body
 from apps.traces import schema
 from apps.traces.http import PayloadTooLarge, parse_json, read_body
 from apps.traces.otlp import decode
@@ -32,7 +33,7 @@ def _error(request, status: int, message: str, code: str) -> HttpResponse:
         status, INVALID_ARGUMENT
     )
     if _is_json(request):
-        body = {"code": grpc, "message": message, "error": {"code": code, "message": message}}
+        body = {"code": grpc, "message": message, **error_body(code, message)}  # gRPC-JSON status + ours
         return HttpResponse(json.dumps(body), status=status, content_type="application/json")
     return HttpResponse(
         status_pb2.Status(code=grpc, message=message).SerializeToString(), status=status, content_type=PROTOBUF
