@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.demo import story as demo
+from apps.demo.experiments import demo_experiment_seed
 from apps.tenancy import services as tenancy
 from apps.tenancy.models import ApiKey, Membership, Project, Role
 
@@ -17,6 +18,10 @@ DEMO_USERS = [("admin", Role.ADMIN), ("reviewer", Role.REVIEWER), ("viewer", Rol
 
 class Command(BaseCommand):
     help = "Create the demo project, users (one per role), an API key and example data."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--without-experiment", action="store_true",
+                            help="skip the demo experiment (its runs take a few seconds)")
 
     def handle(self, *args, **options):
         User = get_user_model()
@@ -39,6 +44,9 @@ class Command(BaseCommand):
                 )
         with transaction.atomic():
             note = demo.seed(project=project, admin=users[Role.ADMIN])
+        # Outside the seed's transaction: each of its runs commits round by round, as in a worker.
+        if not options["without_experiment"]:
+            note += "\n" + demo_experiment_seed(project=project, actor=users[Role.ADMIN].username)
 
         self.stdout.write("Demo logins (password '{}'): {}".format(DEMO_PASSWORD, ", ".join(u for u, _ in DEMO_USERS)))
         if raw:
