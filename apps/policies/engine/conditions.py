@@ -13,9 +13,10 @@
         - untrusted: {source: [web, email]}   # untrusted content from one of these sources was read
         - not: {tainted: [url, body]}    # a value in these arguments came only from untrusted content
         - not: {tainted: {args: ["*"], kinds: [url, email], sources: [web]}}
+        - asked: [delete, remove]        # one of these words is in the user's own messages
       any: [...]
 A mapping with several keys means all of them; a list means all of its items.
-`tainted` and `untrusted: {source}` read the episode's provenance index (provenance.py); the value
+`tainted`, `asked` and `untrusted: {source}` read the episode's provenance index (provenance.py); the value
 they matched and the step it came from become the verdict's evidence.
 """
 
@@ -34,7 +35,7 @@ from apps.policies.engine.policy import Call, Condition, Context, Explain
 from apps.policies.engine.source import Issue, Path
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-KEYS = ("all", "any", "not", "untrusted", "tainted", "calls", "steps", "agent", "state", "environment", "time")
+KEYS = ("all", "any", "not", "untrusted", "tainted", "asked", "calls", "steps", "agent", "state", "environment", "time")
 TAINT_KINDS = tuple(k for k in provenance.KINDS if k != "word")  # words are indexed for trusted content only
 
 
@@ -143,6 +144,20 @@ class ConditionCompiler:
 
         self.explainers.append(finding)
         return lambda call, ctx: finding(call, ctx) is not None
+
+    def _asked(self, arg: Any, path: Path) -> Condition:
+        words = self._strings(arg, path, "the words a user's request must contain, e.g. [delete, remove]")
+        keys = []
+        for word in words:
+            found = list(provenance.words_in(word))
+            if len(found) != 1:
+                self.fail(f"'{word}' is not one word", path)
+            keys += [provenance.USER_PREFIX + f.value for f in found]
+
+        def asked(call: Call, ctx: Context) -> bool:
+            return ctx.provenance is not None and bool(ctx.provenance.origins(keys))
+
+        return asked
 
     def _strings(self, arg: Any, path: Path, what: str) -> tuple[str, ...]:
         items = [arg] if isinstance(arg, str) else arg

@@ -5,6 +5,7 @@ in the user's message and in a tool call's argument compares equal however each 
 
     url:example.com/pay?to=1      scheme dropped; host lower-cased, without "www." or a default port;
                                   no trailing "/" and no #fragment ("HTTPS://WWW.Example.com/pay/?to=1")
+                                  a sentence glued on ("www.example.com.Then") is cut at its last known suffix
     domain:example.com            the host of every URL and e-mail address
     email:bob@example.com         lower-cased
     iban:GB82WEST12345698765432   upper-cased, spaces removed (IBAN-shaped; the checksum is not required)
@@ -67,6 +68,7 @@ _QUOTED = re.compile(r"""(?:^|(?<=[\s(\[:,=]))(?:'([^'\n]+)'|"([^"\n]+)"|â€˜([^â
                      r"""(?=$|[\s.,;:!?)\]])""")
 _NON_WORD = re.compile(r"[\W_]+")
 _TRAILING = ".,;:!?)]}'\""
+_GLUED = re.compile(r"(.+\.[A-Za-z]{2,24})\.([A-Z][a-z]+)")
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _PATH_PLAIN = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
 
@@ -233,6 +235,9 @@ def _scan(text: str) -> list[Found]:
 
 def _chunk(chunk: str, out: list[Found]) -> None:
     """Adds the values of one run of text without white space to `out`."""
+    glued = _GLUED.fullmatch(chunk) if "." in chunk else None
+    if glued is not None and _PSL.publicsuffix(glued.group(2).lower(), accept_unknown=False) is None:
+        chunk = glued.group(1)  # "www.example.com.Then": a sentence glued to an address after its full stop
     if "://" in chunk or chunk[:4].lower() == "www.":
         parts = url_parts(chunk)
         if parts is not None and "." in parts[0]:
