@@ -1,6 +1,7 @@
 """Experiments planned, dispatched as runs, counted and settled (eager Celery, real PostgreSQL)."""
 
 import socket
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -13,6 +14,7 @@ from apps.experiments.models import Condition, Trial, TrialStatus
 from tests.experiments.builders import cournot_spec, play
 
 pytestmark = pytest.mark.django_db
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "experiments"
 
 
 def _create(project, **kwargs):
@@ -154,3 +156,10 @@ def test_the_sweep_advances_unfinished_experiments_only(project):
     assert services.experiments_sweep() == 1
     assert Run.objects.filter(key__startswith=f"x{waiting.pk}-").count() == 2
     assert not Run.objects.filter(key__startswith=f"x{done.pk}-").exclude(status="completed").exists()
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+def test_every_shipped_example_spec_builds_each_of_its_runs(name):
+    """Not only the experiment's own fields: every condition × task's run spec as a worker would build it."""
+    plan = services.plan_load((EXAMPLES / name).read_text())
+    assert plan.trials >= 1
