@@ -227,6 +227,13 @@ WARDEN_OUTBOX_LEASE_SECONDS = float(os.environ.get("WARDEN_OUTBOX_LEASE_SECONDS"
 # Idempotency keys (apps/tenancy/idempotency.py): a retry under the same key within this many hours
 # gets the first answer; the beat task deletes older keys every hour.
 WARDEN_IDEMPOTENCY_TTL_HOURS = float(os.environ.get("WARDEN_IDEMPOTENCY_TTL_HOURS", "24"))
+# Limits (apps/tenancy/limits.py, docs/limits.md): a username+address pair is locked after this many
+# wrong passwords within the window; each API key may make WARDEN_API_RATE_LIMIT requests
+# ("<count>/<seconds>", "0" for none) per window, counted in Redis (the broker's unless set apart).
+WARDEN_LOGIN_MAX_FAILURES = int(os.environ.get("WARDEN_LOGIN_MAX_FAILURES", "5"))
+WARDEN_LOGIN_LOCKOUT_MINUTES = float(os.environ.get("WARDEN_LOGIN_LOCKOUT_MINUTES", "15"))
+WARDEN_API_RATE_LIMIT = os.environ.get("WARDEN_API_RATE_LIMIT", "6000/60")
+WARDEN_RATE_LIMIT_REDIS_URL = os.environ.get("WARDEN_RATE_LIMIT_REDIS_URL", CELERY_BROKER_URL)
 
 # Governance log keys: "id:secret,id:secret"; the first signs new entries, all verify.
 WARDEN_LOG_KEYS = dict(

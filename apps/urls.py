@@ -6,6 +6,7 @@ from apps.core.health import healthz
 from apps.dashboard.views import overview
 from apps.reviews.views import metrics_overview
 from apps.tenancy import views as tenancy_views
+from apps.tenancy.forms import LockoutAuthenticationForm
 from apps.traces.otlp.views import OtlpTracesApi
 
 DOMAINS = ["traces", "policies", "contracts", "governance", "reviews", "annotations", "dashboard"]
@@ -23,7 +24,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("v1/traces", OtlpTracesApi.as_view(), name="otlp_traces"),
     path("", include("apps.governance.public_urls")),  # public graph pages, no login
-    path("login/", auth_views.LoginView.as_view(template_name="tenancy/login.html"), name="login"),
+    # Repeated wrong passwords lock a username+address pair for a while (apps/tenancy/limits.py).
+    path("login/", auth_views.LoginView.as_view(template_name="tenancy/login.html",
+                                                authentication_form=LockoutAuthenticationForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", tenancy_views.home, name="home"),
     path("p/<slug:project>/", overview, name="project"),  # the project overview (dashboard app)

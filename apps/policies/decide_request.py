@@ -19,6 +19,7 @@ from apps.policies import decisions, sql
 from apps.policies.records import DecideInput
 from apps.tenancy import idempotency
 from apps.tenancy.auth import key_check, key_from_row, key_prefix
+from apps.tenancy.limits import api_key_throttled
 from apps.traces import schema
 
 _TOP_LEVEL = frozenset(("episode", "agent", "tool", "arguments", "step_index", "context", idempotency.FIELD))
@@ -50,8 +51,8 @@ def decide(request: HttpRequest, render) -> HttpResponse | None:
         key = key_check(None if key_row is None else key_from_row(key_row), raw)
     except AuthenticationFailed:
         return None
-    if not key.has_scope("decide"):
-        return None
+    if not key.has_scope("decide") or api_key_throttled(key_id=key.pk) is not None:
+        return None  # the view answers (a 429 counts the request once more: it is refused anyway)
     if idempotency_key is not None:
         data.idempotency = idempotency.Claim(key.project.id, key.pk, idempotency_key, data.fingerprint())
     try:

@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
+from apps.tenancy.limits import api_key_throttled
 from apps.tenancy.models import KEY_PREFIX, ApiKey, Project, hash_key
 from apps.tenancy.sql import KEY_COLUMNS, KEY_SQL, KEY_WIDTH, PROJECT_COLUMNS
 
@@ -90,10 +91,19 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if scheme != self.keyword or not raw.strip():
             raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.")
         key = key_lookup(raw.strip())
+        key_rate_check(key)
         return KeyPrincipal(key), key
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+def key_rate_check(key: ApiKey) -> None:
+    """Counts the request against the key's rate limit; Throttled (429 with Retry-After) past it."""
+    wait = api_key_throttled(key_id=key.pk)
+    if wait is not None:
+        raise exceptions.Throttled(wait=wait, detail=f"API key {key.display} is over its rate limit; "
+                                                     f"retry in {int(wait)} s.")
 
 
 class ApiScope(permissions.BasePermission):

@@ -124,3 +124,21 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.api_key_id})"
+
+
+class LoginFailure(models.Model):
+    """A wrong password for a username from an address; enough of them recently lock that pair
+    (apps/tenancy/limits.py). Rows older than the lockout window are deleted as new ones come."""
+
+    username = models.CharField(max_length=150)
+    address = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["username", "address", "created_at"], name="loginfailure_recent"),
+            models.Index(fields=["created_at"], name="loginfailure_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.address} at {self.created_at:%Y-%m-%d %H:%M:%S}"
