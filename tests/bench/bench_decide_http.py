@@ -1,10 +1,13 @@
 """HTTP /decide under load: real gunicorn (2 workers), a 50-rule policy, load from a second process.
 
     .venv/bin/python tests/bench/bench_decide_http.py [--rate 200] [--seconds 15] [--idempotency-keys]
+        [--provenance]
 
 Open-loop load at a fixed rate (latency counted from each request's scheduled time, so a stalled
 server cannot hide queueing), every decision stored with its step and governance-log entry.
 `--idempotency-keys` sends a fresh Idempotency-Key with each call, as the Python client does.
+`--provenance` publishes the same policy with provenance conditions (40 rules `from: trusted` on the
+recipient, 26 also `tainted` on a memo each call carries), so each decision reads the episode's index.
 """
 
 import sys, pathlib; sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))  # noqa: E401, E702, I001
@@ -29,19 +32,20 @@ from apps.tenancy.services import api_key_create, project_create
 from apps.policies.services import policy_publish
 from tests.bench.bench_policy_engine import fifty_rule_policy
 project = project_create(slug="bench", name="Bench")
-policy_publish(project=project, source=fifty_rule_policy(), actor="bench")
+policy_publish(project=project, source=fifty_rule_policy(provenance=PROVENANCE), actor="bench")
 key, raw = api_key_create(project=project, name="bench", scopes=["decide"])
 print(raw)
 """
 
 
-def body_for(i: int) -> bytes:
+def body_for(i: int, memo: bool = False) -> bytes:
     kind = i % 20
     episode = f"bench-ep-{i % 64}"
+    extra = {"memo": f"rent for month {i}"} if memo else {}
     if kind < 14:
-        call = {"tool": f"tool_{i % 40}", "arguments": {"amount": i % 900, "recipient": "UK123456"}}
+        call = {"tool": f"tool_{i % 40}", "arguments": {"amount": i % 900, "recipient": "UK123456", **extra}}
     elif kind < 16:
-        call = {"tool": f"tool_{i % 40}", "arguments": {"amount": 5000, "recipient": "UK123456"}}
+        call = {"tool": f"tool_{i % 40}", "arguments": {"amount": 5000, "recipient": "UK123456", **extra}}
     elif kind < 18:
         call = {"tool": f"read_{i % 5}_file", "arguments": {"path": "/tmp/x"}}
     else:
@@ -49,7 +53,8 @@ def body_for(i: int) -> bytes:
     return json.dumps({"episode": episode, "agent": "bench-1", **call}).encode()
 
 
-def load(url: str, key: str, rate: float, seconds: float, warmup: float, keyed: bool = False) -> None:
+def load(url: str, key: str, rate: float, seconds: float, warmup: float, keyed: bool = False,
+         memo: bool = False) -> None:
     """Runs in the second process: fires requests at `rate`/s, prints a JSON summary."""
     parsed = urllib.parse.urlparse(url)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -77,7 +82,7 @@ def load(url: str, key: str, rate: float, seconds: float, warmup: float, keyed: 
                 if conn is None:
                     conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
                 sent = {**headers, "Idempotency-Key": f"{run}-{i}"} if keyed else headers
-                conn.request("POST", "/api/v1/decide", body=body_for(i), headers=sent)
+                conn.request("POST", "/api/v1/decide", body=body_for(i, memo), headers=sent)
                 response = conn.getresponse()
                 response.read()
                 status = response.status
@@ -128,10 +133,12 @@ def main() -> None:
                         help="run the server with WARDEN_DECIDE_ASYNC_COMMIT=1 (no fsync wait per decision)")
     parser.add_argument("--idempotency-keys", action="store_true",
                         help="send a fresh Idempotency-Key with every call (what clients/python does)")
+    parser.add_argument("--provenance", action="store_true",
+                        help="the policy with provenance conditions; each call carries a memo")
     parser.add_argument("--load", nargs=2, metavar=("URL", "KEY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
-        load(args.load[0], args.load[1], args.rate, args.seconds, args.warmup, args.idempotency_keys)
+        load(args.load[0], args.load[1], args.rate, args.seconds, args.warmup, args.idempotency_keys, args.provenance)
         return
 
     # A private bench database: other benchmarks running at the same time drop and re-create theirs.
@@ -143,20 +150,22 @@ def main() -> None:
     runs: dict[float, list[tuple[float, bool]]] = {}
     print(f"server: gunicorn, {args.workers} workers x {args.threads} threads, {os.cpu_count()} CPUs (load generator on the same host), "
           f"decide commits {'without' if args.async_commit else 'with'} waiting for the WAL flush, "
-          f"{'an' if args.idempotency_keys else 'no'} Idempotency-Key per call")
+          f"{'an' if args.idempotency_keys else 'no'} Idempotency-Key per call, "
+          f"policy {'with' if args.provenance else 'without'} provenance conditions")
     # Connections live through the whole benchmark, as a server's do between deploys; a backend
     # that exits mid-run would take its CPU time out of the PostgreSQL figure.
     extra = {"WARDEN_DECIDE_ASYNC_COMMIT": "1" if args.async_commit else "0", "DB_CONN_MAX_AGE": "3600"}
     with live_server(workers=args.workers, threads=args.threads, extra_env=extra) as server:
         try:
-            key = server.manage("shell", "-c", SEED).strip().splitlines()[-1]
+            key = server.manage("shell", "-c", f"PROVENANCE = {args.provenance}\n" + SEED).strip().splitlines()[-1]
         except subprocess.CalledProcessError as exc:
             sys.exit(f"seeding the bench database failed:\n{exc.stderr}")
         # Each worker process compiles the policy, prepares its statements and opens its broker
         # connection on first use; a short run at a low rate does that before anything is measured.
         port = server.url.rsplit(":", 1)[1]
         subprocess.run([sys.executable, __file__, "--load", server.url, key, "--rate", "50", "--seconds", "3",
-                        "--warmup", "0"], check=True, capture_output=True, text=True, timeout=60)
+                        "--warmup", "0", *(["--provenance"] if args.provenance else [])],
+                       check=True, capture_output=True, text=True, timeout=60)
         for rate in rates:
             before = _drained(server)
             _checkpoint(server)
@@ -168,7 +177,8 @@ def main() -> None:
             out = subprocess.run(
                 [sys.executable, __file__, "--load", server.url, key, "--rate", str(rate),
                  "--seconds", str(seconds), "--warmup", str(args.warmup),
-                 *(["--idempotency-keys"] if args.idempotency_keys else [])],
+                 *(["--idempotency-keys"] if args.idempotency_keys else []),
+                 *(["--provenance"] if args.provenance else [])],
                 check=True, capture_output=True, text=True, env=dict(os.environ),
                 timeout=seconds + args.warmup + 45,
             )
