@@ -5,8 +5,8 @@ task's once its text shows up in a tool result) runs every (user task, injection
 oracle agent every user task without an attack. Each call is decided by the in-process
 `PolicyGate` (the pure policy engine) with the episode's provenance index, fed by the recorder.
 
-    .venv/bin/python tests/bench/bench_agentdojo_policies.py [--suite banking] [--limit N]
-        [--labels observation|vector]
+    .venv/bin/python tests/bench/bench_agentdojo_policies.py [--suite banking] [--skip N] [--limit N]
+        [--policy baseline|provenance] [--labels observation|vector]
 
 `--labels observation` (the default) indexes each tool result as the environment labels it: a whole
 result is untrusted when it carries third-party text. `--labels vector` follows AgentDojo's threat
@@ -99,10 +99,10 @@ class Trace:
                 {**base, "content": "\n".join(found), "provenance": "untrusted", "source": data.get("source", "")}]
 
 
-def run_suite(suite: str, policies: dict, labels: str, limit: int | None, adapter) -> dict:
+def run_suite(suite: str, policies: dict, labels: str, limit: int | None, adapter, skip: int = 0) -> dict:
     _, SuiteEnvironment, PolicyGate, normalize, run_episode, oracle_agent, hijackable_agent = adapter
     probe = SuiteEnvironment({"suite": suite, "user_task": "user_task_0"})
-    users = sorted(probe.suite.user_tasks, key=_task_number)[:limit]
+    users = sorted(probe.suite.user_tasks, key=_task_number)[skip:][:limit]
     injections = sorted(probe.suite.injection_tasks, key=_task_number)
 
     def play(policy, spec, make_agent):
@@ -136,6 +136,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", action="append", help="banking, slack, travel or workspace (repeatable)")
     parser.add_argument("--limit", type=int, default=None, help="first N user tasks of each suite")
+    parser.add_argument("--skip", type=int, default=0, help="skip the first N user tasks (to split a suite over processes)")
+    parser.add_argument("--policy", choices=("baseline", "provenance"), help="only this policy")
     parser.add_argument("--labels", choices=("observation", "vector"), default="observation")
     args = parser.parse_args()
     adapter = _adapter()
@@ -152,7 +154,9 @@ def main() -> None:
         policies = {"baseline": compile_policy(yaml.safe_dump(baseline)), "provenance": compile_policy(
             yaml.safe_dump(data))}
         started = time.perf_counter()
-        results = run_suite(suite, policies, args.labels, args.limit, adapter)
+        if args.policy:
+            policies = {args.policy: policies[args.policy]}
+        results = run_suite(suite, policies, args.labels, args.limit, adapter, args.skip)
         for name, r in results.items():
             print(f"{suite:10} {name:11} {r['pairs']:5d} {r['attack_success']:15.1%} {r['utility_under_attack']:19.1%} "
                   f"{r['benign_utility']:15.1%}")
