@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from apps.core.health import healthz
+from apps.core.pages import favicon
 from apps.dashboard.views import overview
 from apps.reviews.views import metrics_overview
 from apps.tenancy import views as tenancy_views
@@ -22,6 +23,7 @@ api_patterns.append(path("", include("apps.experiments.api_urls", namespace="exp
 urlpatterns = [
     path("api/v1/", include((api_patterns, "api"))),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("v1/traces", OtlpTracesApi.as_view(), name="otlp_traces"),
     path("", include("apps.governance.public_urls")),  # public graph pages, no login
     # Repeated wrong passwords lock a username+address pair for a while (apps/tenancy/limits.py).

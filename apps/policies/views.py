@@ -159,29 +159,34 @@ def decision_list(request: ProjectRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _approvals_context(request: ProjectRequest, error: str | None = None) -> dict:
+def _approvals_context(request: ProjectRequest, **extra) -> dict:
     return {"pending": selectors.approval_queue(project=request.project),
-            "recent": selectors.approval_recent(project=request.project), "error": error,
-            "can_answer": request.membership.allows(Role.REVIEWER)}
+            "recent": selectors.approval_recent(project=request.project),
+            "can_answer": request.membership.allows(Role.REVIEWER), **extra}
 
 
 @require_GET
 @project_member()
 def approval_list(request: ProjectRequest) -> HttpResponse:
+    """The page; `?part=pending` or `?part=recent` is one table's rows, which static/js/live.js
+    polls and merges row by row, so a note being typed and the focus stay where they are."""
     template = "policies/approval_list.html"
-    if request.htmx:
-        template += "#queue"
+    part = request.GET.get("part")
+    if part in ("pending", "recent"):
+        template += f"#{part}"
     return render(request, template, _approvals_context(request))
 
 
 @require_POST
 @project_member(Role.REVIEWER)
 def approval_answer(request: ProjectRequest, decision_id: int) -> HttpResponse:
+    """Answers one ask. The answered row leaves the queue (the response replaces it with nothing) and
+    the Recently answered table is refreshed out of band; the other rows are not touched."""
     approval = get_object_or_404(Approval, project=request.project, pk=decision_id)
-    error = None
     try:
         approvals.approval_answer(approval=approval, approve=request.POST.get("answer") == "approve",
                                   actor=actor_of(request), note=request.POST.get("note", "")[:2000])
     except ValidationError as exc:
-        error = validation_text(exc)
-    return render(request, "policies/approval_list.html#queue", _approvals_context(request, error))
+        return render(request, "policies/_approval_error.html",
+                      {"error": validation_text(exc), "decision_id": decision_id, "columns": 9})
+    return render(request, "policies/_approval_answered.html", _approvals_context(request, oob=True))

@@ -72,3 +72,23 @@ class Violation(models.Model):
 
     def can_move_to(self, status: str) -> bool:
         return status == self.status or status in TRANSITIONS.get(self.status, set())
+
+
+class ViolationComment(models.Model):
+    """One entry of a violation's history: a reviewer's comment, or the reason given for a change."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    violation = models.ForeignKey(Violation, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    author_name = models.CharField(max_length=200)  # what the log records: a username or `key:<name>`
+    text = models.TextField()
+    status = models.CharField(max_length=16, blank=True)  # the status it moved to, when it came with a change
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["violation", "created_at"], name="violationcomment_violation")]
+
+    def __str__(self) -> str:
+        return f"{self.author_name} on violation {self.violation_id}: {self.text[:40]}"

@@ -4,8 +4,10 @@ from collections.abc import Mapping
 
 from django.db.models import Count, QuerySet
 
+from apps.policies.models import Decision
 from apps.reviews.models import Severity, Source, Status, Violation
 from apps.tenancy.models import Project
+from apps.traces.models import Provenance, Step
 
 FILTERS = ("status", "severity", "source", "agent", "name", "episode", "assignee")
 
@@ -43,3 +45,28 @@ def violation_counts(*, project: Project) -> dict:
         return {row[field]: row["n"] for row in qs.values(field).annotate(n=Count("id")).order_by(field)}
 
     return {"by_severity": by("severity"), "by_agent": by("agent"), "by_status": by("status"), "by_source": by("source")}
+
+
+def violation_story(*, violation: Violation) -> dict:
+    """Everything the violation page needs to answer what happened, why, and from which input.
+
+    The decision that stopped the call (its message, arguments before and after, the failed
+    constraint), the violating step, and the untrusted input behind it: the step the refused value
+    first appeared in (the provenance finding), else the last untrusted step before the violation.
+    """
+    decision = None
+    decision_id = (violation.evidence or {}).get("decision_id")
+    if decision_id:
+        decision = Decision.objects.filter(project_id=violation.project_id, pk=decision_id).first()
+    steps = Step.objects.filter(project_id=violation.project_id, episode_id=violation.episode_id)
+    at = violation.first_step_index
+    step = steps.filter(index=at).first() if at is not None else None
+    finding = (violation.evidence or {}).get("finding") or ((decision.evidence or {}).get("finding") if decision else None)
+    tainted_by = None
+    if finding and finding.get("step") is not None:
+        tainted_by = steps.filter(index=finding["step"]).first()
+    elif at is not None:
+        tainted_by = steps.filter(index__lt=at, provenance=Provenance.UNTRUSTED).order_by("-index").first()
+    detail = (decision.evidence or {}).get("detail") if decision else (violation.evidence or {}).get("detail")
+    return {"decision": decision, "step": step, "tainted_by": tainted_by, "finding": finding, "detail": detail,
+            "comments": list(violation.comments.select_related("author"))}

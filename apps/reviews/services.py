@@ -3,13 +3,14 @@
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.audit.services import governance_log_append
 from apps.core.events import LogEvent
 from apps.policies import engine as policy_engine
-from apps.reviews.models import SEVERITY_RANK, Severity, Source, Status, Violation
-from apps.tenancy.actors import Actor, actor_name
+from apps.reviews.models import SEVERITY_RANK, Severity, Source, Status, Violation, ViolationComment
+from apps.tenancy.actors import Actor, actor_name, actor_user
 from apps.tenancy.models import Membership, Role
 from apps.traces import services as traces
 from apps.traces.models import Episode, Step
@@ -92,36 +93,77 @@ def _member(project, username: str | None):
 
 
 _UNSET = object()
+MAX_COMMENT = 4000
+BULK_ACTIONS = {"acknowledge": Status.ACKNOWLEDGED, "dismiss": Status.DISMISSED, "escalate": Status.ESCALATED,
+                "assign": None}
+MAX_BULK = 5000
 
 
 @transaction.atomic
 def violation_update(*, violation: Violation, actor: Actor, status: str | None = None, notes: str | None = None,
-                     assignee=_UNSET) -> Violation:
-    """Triage: move along open → acknowledged / dismissed / escalated, add notes, (un)assign.
+                     assignee=_UNSET, comment: str | None = None) -> Violation:
+    """Triage: move along open → acknowledged / dismissed / escalated, comment, (un)assign.
 
-    `assignee` is a username (None unassigns; leave it out to keep the current one). Logs
-    LogEvent.VIOLATION_UPDATED in the same transaction.
+    `comment` adds to the violation's history (author, time, text); dismissing needs one, the
+    reason. `notes` is the API's older name for a comment. `assignee` is a username (None
+    unassigns; leave it out to keep the current one). Logs LogEvent.VIOLATION_UPDATED with the
+    comment in the same transaction.
     """
-    actor = actor_name(actor)
+    text = (comment if comment is not None else notes or "").strip()
+    if len(text) > MAX_COMMENT:
+        raise ValidationError({"comment": [f"at most {MAX_COMMENT} characters"]})
     locked = Violation.objects.select_for_update().get(pk=violation.pk)
     before = {"status": locked.status, "assignee": locked.assignee.username if locked.assignee else None}
-    if status is not None:
+    if status is not None and status != locked.status:
         if status not in Status.values:
             raise ValidationError({"status": [f"must be one of {', '.join(Status.values)}"]})
         if not locked.can_move_to(status):
             raise ValidationError({"status": [f"cannot move from {locked.status} to {status}"]})
+        if status == Status.DISMISSED and not text:
+            raise ValidationError({"comment": ["Say why it is dismissed: a dismissal needs a reason."]})
         locked.status = status
-    if notes is not None:
-        locked.notes = notes
+    if text:
+        locked.notes = text  # the latest comment, for API readers of `notes`
+        ViolationComment.objects.create(
+            project_id=locked.project_id, violation=locked, author=actor_user(actor), author_name=actor_name(actor),
+            text=text, status=locked.status if locked.status != before["status"] else "")
     if assignee is not _UNSET:
         locked.assignee = _member(locked.project, assignee)
     locked.updated_at = timezone.now()
     locked.save(update_fields=["status", "notes", "assignee", "updated_at"])
     governance_log_append(
-        project=locked.project, event=LogEvent.VIOLATION_UPDATED, actor=actor,
+        project=locked.project, event=LogEvent.VIOLATION_UPDATED, actor=actor_name(actor),
         data={"violation": locked.id, "episode": locked.episode.external_id, "source": locked.source,
               "name": locked.name, "from": before["status"], "to": locked.status,
               "assignee": locked.assignee.username if locked.assignee else None,
-              "notes_changed": notes is not None},
+              "comment": text or None},
     )
     return locked
+
+
+@transaction.atomic
+def violations_bulk_update(*, violations: QuerySet[Violation], action: str, actor: Actor, reason: str = "",
+                           assignee: str | None = None) -> int:
+    """One triage action on many violations (a selection, or every one matching a filter): each is
+    updated and logged as `violation_update` would, in one transaction. Violations the action
+    cannot move (already there, or no such transition) are left as they are; returns how many moved."""
+    if action not in BULK_ACTIONS:
+        raise ValidationError({"action": [f"must be one of {', '.join(BULK_ACTIONS)}"]})
+    target = BULK_ACTIONS[action]
+    ids = list(violations.order_by("id").values_list("id", flat=True)[:MAX_BULK + 1])
+    if len(ids) > MAX_BULK:
+        raise ValidationError({"violations": [f"at most {MAX_BULK} at once; narrow the filter"]})
+    if not ids:
+        raise ValidationError({"violations": ["Select at least one violation."]})
+    if target == Status.DISMISSED and not reason.strip():
+        raise ValidationError({"comment": ["Say why they are dismissed: a dismissal needs a reason."]})
+    if action == "assign":
+        _member(violations.first().project, assignee)  # refuse a non-reviewer before touching any
+    moved = 0
+    for violation in Violation.objects.filter(pk__in=ids).select_related("episode", "assignee").order_by("id"):
+        if target is not None and not (violation.status != target and violation.can_move_to(target)):
+            continue
+        changes = {"status": target} if target is not None else {"assignee": assignee}
+        violation_update(violation=violation, actor=actor, comment=reason, **changes)
+        moved += 1
+    return moved

@@ -55,7 +55,7 @@ def test_a_viewer_reads_but_cannot_triage(violation, viewer, login):
 
 def test_a_forbidden_move_shows_the_error_and_changes_nothing(violation, reviewer, login):
     client = login(reviewer)
-    client.post(f"/p/acme/reviews/{violation.pk}/", {"status": "dismissed"})
+    client.post(f"/p/acme/reviews/{violation.pk}/", {"status": "dismissed", "comment": "noise"})
     r = client.post(f"/p/acme/reviews/{violation.pk}/", {"status": "escalated"}, headers={"HX-Request": "true"})
     assert b"cannot move from dismissed to escalated" in r.content
     violation.refresh_from_db()

@@ -56,7 +56,7 @@ def test_a_reviewer_acknowledges_with_notes_and_the_update_is_logged(violation, 
 
 
 def test_a_dismissed_violation_cannot_be_escalated_directly(violation):
-    services.violation_update(violation=violation, actor="rita", status="dismissed")
+    services.violation_update(violation=violation, actor="rita", status="dismissed", comment="a test run")
     with pytest.raises(ValidationError) as info:
         services.violation_update(violation=violation, actor="rita", status="escalated")
     assert "status" in info.value.message_dict
@@ -111,11 +111,11 @@ def test_an_unknown_status_is_a_400_naming_the_field(violation, project, make_ke
 
 def test_a_forbidden_transition_is_a_400_and_writes_nothing(violation, project, make_key, api):
     client = api(make_key(project, ["admin"]))
-    client.patch(f"/api/v1/violations/{violation.pk}", {"status": "dismissed"}, format="json")
+    client.patch(f"/api/v1/violations/{violation.pk}", {"status": "dismissed", "notes": "a test run"}, format="json")
     r = client.patch(f"/api/v1/violations/{violation.pk}", {"status": "escalated", "notes": "x"}, format="json")
     assert r.status_code == 400 and r.json()["error"]["message"].startswith("status:")
     violation.refresh_from_db()
-    assert (violation.status, violation.notes) == ("dismissed", "")
+    assert (violation.status, violation.notes) == ("dismissed", "a test run")
     assert GovernanceLogEntry.objects.filter(event="violation.updated").count() == 1
 
 
