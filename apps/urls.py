@@ -45,3 +45,4 @@ urlpatterns = [
 
 # An error no view handled: JSON for the API, 503 + Retry-After when the database is unavailable.
 handler500 = "apps.core.errors.server_error"
+handler404 = "apps.core.errors.not_found"

@@ -1,13 +1,13 @@
 """Grades API: list with `read` or `annotate`, grade with `annotate`, export with `read` or `annotate`."""
 
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.annotations import selectors, services, views
-from apps.core.api import paginated_response
+from apps.core.api import PageNumberPagination, paginated_response
 from apps.traces.models import Episode
 
 
@@ -19,7 +19,24 @@ class AnnotationApiView(APIView):
 FILTER_PARAMETERS = [OpenApiParameter(n, str) for n in ("episode", "name", "queue")]
 
 
+@extend_schema_serializer(component_name="Annotation")
+class AnnotationOutputSerializer(serializers.Serializer):
+    """selectors.annotation_row, for the schema."""
+
+    episode = serializers.CharField()
+    episode_id = serializers.IntegerField()
+    step_index = serializers.IntegerField(allow_null=True)
+    name = serializers.CharField()
+    value = serializers.FloatField(allow_null=True)
+    label = serializers.CharField(allow_blank=True)
+    comment = serializers.CharField(allow_blank=True)
+    source = serializers.CharField()
+    queue = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
 class AnnotationListCreateApi(AnnotationApiView):
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
     class InputSerializer(serializers.Serializer):
         episode = serializers.CharField(max_length=200, help_text="The episode's external id.")
         step_index = serializers.IntegerField(required=False, allow_null=True, min_value=0)
@@ -32,13 +49,13 @@ class AnnotationListCreateApi(AnnotationApiView):
         class Meta:
             ref_name = "AnnotationInput"
 
-    @extend_schema(parameters=FILTER_PARAMETERS)
+    @extend_schema(parameters=FILTER_PARAMETERS, responses=AnnotationOutputSerializer(many=True))
     def get(self, request):
         filters = _filters(request.query_params)
         qs = selectors.annotation_list(project=request.auth.project, filters=filters)
         return paginated_response(request, self, qs, lambda page: [selectors.annotation_row(a) for a in page])
 
-    @extend_schema(request=InputSerializer)
+    @extend_schema(request=InputSerializer, responses={201: AnnotationOutputSerializer})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -68,7 +85,9 @@ class AnnotationExportApi(AnnotationApiView):
 
     (`as`, not `format`: DRF reads `format` to pick a renderer.)"""
 
-    @extend_schema(parameters=[*FILTER_PARAMETERS, OpenApiParameter("as", str, enum=["json", "csv"])])
+    @extend_schema(parameters=[*FILTER_PARAMETERS, OpenApiParameter("as", str, enum=["json", "csv"])],
+                   responses={(200, "application/json"): AnnotationOutputSerializer(many=True),
+                              (200, "text/csv"): str})
     def get(self, request):
         fmt = request.query_params.get("as", "json")
         if fmt not in ("json", "csv"):

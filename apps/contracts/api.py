@@ -4,14 +4,14 @@ Reads need the `read` scope; publishing, re-checking and what-if jobs need `admi
 """
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.contracts import selectors, services, whatif
 from apps.contracts.models import Contract, ContractVersion, Verdict, WhatIfJob
-from apps.core.api import paginated_response
+from apps.core.api import PageNumberPagination, paginated_response
 from apps.tenancy.actors import actor_of
 from apps.traces.models import Episode
 
@@ -59,6 +59,7 @@ class VerdictOutputSerializer(serializers.ModelSerializer):
 
 
 class ContractListApi(ContractsApiView):
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "ContractPublishInput"
@@ -107,6 +108,7 @@ class ContractDetailApi(ContractsApiView):
 
 
 class VerdictListApi(ContractsApiView):
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
     @extend_schema(parameters=[OpenApiParameter(f, str) for f in ("episode", "contract", "status", "version")],
                    responses=VerdictOutputSerializer(many=True))
     def get(self, request):
@@ -123,7 +125,8 @@ class EpisodeCheckApi(ContractsApiView):
 
         episode = serializers.CharField(max_length=200)
 
-    @extend_schema(request=InputSerializer, responses=VerdictOutputSerializer(many=True))
+    @extend_schema(request=InputSerializer, responses=inline_serializer(
+        "EpisodeCheckOutput", {"results": VerdictOutputSerializer(many=True)}))
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -147,6 +150,7 @@ class WhatIfOutputSerializer(serializers.ModelSerializer):
 
 
 class WhatIfListApi(ContractsApiView):
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "WhatIfCreateInput"
@@ -162,7 +166,7 @@ class WhatIfListApi(ContractsApiView):
     def get(self, request):
         return self.paginate(request, selectors.whatif_list(project=request.auth.project), WhatIfOutputSerializer)
 
-    @extend_schema(request=InputSerializer, responses=WhatIfOutputSerializer)
+    @extend_schema(request=InputSerializer, responses={202: WhatIfOutputSerializer})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -47,3 +47,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if status == 503:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's handler404: a URL no route matches (e.g. a path parameter of the wrong type) is
+    the API's JSON error on API paths, Django's page elsewhere."""
+    if request.path.startswith(API_PREFIXES):
+        return JsonResponse({"error": {"code": "not_found", "message": "No such API endpoint or object."}}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

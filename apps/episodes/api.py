@@ -11,7 +11,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import paginated_response
+from apps.core.api import PageNumberPagination, paginated_response
 from apps.core.errors import error_response
 from apps.episodes import selectors, services
 from apps.episodes.models import Run
@@ -75,6 +75,7 @@ def _run_or_404(request, run_id: str) -> Run:
 
 
 class RunListCreateApi(APIView):
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
     api_scope = RUN_SCOPE
 
     @extend_schema(parameters=[OpenApiParameter(n, str) for n in selectors.FILTERS],

@@ -14,7 +14,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import paginated_response
+from apps.core.api import PageNumberPagination, paginated_response
 from apps.episodes.api import RUN_SCOPE, YAML_TYPES
 from apps.experiments import selectors, services
 from apps.experiments.models import Experiment, Trial
@@ -84,6 +84,7 @@ def _experiment_or_404(request, experiment_id: int) -> Experiment:
 
 
 class ExperimentListCreateApi(APIView):
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
     api_scope = RUN_SCOPE
 
     @extend_schema(parameters=[OpenApiParameter("status", str)], responses=ExperimentOutputSerializer(many=True))
@@ -160,6 +161,7 @@ class ExperimentResultsApi(APIView):
 
 class ExperimentTrialsApi(APIView):
     """One condition's trials (`?condition=<index>`, default 0; `&status=`), with their runs."""
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
 
     api_scope = RUN_SCOPE
 

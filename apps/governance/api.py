@@ -12,13 +12,14 @@ from apps.audit import selectors as audit_selectors
 from apps.audit.checkpoints import CheckpointError, checkpoint_export, checkpoint_verify
 from apps.audit.services import governance_log_flush
 from apps.audit.verification import governance_verify, log_export_lines
-from apps.core.api import paginated_response
+from apps.core.api import PageNumberPagination, paginated_response
 from apps.governance import controller, graphs, selectors
 from apps.governance.models import Sanction, SanctionKind
 from apps.tenancy.actors import actor_of
 
 
 class LogEntryListApi(APIView):
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
     api_scope = "read"
 
     @extend_schema_serializer(component_name="GovernanceLogFilter")
@@ -131,6 +132,7 @@ class LogExportApi(APIView):
 
 class CheckpointListApi(APIView):
     """Recorded chain heads: keep copies outside Warden to detect a rewritten tail later."""
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
 
     api_scope = "read"
 
@@ -170,6 +172,7 @@ class AgentStateApi(APIView):
 
 
 class GraphListApi(APIView):
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
     api_scope = "read"
 
     @extend_schema_serializer(component_name="GovernanceGraphVersion")
@@ -233,6 +236,7 @@ class SanctionOutputSerializer(serializers.Serializer):
 
 class SanctionListApi(APIView):
     """GET lists sanctions (read scope; ?agent=, ?active=true|false); POST applies one (admin scope)."""
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
 
     @extend_schema_serializer(component_name="SanctionFilter")
     class FilterSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import paginated_response
+from apps.core.api import PageNumberPagination, paginated_response
 from apps.policies import approvals, decide_request, decisions, engine, narrowings, selectors, services
 from apps.policies.models import Decision, DecisionStatus
 from apps.policies.records import DecideInput
@@ -201,6 +201,7 @@ class DecisionDetailApi(APIView):
 
 
 class DecisionListApi(APIView):
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
     api_scope = "decide|read"
 
     @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("verdict", "agent", "tool", "status", "episode")],

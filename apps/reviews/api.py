@@ -7,7 +7,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import paginated_response
+from apps.core.api import PageNumberPagination, paginated_response
 from apps.reviews import metrics, selectors, services
 from apps.reviews.models import Status, Violation
 from apps.tenancy.actors import actor_of
@@ -29,6 +29,7 @@ class ViolationsApiView(APIView):
 
 
 class ViolationListApi(ViolationsApiView):
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
     @extend_schema(
         parameters=[OpenApiParameter(f, str) for f in selectors.FILTERS],
         responses=ViolationOutputSerializer(many=True),

@@ -12,7 +12,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import paginated_response
+from apps.core.api import PageNumberPagination, paginated_response
 from apps.tenancy import idempotency
 from apps.traces import jsonl, schema, selectors, services
 from apps.traces.http import read_body, read_json, step_conflict_response
@@ -58,6 +58,7 @@ class EpisodeOutputSerializer(serializers.ModelSerializer):
 
 
 class EpisodeListCreateApi(TraceApiView):
+    pagination_class = PageNumberPagination  # the schema documents the page envelope
     class InputSerializer(serializers.Serializer):
         external_id = serializers.CharField(max_length=200)
         title = serializers.CharField(max_length=500, required=False, allow_blank=True)
@@ -85,7 +86,7 @@ class EpisodeListCreateApi(TraceApiView):
         episodes = selectors.episode_list(project=request.auth.project, filters=filters)
         return paginated_response(request, self, episodes, lambda page: EpisodeOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses=EpisodeOutputSerializer)
+    @extend_schema(request=InputSerializer, responses={200: EpisodeOutputSerializer, 201: EpisodeOutputSerializer})
     @translate_errors
     def post(self, request):
         data = self.InputSerializer(data=read_json(request))

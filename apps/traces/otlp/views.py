@@ -54,7 +54,8 @@ class OtlpTracesApi(APIView):
             return _error(self.request, 400, str(exc.detail), "parse_error")
         return super().handle_exception(exc)
 
-    @extend_schema(request={PROTOBUF: bytes, "application/json": dict}, responses={200: dict})
+    @extend_schema(request={PROTOBUF: bytes, "application/json": dict},
+                   responses={(200, "application/json"): dict, (200, PROTOBUF): bytes})
     def post(self, request):
         body = read_body(request)
         as_json = _is_json(request)
