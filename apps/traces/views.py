@@ -19,11 +19,14 @@ from apps.traces.models import Episode
 
 PAGE_SIZE = 50
 # Steps rendered per request on the replay page; the next chunk loads when the last one is seen.
+# The page itself renders a shorter first chunk: it opens sooner, and scrolling loads the rest.
 CHUNK = 200
+FIRST_CHUNK = 100
 # With ?at=N the page starts this many steps before N, so the step has context above it.
 CONTEXT_BEFORE = 10
-# The trace tree draws at most this many spans (a 10,000-step episode's first ones, with a note).
-TREE_NODES = 2000
+# The trace tree draws this many spans (?spans=N up to TREE_NODES_MAX), the first ones, with a note.
+TREE_NODES = 500
+TREE_NODES_MAX = 5000
 SESSION_EPISODES = 500
 
 
@@ -105,20 +108,21 @@ def _episode(request: ProjectRequest, episode_id: int) -> Episode:
     return episode
 
 
-def _chunk(episode: Episode, start: int, stop: int | None = None, filters: dict | None = None) -> dict:
+def _chunk(episode: Episode, start: int, stop: int | None = None, filters: dict | None = None,
+           size: int = CHUNK) -> dict:
     """Steps from index `start` (up to `stop`, exclusive) and where the next chunk begins.
 
-    With step filters only matching steps are returned, CHUNK at a time (no `stop`)."""
+    With step filters only matching steps are returned, `size` at a time (no `stop`)."""
     if filters:
-        steps = selectors.step_search(episode=episode, filters=filters, start=start, limit=CHUNK)
+        steps = selectors.step_search(episode=episode, filters=filters, start=start, limit=size)
         stop = None
     else:
-        limit = CHUNK if stop is None else max(0, min(CHUNK, stop - start))
+        limit = size if stop is None else max(0, min(size, stop - start))
         steps = selectors.step_range(episode=episode, start=start, limit=limit) if limit else []
     if stop is not None:
         steps = [s for s in steps if s.index < stop]
     panels.step_notes_attach(episode=episode, steps=steps)
-    more = len(steps) == CHUNK and (stop is None or steps[-1].index + 1 < stop)
+    more = len(steps) == size and (stop is None or steps[-1].index + 1 < stop)
     return {"steps": steps, "next_from": steps[-1].index + 1 if more else None, "stop": stop}
 
 
@@ -156,7 +160,7 @@ def episode_detail(request: ProjectRequest, episode_id: int) -> HttpResponse:
     context = {
         "episode": episode, "at": at, "filters": request.GET, "filtered": bool(filters), "error": error,
         "query": query, "kinds": selectors.STEP_KINDS, "verdicts": selectors.VERDICTS,
-        **(_earlier(start) if not filters else {}), **_chunk(episode, start, filters=filters),
+        **(_earlier(start) if not filters else {}), **_chunk(episode, start, filters=filters, size=FIRST_CHUNK),
     }
     if request.htmx and request.GET.get("partial") == "steps":
         return render(request, "traces/episode_detail.html#step_list", context)
@@ -207,7 +211,8 @@ def episode_export(request: ProjectRequest, episode_id: int) -> StreamingHttpRes
 def episode_trace(request: ProjectRequest, episode_id: int) -> HttpResponse:
     """The span tree and waterfall: durations, tokens and cost per span, totals for the episode."""
     episode = _episode(request, episode_id)
-    tree = selectors.episode_tree(episode=episode, max_nodes=TREE_NODES)
+    spans = max(1, min(_int(request.GET.get("spans"), TREE_NODES), TREE_NODES_MAX))
+    tree = selectors.episode_tree(episode=episode, max_nodes=spans)
     return render(request, "traces/episode_trace.html", {"episode": episode, "tree": tree, "rows": tree.rows()})
 
 

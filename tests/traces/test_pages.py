@@ -59,8 +59,8 @@ def test_episode_list_paginates_by_fifty(login, viewer, project):
 def test_replay_renders_the_first_chunk_and_a_revealed_trigger_for_the_rest(login, viewer, project):
     episode = _episode(project, steps=450)
     body = login(viewer).get(f"/p/acme/traces/e/{episode.id}/").content.decode()
-    assert 'id="step-199"' in body and 'id="step-200"' not in body
-    assert 'hx-trigger="revealed"' in body and "from=200" in body
+    assert 'id="step-99"' in body and 'id="step-100"' not in body
+    assert 'hx-trigger="revealed"' in body and "from=100" in body
 
 
 def test_replay_chunk_returns_the_next_steps_as_a_fragment(login, viewer, project):
