@@ -110,7 +110,7 @@ def episode_rows(*, project: Project, filters: Mapping[str, Any] | None = None,
     every episode when sorting by them)."""
     decisions = (Step.objects.filter(episode_id=OuterRef("pk"), kind="decision").order_by()
                  .values("episode_id").annotate(n=Count("*")).values("n"))
-    qs = episode_list(project=project, filters=filters).annotate(
+    qs = episode_list(project=project, filters=filters).defer("task", "config", "outcome", "versions").annotate(
         duration=ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField()),
         tokens=F("tokens_in") + F("tokens_out"),
         decisions=Coalesce(Subquery(decisions, output_field=IntegerField()), 0),
@@ -133,7 +133,7 @@ def episode_by_id(*, project: Project, episode_id: int) -> Episode | None:
 def step_range(*, episode: Episode, start: int = 0, limit: int = 100) -> list[Step]:
     """Steps with index >= start, in order; uses the (episode, index) unique index."""
     return list(
-        Step.objects.filter(episode_id=episode.pk, index__gte=start).order_by("index")[:limit]
+        Step.objects.filter(episode_id=episode.pk, index__gte=start).defer("search").order_by("index")[:limit]
     )
 
 
@@ -199,7 +199,7 @@ def step_search(*, episode: Episode, filters: Mapping[str, Any], start: int = 0,
             qs = qs.filter(attributes__verdict=filters["decision"])
     if "q" in filters:
         qs = qs.filter(search=SearchQuery(filters["q"], config="english", search_type="websearch"))
-    return list(qs.order_by("index")[:limit])
+    return list(qs.defer("search").order_by("index")[:limit])
 
 
 def first_decision_steps(*, episode: Episode, limit: int = 200) -> list[Step]:

@@ -41,6 +41,10 @@
     document.body.appendChild(box);
   }
   document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && event.target.matches && event.target.matches("[data-shortcut='/']")) {
+      event.target.blur();  // back to the keys, after a search
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
     var handled = true;
     switch (event.key) {

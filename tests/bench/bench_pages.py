@@ -150,7 +150,7 @@ def main() -> None:
             ("episode list, search in tool arguments", "/p/bench/traces/?q=DE5000"),
             ("replay, 10,000-step episode", f"/p/bench/traces/e/{long_id}/"),
             ("replay, 10,000 steps, filtered to decisions", f"/p/bench/traces/e/{long_id}/?decision=any"),
-            ("trace tree, 10,000 steps (2,000 spans drawn)", f"/p/bench/traces/e/{long_id}/trace"),
+            ("trace tree, 10,000 steps (500 spans drawn)", f"/p/bench/traces/e/{long_id}/trace"),
             ("dashboard, 7 days", "/p/bench/"),
             ("dashboard, 90 days", "/p/bench/?range=90d"),
         ]

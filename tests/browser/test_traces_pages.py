@@ -41,10 +41,10 @@ def test_a_10000_step_replay_renders_a_chunk_and_loads_more_on_scroll(browser_lo
     page = browser_login(viewer)
     page.goto(f"/p/acme/traces/e/{episode.id}/")
     page.wait_for_selector("#step-0")
-    assert page.locator("li.step").count() == 200
-    page.locator("#step-199").scroll_into_view_if_needed()
-    page.wait_for_selector("#step-399")
-    assert page.locator("li.step").count() == 400
+    assert page.locator("li.step").count() == 100
+    page.locator("#step-99").scroll_into_view_if_needed()
+    page.wait_for_selector("#step-299")
+    assert page.locator("li.step").count() == 300
 
 
 def test_a_step_link_opens_the_replay_at_that_step(browser_login, viewer, project):
