@@ -221,6 +221,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # instead of holding the publisher: work a write promised waits in its outbox (apps/core/outbox.py).
     "max_retries": 0, "socket_timeout": 5, "socket_connect_timeout": 2,
 }
+# A prefix for every key Warden's Celery keeps in Redis: processes that share a Redis database but
+# not their queues (each benchmark's server and workers) stay apart, and one can empty its own keys.
+if os.environ.get("WARDEN_BROKER_KEYPREFIX"):
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = os.environ["WARDEN_BROKER_KEYPREFIX"]
 # Tasks a write promises (apps/core/outbox.py): published again when not done within the lease,
 # the lease doubling at each attempt (the sweep runs from beat every WARDEN_OUTBOX_SWEEP_SECONDS,
 # workers/celery_app.py).

@@ -179,7 +179,10 @@ def run_execute(*, run_id: int, worker: str = "") -> str:
 def _start(run_id: int, worker: str) -> Run | None:
     """Claims the run for this executor (attempts is the fencing token) and makes its episode."""
     with transaction.atomic():
-        run = Run.objects.select_for_update().select_related("project").filter(pk=run_id).first()
+        # of=("self",): lock the run's row only. Locking the joined project row too would block every
+        # transaction of the project at commit, where each foreign-key check reads that row with FOR
+        # KEY SHARE, while this one waits for the project's log lock held by one of them: a deadlock.
+        run = Run.objects.select_for_update(of=("self",)).select_related("project").filter(pk=run_id).first()
         if run is None or not run.is_active:
             return None
         if run.cancel_requested:

@@ -45,7 +45,10 @@ def policy_publish(*, project: Project, source: str, actor: Actor, name: str | N
     if slug in RESERVED_NAMES:
         raise ValidationError({"name": [f"'{slug}' is reserved for a page; choose another name."]})
     name_of_actor = actor_name(actor)
-    policy, _ = Policy.objects.select_for_update().get_or_create(project=project, name=slug)
+    # FOR NO KEY UPDATE serialises publishers of the policy without blocking the foreign-key checks
+    # (FOR KEY SHARE) that transactions inserting bindings or versions make at commit; FOR UPDATE
+    # would, and a publisher that then waits for the project's log lock would deadlock with them.
+    policy, _ = Policy.objects.select_for_update(no_key=True).get_or_create(project=project, name=slug)
     if description is None and compiled.description:  # the document's own `description:`
         description = compiled.description[:2000]
     if description is not None and policy.description != description:
@@ -76,7 +79,7 @@ def policy_activate(*, policy: Policy, version: PolicyVersion, actor: Actor) -> 
     """Makes `version` (possibly an older one) the one /decide uses."""
     if version.policy_id != policy.id:
         raise ValidationError({"version": ["That version belongs to another policy."]})
-    policy = Policy.objects.select_for_update().get(pk=policy.pk)
+    policy = Policy.objects.select_for_update(no_key=True).get(pk=policy.pk)  # see policy_publish
     if policy.active_version_id != version.id:
         _activate(policy=policy, version=version, actor=actor_name(actor))
     return policy

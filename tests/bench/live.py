@@ -33,25 +33,33 @@ def bench_env(db: str | None = None) -> dict:
     db = db or os.environ.get("WARDEN_BENCH_DB", "warden_bench")
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/warden").rsplit("/", 1)[0]
     env = dict(os.environ, DATABASE_URL=f"{base}/{db}", DJANGO_SETTINGS_MODULE="apps.settings",
-               CELERY_BROKER_URL=os.environ.get("WARDEN_BENCH_BROKER", BENCH_BROKER))
+               CELERY_BROKER_URL=os.environ.get("WARDEN_BENCH_BROKER", BENCH_BROKER),
+               WARDEN_BROKER_KEYPREFIX=f"{db}:")
     env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     # Requests are counted against the key's rate limit as in production, at a limit no benchmark reaches.
     env.setdefault("WARDEN_API_RATE_LIMIT", "100000000/60")
     return env
 
 
-# Tasks a benchmarked server publishes (no worker consumes them) go to a Redis database of their
-# own, emptied at each start, never to the queues `make run`'s worker reads.
+# Tasks a benchmarked server publishes go to a Redis database that `make run`'s worker does not
+# read, under keys prefixed with the bench database's name (WARDEN_BROKER_KEYPREFIX): each bench
+# has queues of its own there, and empties only those at its start.
 BENCH_BROKER = "redis://127.0.0.1:6379/13"
 
 
-def empty_broker(env: dict) -> None:
+def empty_broker(env: dict) -> int:
+    """Deletes the bench's own broker keys (its prefix), never another's; returns how many."""
     import redis
 
+    prefix = env["WARDEN_BROKER_KEYPREFIX"]
     try:
-        redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
+        client = redis.Redis.from_url(env["CELERY_BROKER_URL"])
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        return len(keys)
     except redis.RedisError:
-        pass  # no Redis: the server falls back as `make run` does, nothing to empty
+        return 0  # no Redis: the server falls back as `make run` does, nothing to empty
 
 
 def recreate_database(env: dict) -> None:
