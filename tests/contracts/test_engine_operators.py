@@ -1,7 +1,7 @@
 """Every operator on a passing and a failing trace, with the exact first violating step."""
 
 from apps.contracts.engine import check, compile_source
-from tests.contracts.trace_builders import act, obs, say, steps, user
+from tests.contracts.trace_builders import act, decision, obs, say, steps, user
 
 
 def run(rules_yaml: str, trace: list[dict], ended: bool = True):
@@ -148,6 +148,22 @@ def test_post_bounds_a_value_in_the_result_on_the_action_itself():
 def test_post_is_inconclusive_when_the_observation_never_came():
     rule = "  - post: {on: {tool: quote}, error: false}\n"
     assert run(rule, steps(act("quote"))).status == "inconclusive"
+
+
+def test_post_checks_the_observation_not_the_decision_between_call_and_result():
+    # A governed call is action -> decision -> observation; the decision's result is the verdict.
+    rule = "  - post: {on: {tool: get_balance}, schema: {type: object, required: [balance]}}\n"
+    trace = steps(act("get_balance"), decision("get_balance", "allow"), obs("get_balance", {"balance": 3}))
+    assert run(rule, trace).status == "pass"
+    bad = steps(act("get_balance"), decision("get_balance", "allow"), obs("get_balance", {"x": 1}))
+    v = run(rule, bad)
+    assert (v.status, v.first_violating_step, v.evidence[0]["steps"]) == ("fail", 2, [0, 2])
+
+
+def test_post_expects_no_observation_of_a_call_governance_stopped():
+    rule = "  - post: {on: {kind: action, tool: quote}, error: false}\n"
+    trace = steps(act("quote"), decision("quote", "block"), act("read"), obs("", error="not the quote's"))
+    assert run(rule, trace).status == "pass"
 
 
 def test_termination_fails_on_the_step_beyond_the_step_budget():

@@ -140,7 +140,7 @@ def _interest(op: str, arg: Any, spec: dict) -> frozenset | None:
     if op == "pre":
         return kinds_union(pk(arg.get("on")), *(pk(arg[k]) for k in ("after", "not_after") if k in arg))
     if op == "post":
-        return kinds_union(pk(arg.get("on")), frozenset(["observation"]))
+        return kinds_union(pk(arg.get("on")), frozenset(["observation", "decision"]))  # a stopped call ends the wait
     if op == "role":
         return pk(arg.get("on") or {"kind": "action"})
     if op == "flow":

@@ -186,6 +186,10 @@ class Pre(Rule):
             st["n"] = i
 
 
+# Verdicts after which a governed call does not run (an `ask` may still run once approved).
+STOPPED = frozenset(("block", "terminate"))
+
+
 class Post(Rule):
     """Postconditions on what an action observed: on the action's own result, or on the next observation."""
 
@@ -211,6 +215,13 @@ class Post(Rule):
 
     def feed(self, st, step, ctx):
         pending = st.get("p")
+        if step.get("kind") == "decision":
+            # Governance's verdict on a call, not what the call observed: never checked as a result.
+            # A call it stopped never runs, so no observation of it is awaited any more.
+            if pending is not None and (step.get("attributes") or {}).get("verdict") in STOPPED and (
+                    not step.get("tool") or step.get("tool") == pending[1]):
+                st["p"] = None
+            return None
         if pending is not None and step.get("kind") == "observation" and (
                 not step.get("tool") or step.get("tool") == pending[1]):
             st["p"] = None
