@@ -204,13 +204,15 @@ def _live_remember(key: tuple, next_index: int, state: dict) -> None:
         _LIVE.popitem(last=False)
 
 
-def episode_check_runtime(*, episode: Episode) -> list[Verdict]:
+def episode_check_runtime(*, episode: Episode, versions: list[ContractVersion] | None = None) -> list[Verdict]:
     """Feeds the live episode's new steps to its `runtime` contracts; a failure terminates the episode.
 
     Every step is read and checked once per contract (linear in the episode's length); steps that
-    arrive after a gap in the indexes wait until it is filled.
+    arrive after a gap in the indexes wait until it is filled. `versions`: the runtime contracts in
+    force, when the caller read them already (a run reads them once).
     """
-    versions = versions_active(project=episode.project, runtime_only=True)
+    if versions is None:
+        versions = versions_active(project=episode.project, runtime_only=True)
     if not versions:
         return []
     failures: list[tuple[ContractVersion, engine.Verdict, str]] = []

@@ -1,13 +1,15 @@
 """The worker's Gate and Recorder: Warden's own decision and trace services, called in process.
 
-A run's calls are decided by `decisions.decision_make`, the service behind POST /decide, and its
-other steps are stored by `traces.steps_ingest`, the service behind the batch ingest API, so its
-decisions, steps and governance-log entries are those a runtime would produce. Agents are known to
-Warden by their run-scoped names (`Run.agent_name`).
+A run's calls are decided as `decisions.decision_make` (the service behind POST /decide) decides
+them, and its steps are stored by `traces.steps_ingest` (the service behind the batch ingest API),
+so its decisions, steps and governance-log entries are those a runtime would produce. Because the
+run's worker alone writes its episode, both go through a `policies.batch.DecisionBatch`: decided
+in process from the context /decide would read, held, and stored together in a few set-based
+statements when the round ends (or earlier, when a policy condition reads the provenance index).
+Agents are known to Warden by their run-scoped names (`Run.agent_name`).
 
-Steps are numbered by the runner loop. The recorder holds the loop's steps and writes them just
-before the next decision, which takes the episode's next free index in the database; the gate
-checks the two agree, so a numbering slip fails the run instead of shuffling its trace.
+Steps are numbered by the runner loop; the gate checks each decision took the index the loop
+expected, so a numbering slip fails the run instead of shuffling its trace.
 """
 
 from __future__ import annotations
@@ -16,18 +18,19 @@ from typing import Any
 
 from apps.episodes.environments.base import GateVerdict, StepRecord
 from apps.policies import decisions
+from apps.policies.batch import DecisionBatch
 from apps.tenancy.models import Project
-from apps.traces import services as traces
 from apps.traces.models import Episode
 
 
 class TraceRecorder:
     """Stores the loop's steps in the run's episode; call `flush` before anything reads the trace."""
 
-    def __init__(self, *, episode: Episode, agent_name):
+    def __init__(self, *, project: Project, episode: Episode, agent_name, agents: list[str], actor: str):
         self.episode = episode
         self.agent_name = agent_name
-        self.pending: list[dict[str, Any]] = []
+        self.batch = DecisionBatch(project=project, episode=episode, agents=[agent_name(a) for a in agents],
+                                   actor=actor)
         self.decided: set[int] = set()  # indexes the decision service wrote itself
 
     def record(self, step: StepRecord) -> None:
@@ -39,14 +42,15 @@ class TraceRecorder:
         data = step.as_dict()
         if data.get("agent"):
             data["agent"] = self.agent_name(data["agent"])
-        self.pending.append(data)
+        self.batch.step(data)
+
+    def begin(self) -> None:
+        """Call at the start of each transaction and after anything else changed the episode or its agents."""
+        self.batch.begin()
 
     def flush(self) -> int:
-        """Writes the held steps (idempotent by index); returns how many were new."""
-        if not self.pending:
-            return 0
-        steps, self.pending = self.pending, []
-        return traces.steps_ingest(episode=self.episode, steps=steps)
+        """Writes the held steps and decisions (idempotent by index); returns how many steps were new."""
+        return self.batch.write()
 
 
 class WardenGate:
@@ -63,14 +67,10 @@ class WardenGate:
 
     def decide(self, *, agent: str, tool: str, arguments: dict[str, Any], index: int,
                untrusted: bool = False) -> GateVerdict:
-        self.recorder.flush()
-        decision = decisions.decision_make(
-            project=self.project,
-            data=decisions.DecideInput(episode=self.episode.external_id, agent=self.recorder.agent_name(agent),
-                                       tool=tool, arguments=arguments, untrusted=untrusted,
-                                       environment=self.environment),
-            actor=self.actor,
-        )
+        decision = self.recorder.batch.decide(
+            decisions.DecideInput(episode=self.episode.external_id, agent=self.recorder.agent_name(agent),
+                                  tool=tool, arguments=arguments, untrusted=untrusted, environment=self.environment),
+            index=index)
         if decision.step_index != index:
             raise RuntimeError(f"the decision took step {decision.step_index}, the runner expected {index}")
         self.recorder.decided.add(index)

@@ -19,6 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from apps.contracts.selectors import versions_active
 from apps.contracts.services import episode_check_runtime
 from apps.episodes.environments.base import Checkpoint
 from apps.episodes.gateway import TraceRecorder
@@ -29,6 +30,12 @@ from apps.governance.models import GraphVersion
 from apps.governance.oracle import oracle_round
 from apps.governance.selectors import graph_compiled
 from apps.reviews.services import violations_from_decisions
+
+# Rounds per transaction. A round's steps, decisions and governance are written when it ends (the
+# next round's decisions see them), but commit, checkpoint, heartbeat and the cancel check come
+# every COMMIT_ROUNDS rounds and after the last: a worker killed in between loses the uncommitted
+# rounds whole, and its successor plays them again from the checkpoint, exactly as they were.
+COMMIT_ROUNDS = 10
 
 
 class RunCancelled(Exception):
@@ -69,6 +76,12 @@ class RoundGovernance:
         self.fines: dict[str, float] = dict(governance.get("fines", {}))
         self.states: dict[str, str] = dict(governance.get("states", {}))
         self._atomic: Any = None
+        # Read once per execution: the runtime contracts in force, and each agent's recent evidence.
+        self.runtime_contracts = versions_active(project=run.project, runtime_only=True) if graph else []
+        self.histories: dict[str, list[dict]] = {}
+        # _govern records the round's decision violations and feeds runtime contracts in the round's
+        # transaction, which is the whole of the steps task's work.
+        recorder.batch.keep_written = recorder.batch.checks_done = graph is not None
 
     @classmethod
     def for_run(cls, *, run: Run, built: Built, recorder: TraceRecorder) -> RoundGovernance:
@@ -92,28 +105,38 @@ class RoundGovernance:
         # atomic() entered and left by hand: the runner, not a `with` block, draws round boundaries.
         self._atomic = transaction.atomic()
         self._atomic.__enter__()
+        self.recorder.begin()
 
     def on_round(self, checkpoint: Checkpoint) -> None:
         self.recorder.flush()
         if self.graph is not None:
             self._govern(checkpoint)
             checkpoint.environment = self.built.env.snapshot()  # fines may have changed it
+        self.first_index = checkpoint.next_index
+        if checkpoint.round % COMMIT_ROUNDS and checkpoint.round < self.run.rounds_total:
+            self.recorder.begin()  # the next round's decisions see what governance just did
+            return
         self.run.evidence = {**self.run.evidence, **self.evidence()}
         cancel = run_checkpoint_store(run=self.run, checkpoint=checkpoint, evidence=self.run.evidence)
-        self.first_index = checkpoint.next_index
         self._atomic.__exit__(None, None, None)
         self._begin()
         if cancel:
             raise RunCancelled
 
     def _govern(self, checkpoint: Checkpoint) -> None:
+        """The round's governance, from the round's steps as written (not read back)."""
         episode = self.run.episode
-        violations_from_decisions(episode=episode, first_index=self.first_index)
-        episode_check_runtime(episode=episode)
+        held = self.recorder.batch.take_written()
+        if len(held) != checkpoint.next_index - self.first_index:  # a step written elsewhere: read them
+            held = None
+        violations_from_decisions(episode=episode, first_index=self.first_index, steps=held)
+        if self.runtime_contracts:
+            episode_check_runtime(episode=episode, versions=self.runtime_contracts)
         names = {self.run.agent_name(a): a for a in self.built.agents}
         metrics = self._round_metrics(names)
         moves = oracle_round(episode=episode, number=checkpoint.round, first_index=self.first_index,
-                             end_index=checkpoint.next_index, metrics=metrics, agents=list(names), graph=self.graph)
+                             end_index=checkpoint.next_index, metrics=metrics, agents=list(names), graph=self.graph,
+                             held=held, histories=self.histories)
         compiled = graph_compiled(self.graph)
         for agent, plain in names.items():
             # A fine is charged for every round spent in a state that carries one (as in training).

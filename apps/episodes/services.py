@@ -220,7 +220,8 @@ def _execute(run_id: int, worker: str) -> str:
         return Run.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
     built = registry.spec_build(run.spec)
     episode = run.episode
-    recorder = TraceRecorder(episode=episode, agent_name=run.agent_name)
+    recorder = TraceRecorder(project=run.project, episode=episode, agent_name=run.agent_name,
+                             agents=list(built.agents), actor=f"run:{run.key}")
     gate = WardenGate(project=run.project, episode=episode, recorder=recorder, environment=run.environment,
                       actor=f"run:{run.key}")
     rounds = RoundGovernance.for_run(run=run, built=built, recorder=recorder)

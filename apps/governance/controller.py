@@ -86,6 +86,11 @@ def _active_graph(project: Project) -> tuple[GraphVersion, Graph] | None:
     return (version, graph_compiled(version)) if version else None
 
 
+def agent_history(*, project: Project, agent: str) -> list[dict]:
+    """The agent's last HISTORY_ROUNDS rounds of evidence, newest first, as transitions read them."""
+    return _history(project, agent)
+
+
 def _history(project: Project, agent: str) -> list[dict]:
     rows = (
         Evidence.objects.filter(project=project, agent=agent)
@@ -96,11 +101,12 @@ def _history(project: Project, agent: str) -> list[dict]:
 
 
 @transaction.atomic
-def agent_observe(*, project: Project, agent: str, evidence: Evidence, graph: GraphVersion | None = None
-                  ) -> str | None:
+def agent_observe(*, project: Project, agent: str, evidence: Evidence, graph: GraphVersion | None = None,
+                  history: list[dict] | None = None) -> str | None:
     """One Controller step after the Oracle recorded a round; returns the new state if it moved.
 
     `graph`: the version to interpret; default the project's active one (a run names its own).
+    `history`: agent_history as it stands with `evidence` recorded, when the caller keeps it.
     """
     active = (graph, graph_compiled(graph)) if graph is not None else _active_graph(project)
     if active is None:
@@ -120,7 +126,8 @@ def agent_observe(*, project: Project, agent: str, evidence: Evidence, graph: Gr
         agent_state.renewed_at = now
     agent_state.save(update_fields=["counters", "renewed_at"])
     transition = engine.next_transition(
-        graph, state=agent_state.state, history=_history(project, agent), clean_streak=counters["clean_streak"]
+        graph, state=agent_state.state, history=_history(project, agent) if history is None else history,
+        clean_streak=counters["clean_streak"]
     )
     if transition is None:
         return None

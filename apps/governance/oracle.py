@@ -9,12 +9,13 @@ in rounds (a market run): there each of its rounds is one governance round (`ora
 that round's steps and metrics), and the episode's end adds no further round.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from apps.governance import controller
 from apps.governance.models import Evidence, GraphVersion
@@ -39,22 +40,29 @@ def _violations(episode: Episode, steps: dict) -> list[tuple[str, str, int | Non
 
 
 def episode_evidence(*, episode: Episode, first_index: int = 0, end_index: int | None = None,
-                     metrics: dict | None = None) -> dict[str, dict]:
+                     metrics: dict | None = None, held: list[dict] | None = None) -> dict[str, dict]:
     """{agent: {"values": {metric: number}, "marks": {metric: [step index, ...]}}} for one episode.
 
     With `first_index`/`end_index`, only steps (and violations first seen) in that range count, and
     `metrics` replaces the episode's reported metrics: the evidence of one round of the episode.
+    `held`: those steps as stored (index, kind, agent, tool, attributes), when the caller holds them
+    (a run's round); otherwise they are read.
     """
     marks: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     blocked_tools: dict[str, set[str]] = defaultdict(set)
     steps = {"index__gte": first_index} if first_index else {}
     if end_index is not None:
         steps["index__lt"] = end_index
-    decisions = (
-        Step.objects.filter(episode=episode, kind="decision", **steps)
-        .order_by("index")
-        .values_list("index", "agent", "tool", "attributes")
-    )
+    if held is not None:
+        held = [s for s in held if s["index"] >= first_index and (end_index is None or s["index"] < end_index)]
+        decisions = [(s["index"], s["agent"], s["tool"], s.get("attributes"))
+                     for s in sorted(held, key=lambda s: s["index"]) if s["kind"] == "decision"]
+    else:
+        decisions = list(
+            Step.objects.filter(episode=episode, kind="decision", **steps)
+            .order_by("index")
+            .values_list("index", "agent", "tool", "attributes")
+        )
     for index, agent, tool, attributes in decisions:
         if not agent:
             continue
@@ -78,10 +86,13 @@ def episode_evidence(*, episode: Episode, first_index: int = 0, end_index: int |
             marks[target][f"violations.{severity}"].append(index)
             if severity in SEVERE:
                 marks[target]["violations.severe"].append(index)
-    step_counts = dict(
-        Step.objects.filter(episode=episode, **steps).exclude(agent="").values_list("agent").annotate(n=Count("id"))
-        .values_list("agent", "n")
-    )
+    if held is not None:
+        step_counts = dict(Counter(s["agent"] for s in held if s["agent"]))
+    else:
+        step_counts = dict(
+            Step.objects.filter(episode=episode, **steps).exclude(agent="").values_list("agent")
+            .annotate(n=Count("id")).values_list("agent", "n")
+        )
     if metrics is None:
         metrics = (episode.outcome or {}).get("metrics") or {}
     out = {}
@@ -121,26 +132,57 @@ def oracle_episode(*, episode: Episode) -> dict[str, str | None]:
 
 @transaction.atomic
 def oracle_round(*, episode: Episode, number: int, first_index: int, end_index: int, metrics: dict,
-                 agents: list[str], graph: GraphVersion | None = None) -> dict[str, str | None]:
+                 agents: list[str], graph: GraphVersion | None = None, held: list[dict] | None = None,
+                 histories: dict[str, list[dict]] | None = None) -> dict[str, str | None]:
     """Records round `number` of a running episode for each of `agents` and runs the Controller.
 
     The round's evidence is its steps [first_index, end_index), the violations first seen there and
     `metrics` ({name: number} for every agent, or {name: {agent: number}}). `graph`: the version to
     interpret (default: the project's active one). Idempotent per (agent, episode, round).
+    `held`: the round's steps, when the caller holds them (see episode_evidence). `histories`: the
+    caller's copy of each agent's recent evidence (controller.agent_history), kept current here.
     """
-    found = episode_evidence(episode=episode, first_index=first_index, end_index=end_index, metrics=metrics)
-    moves: dict[str, str | None] = {}
+    found = episode_evidence(episode=episode, first_index=first_index, end_index=end_index, metrics=metrics,
+                             held=held)
+    now = timezone.now()
+    rows = {}
     for agent in agents:
         quiet = {"values": {"decisions.total": 0, "block_rate": 0, "steps": 0, **_metric_values(metrics, agent)},
                  "marks": {}}  # an agent with no step in the round still lives through it
         evidence = found.get(agent) or quiet
-        row, created = Evidence.objects.get_or_create(
-            project_id=episode.project_id, agent=agent, episode=episode, round=number,
-            defaults={"values": evidence["values"], "marks": evidence["marks"]},
-        )
-        if created:
-            moves[agent] = controller.agent_observe(project=episode.project, agent=agent, evidence=row, graph=graph)
+        rows[agent] = Evidence(project_id=episode.project_id, agent=agent, episode=episode, round=number,
+                               values=evidence["values"], marks=evidence["marks"], created_at=now)
+    # One statement for the round; a row already recorded (the round replayed) is left alone.
+    with connection.cursor() as cursor:
+        cursor.execute(_EVIDENCE_SQL, [episode.project_id, episode.pk, number, now, list(rows),
+                                       [Jsonb(r.values) for r in rows.values()],
+                                       [Jsonb(r.marks) for r in rows.values()]])
+        created = dict((agent, pk) for pk, agent in cursor.fetchall())
+    moves: dict[str, str | None] = {}
+    for agent in agents:
+        if agent not in created:
+            continue
+        row = rows[agent]
+        row.pk, row._state.adding = created[agent], False
+        history = None
+        if histories is not None:
+            history = histories.get(agent)
+            if history is None:  # read once: it holds this round's row already
+                history = histories[agent] = controller.agent_history(project=episode.project, agent=agent)
+            else:
+                history.insert(0, {"values": row.values, "marks": row.marks})
+                del history[controller.HISTORY_ROUNDS:]
+        moves[agent] = controller.agent_observe(project=episode.project, agent=agent, evidence=row, graph=graph,
+                                                history=history)
     return moves
+
+
+_EVIDENCE_SQL = """
+INSERT INTO governance_evidence (project_id, agent, episode_id, round, "values", marks, created_at)
+SELECT %s::bigint, e.agent, %s::bigint, %s::integer, e.v, e.m, %s::timestamptz
+  FROM unnest(%s::text[], %s::jsonb[], %s::jsonb[]) AS e (agent, v, m)
+ON CONFLICT DO NOTHING
+RETURNING id, agent"""
 
 
 def _metric_values(metrics: dict, agent: str) -> dict[str, float]:

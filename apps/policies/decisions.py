@@ -162,8 +162,8 @@ def _decide(project: Project, data: DecideInput, actor: str, context: DecideCont
     return decision
 
 
-def _verdict(data: DecideInput, context: DecideContext, environment: str, untrusted: bool
-             ) -> tuple[engine.Verdict, BoundVersion | None, dict]:
+def _verdict(data: DecideInput, context: DecideContext, environment: str, untrusted: bool,
+             provenance: engine.ProvenanceView | None = None) -> tuple[engine.Verdict, BoundVersion | None, dict]:
     """The engine's verdict, the version it applied (None when no policy or a terminated episode),
     and the context it saw (kept as evidence for a non-allow)."""
     episode, guard = context.episode, context.guard
@@ -179,7 +179,7 @@ def _verdict(data: DecideInput, context: DecideContext, environment: str, untrus
         untrusted=untrusted, counts=guard.counts, steps=episode.step_count, environment=environment,
         state=gov["state"], suspended=gov["suspended"], revoked_tools=gov["revoked_tools"],
         arg_bounds=gov["arg_bounds"], now=timezone.now(),
-        provenance=selectors.episode_provenance(episode_id=episode.pk, arguments=data.arguments),
+        provenance=provenance or selectors.episode_provenance(episode_id=episode.pk, arguments=data.arguments),
     )
     overlays = [compiled(digest=n["digest"], source=n["source"], narrowing=True) for n in guard.narrowings]
     verdict = engine.decide(_policy_for(version), engine.Call(data.tool, data.arguments, data.agent, data.kind), ctx,
@@ -189,13 +189,14 @@ def _verdict(data: DecideInput, context: DecideContext, environment: str, untrus
     return verdict, version, seen
 
 
-def _record(project: Project, data: DecideInput, actor: str, context: DecideContext, started: float
-            ) -> DecisionRecord:
-    """Decides and builds everything the decision stores."""
+def _record(project: Project, data: DecideInput, actor: str, context: DecideContext, started: float,
+            provenance: engine.ProvenanceView | None = None) -> DecisionRecord:
+    """Decides and builds everything the decision stores. `provenance`: the episode's index as the
+    engine reads it (default: the stored one, selectors.episode_provenance)."""
     episode, guard = context.episode, context.guard
     environment = data.environment or episode.environment
     untrusted = data.untrusted or guard.untrusted or context.untrusted_seen
-    verdict, version, seen = _verdict(data, context, environment, untrusted)
+    verdict, version, seen = _verdict(data, context, environment, untrusted, provenance)
     digest = version.digest if version else ""
     step: dict[str, Any] = {
         "kind": "decision", "actor": "governance", "agent": data.agent, "tool": data.tool,

@@ -51,14 +51,28 @@ def violation_record(*, episode: Episode, source: str, name: str, version: str, 
     return violation, False
 
 
-def violations_from_decisions(*, episode: Episode, first_index: int) -> list[Violation]:
-    """Records a policy violation for each blocked or terminated decision step from `first_index` on."""
-    decisions = (
-        Step.objects.filter(episode=episode, kind="decision", index__gte=first_index,
-                            attributes__verdict__in=list(STOPPING_VERDICTS))
-        .order_by("index")
-        .values("index", "agent", "tool", "arguments", "attributes")
-    )
+def violations_from_decisions(*, episode: Episode, first_index: int, steps: list[dict] | None = None
+                              ) -> list[Violation]:
+    """Records a policy violation for each blocked or terminated decision step from `first_index` on.
+
+    `steps`: the episode's steps from `first_index` on, when the caller holds them (a run's round),
+    as stored (index, kind, agent, tool, arguments, attributes); otherwise they are read.
+    """
+    if steps is None:
+        decisions = list(
+            Step.objects.filter(episode=episode, kind="decision", index__gte=first_index,
+                                attributes__verdict__in=list(STOPPING_VERDICTS))
+            .order_by("index")
+            .values("index", "agent", "tool", "arguments", "attributes")
+        )
+    else:
+        decisions = sorted((s for s in steps if s["kind"] == "decision" and s["index"] >= first_index
+                            and (s.get("attributes") or {}).get("verdict") in STOPPING_VERDICTS),
+                           key=lambda s: s["index"])
+    if not decisions:
+        return []
+    names = {str((d["attributes"] or {}).get("rule") or "default") for d in decisions}
+    known = {v.name: v for v in Violation.objects.filter(episode=episode, source=Source.POLICY, name__in=names)}
     recorded = []
     for d in decisions:
         attrs = d["attributes"] or {}
@@ -66,7 +80,7 @@ def violations_from_decisions(*, episode: Episode, first_index: int) -> list[Vio
         name = str(attrs.get("rule") or "default")
         if name == AFTER_TERMINATION_RULE:
             continue  # a consequence of an earlier termination, already recorded as its own violation
-        existing = Violation.objects.filter(episode=episode, source=Source.POLICY, name=name).first()
+        existing = known.get(name)
         if existing is not None and existing.first_step_index is not None and existing.first_step_index <= d["index"]:
             continue  # dedup: the first stopping decision of this rule is the violation
         evidence = {"decision_id": attrs.get("decision_id"), "verdict": verdict, "tool": d["tool"],
@@ -77,6 +91,7 @@ def violations_from_decisions(*, episode: Episode, first_index: int) -> list[Vio
             episode=episode, source=Source.POLICY, name=name, version=str(attrs.get("policy") or ""),
             severity=STOPPING_VERDICTS[verdict], first_step_index=d["index"], evidence=evidence, agent=d["agent"],
         )
+        known[name] = violation
         recorded.append(violation)
     return recorded
 

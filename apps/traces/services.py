@@ -139,19 +139,20 @@ def _normalise_batch(steps: list[dict]) -> list[dict]:
 
 
 @transaction.atomic
-def steps_ingest(*, episode: Episode, steps: list[dict]) -> int:
+def steps_ingest(*, episode: Episode, steps: list[dict], work: bool | None = None) -> int:
     """steps_append_batch for ingestion paths that only need how many steps were new.
 
-    Skips building model objects, which costs more than validating the step.
+    Skips building model objects, which costs more than validating the step. `work`: passed with
+    steps_appended when the caller knows whether the steps need the receivers (see traces.signals).
     """
-    new, _existing = _store(episode=episode, steps=_normalise_batch(steps))
+    new, _existing = _store(episode=episode, steps=_normalise_batch(steps), work=work, ids=False)
     return len(new)
 
 
 @transaction.atomic
-def steps_store_normalised(*, episode: Episode, steps: list[dict]) -> int:
-    """steps_ingest for steps already passed through schema.step_normalize (OTLP, import)."""
-    new, _existing = _store(episode=episode, steps=steps)
+def steps_store_normalised(*, episode: Episode, steps: list[dict], work: bool | None = None) -> int:
+    """steps_ingest for steps already passed through schema.step_normalize (OTLP, import, runs)."""
+    new, _existing = _store(episode=episode, steps=steps, work=work, ids=False)
     return len(new)
 
 
@@ -175,10 +176,12 @@ def steps_write_normalised(*, episode: Episode, steps: list[dict]) -> list[Step]
     return [rows.get(s["index"]) or stored[s["index"]] for s in steps]
 
 
-def _store(*, episode: Episode, steps: list[dict]) -> tuple[list[dict], dict[int, str]]:
+def _store(*, episode: Episode, steps: list[dict], work: bool | None = None, ids: bool = True
+           ) -> tuple[list[dict], dict[int, str]]:
     """Locks the episode, assigns indexes, checks conflicts, writes the new steps.
 
     Returns (new steps as dicts, {index: digest} of those already stored with the same content).
+    ids=False: the caller needs no row ids, so any batch goes through COPY (no per-row ORM work).
     """
     locked = (
         Episode.objects.select_for_update()
@@ -217,7 +220,7 @@ def _store(*, episode: Episode, steps: list[dict]) -> tuple[list[dict], dict[int
     new = [step for index, step in by_index.items() if index not in existing]
     for step in new:
         step["project_id"], step["episode_id"], step["created_at"] = locked.project_id, episode.pk, now
-    if len(new) >= COPY_THRESHOLD:
+    if len(new) >= COPY_THRESHOLD or (new and not ids):
         _copy_steps(new)
     elif new:
         rows = [Step(**{k: v for k, v in step.items() if k != schema.JSON_TEXTS}) for step in new]
@@ -235,7 +238,7 @@ def _store(*, episode: Episode, steps: list[dict]) -> tuple[list[dict], dict[int
         )
         episode.step_count, episode.tools, episode.agents, episode.updated_at = step_count, tools, agents, now
         first_index, count = min(s["index"] for s in new), len(new)
-        send_signal(signals.steps_appended, episode=episode, first_index=first_index, count=count)
+        send_signal(signals.steps_appended, episode=episode, first_index=first_index, count=count, work=work)
     return new, existing
 
 

@@ -90,15 +90,15 @@ def test_a_run_starting_while_another_commits_a_governed_round_does_not_deadlock
     first, second = (services.run_create(project=project, data=_spec(f"d-{i}", "institutional", i, 3),
                                          actor="alice")[0] for i in range(2))
     a_holds_log_lock, release = threading.Event(), threading.Event()
-    store = governed.run_checkpoint_store
+    govern = governed.RoundGovernance._govern
 
-    def store_then_wait(*, run, checkpoint, evidence):
-        if run.pk == first.pk and checkpoint.round == 1:
+    def govern_then_wait(self, checkpoint):
+        govern(self, checkpoint)
+        if self.run.pk == first.pk and checkpoint.round == 1:
             a_holds_log_lock.set()
             release.wait(timeout=60)
-        return store(run=run, checkpoint=checkpoint, evidence=evidence)
 
-    monkeypatch.setattr(governed, "run_checkpoint_store", store_then_wait)
+    monkeypatch.setattr(governed.RoundGovernance, "_govern", govern_then_wait)
     results: dict[int, str] = {}
 
     def play(run_id: int, after: threading.Event | None) -> None:
