@@ -1,6 +1,12 @@
 """Market episodes a worker plays per second, and what each decision costs compared with /decide.
 
     .venv/bin/python tests/bench/bench_episodes.py [--episodes 10] [--rounds 100]
+    .venv/bin/python tests/bench/bench_episodes.py --workers 2 --episodes 30 [--regimes ...]
+
+With --workers N the runs are played by a real Celery worker with N pool processes (queue
+`episodes`, through the bench's own broker keys), as an experiment's runs are, and the regimes
+cycle over --regimes (default: ungoverned, constitutional, institutional): wall time, episodes/s
+and CPU per decision of the worker processes plus their PostgreSQL backends.
 
 Creates a fresh bench database (warden_bench_episodes) and plays, in this one process as one Celery
 worker process would (`run_execute`), Cournot runs of 2 firms (cartel and tit-for-tat) for 100
@@ -32,7 +38,7 @@ def setup_django() -> None:
     empty_broker(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     os.environ.update(DATABASE_URL=env["DATABASE_URL"], DJANGO_SETTINGS_MODULE="apps.settings",
-                      CELERY_BROKER_URL=env["CELERY_BROKER_URL"])
+                      CELERY_BROKER_URL=env["CELERY_BROKER_URL"], WARDEN_BROKER_KEYPREFIX=env["WARDEN_BROKER_KEYPREFIX"])
     import django
 
     django.setup()
@@ -44,13 +50,66 @@ def spec(i: int, rounds: int) -> dict:
             "regime": "institutional", "seed": i}
 
 
+def with_workers(args) -> None:
+    """The runs played by a real Celery worker with `args.workers` pool processes."""
+    from apps.episodes import services
+    from apps.episodes.models import Run
+    from apps.policies.models import Decision
+    from apps.tenancy.models import Project
+
+    env = bench_env(DB)
+    name = f"bench-episodes-{os.getpid()}"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", "episodes", "-c",
+         str(args.workers), "-l", "warning", "--without-gossip", "--without-mingle", "-n", f"{name}@%h"],
+        cwd=ROOT, env=env)
+    try:
+        project = Project.objects.create(slug="bench", name="Bench")
+        regimes = args.regimes.split(",")
+        # Warm-up: one short run per regime publishes the example policy and graph in the project.
+        warm = [services.run_create(project=project, data={**spec(10_000 + i, 5), "regime": r}, actor="bench")[0]
+                for i, r in enumerate(regimes)]
+        while Run.objects.filter(pk__in=[r.pk for r in warm], status__in=("queued", "running")).exists():
+            time.sleep(0.2)
+        from django.db import connection
+        connection.ensure_connection()
+        backend = f"{DB} "
+        decisions_before = Decision.objects.count()
+        cpu_before, pg_before = process_cpu("celery", name), process_cpu("postgres:", backend)
+        t = time.perf_counter()
+        runs = [services.run_create(project=project, data={**spec(i, args.rounds), "regime": regimes[i % len(regimes)]},
+                                    actor="bench")[0] for i in range(args.episodes)]
+        while Run.objects.filter(pk__in=[r.pk for r in runs], status__in=("queued", "running")).exists():
+            time.sleep(0.2)
+        wall = time.perf_counter() - t
+        cpu, pg = cpu_since(cpu_before, "celery", name), cpu_since(pg_before, "postgres:", backend)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    statuses = list(Run.objects.filter(pk__in=[r.pk for r in runs]).values_list("status", flat=True))
+    assert statuses == ["completed"] * len(runs), list(Run.objects.filter(pk__in=[r.pk for r in runs]).values_list(
+        "status", "error"))
+    decisions = Decision.objects.count() - decisions_before
+    print(f"runs: {len(runs)} Cournot episodes ({', '.join(regimes)}; 2 firms, {args.rounds} rounds), "
+          f"{decisions} decisions, played by one Celery worker with {args.workers} pool processes")
+    print(f"throughput: {len(runs) / wall:.2f} episodes/s, {wall:.1f} s wall")
+    print(f"per decision: {(cpu + pg) / decisions * 1e3:.2f} ms CPU (workers {cpu / decisions * 1e3:.2f} + "
+          f"PostgreSQL {pg / decisions * 1e3:.2f}); per episode {(cpu + pg) / len(runs) * 1e3:.0f} ms CPU")
+    print(f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--decisions", type=int, default=2000, help="decision-service-alone sample")
+    parser.add_argument("--workers", type=int, default=0, help="pool processes of a real Celery worker (0: in process)")
+    parser.add_argument("--regimes", default="ungoverned,constitutional,institutional", help="with --workers")
     args = parser.parse_args()
     setup_django()
+    if args.workers:
+        with_workers(args)
+        return
 
     from django.db import connection
 
