@@ -133,7 +133,10 @@ def _promise_advance(experiment: Experiment) -> None:
 def experiment_advance(*, experiment_id: int) -> dict:
     """Counts finished trials, dispatches pending ones, settles the status. Idempotent."""
     with transaction.atomic():
-        experiment = Experiment.objects.select_for_update().select_related("project").filter(pk=experiment_id).first()
+        # of=("self",): the experiment's row only; a lock on the joined project row would block every run's
+        # commit (foreign-key checks read it) while this waits for the project's log lock: a deadlock.
+        experiment = (Experiment.objects.select_for_update(of=("self",)).select_related("project")
+                      .filter(pk=experiment_id).first())
         if experiment is None:
             return {"missing": True}
         counted = 0
