@@ -35,7 +35,9 @@ from apps.reviews.services import violations_from_decisions
 # next round's decisions see them), but commit, checkpoint, heartbeat and the cancel check come
 # every COMMIT_ROUNDS rounds and after the last: a worker killed in between loses the uncommitted
 # rounds whole, and its successor plays them again from the checkpoint, exactly as they were.
-COMMIT_ROUNDS = 10
+# One, for now: the Controller's log appends hold the project's log lock until the commit, so a
+# transaction of several institutional rounds makes the project's other runs wait for it.
+COMMIT_ROUNDS = 1
 
 
 class RunCancelled(Exception):
