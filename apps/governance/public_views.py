@@ -2,6 +2,7 @@
 
 Stable URLs: /graphs/<project>/ lists published versions, /graphs/<project>/<digest>/ shows one
 with its diagram, /graphs/<project>/<digest>.json gives it as JSON. A version never changes.
+Only projects whose admins made their graphs public answer without login (Project.graphs_public).
 """
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -12,18 +13,25 @@ from django.views.decorators.http import require_GET
 from apps.governance import selectors
 from apps.governance.graph.diagram import render_svg
 from apps.governance.selectors import graph_compiled
-from apps.tenancy.models import Project
+from apps.tenancy.models import Membership, Project
 
 
-def _project(slug: str) -> Project:
+def _project(request: HttpRequest, slug: str) -> Project:
+    """The project, if its graphs are public or the caller is one of its members. Otherwise the
+    same 404 as for a slug nobody uses: the page must not tell whether the project exists."""
     project = Project.objects.filter(slug=slug).first()
-    if project is None:
+    if project is None or not (project.graphs_public or _is_member(request, project)):
         raise Http404("No such project.")
     return project
 
 
-def _version(slug: str, digest: str):
-    version = selectors.graph_version_get(project=_project(slug), digest=digest)
+def _is_member(request: HttpRequest, project: Project) -> bool:
+    user = request.user
+    return user.is_authenticated and Membership.objects.filter(project=project, user=user).exists()
+
+
+def _version(request: HttpRequest, slug: str, digest: str):
+    version = selectors.graph_version_get(project=_project(request, slug), digest=digest)
     if version is None:
         raise Http404("No such graph version.")
     return version
@@ -31,14 +39,14 @@ def _version(slug: str, digest: str):
 
 @require_GET
 def public_graph_list(request: HttpRequest, project: str) -> HttpResponse:
-    project_obj = _project(project)
+    project_obj = _project(request, project)
     versions = selectors.graph_version_list(project=project_obj)[:200]
     return render(request, "governance/public_graph_list.html", {"public_project": project_obj, "versions": versions})
 
 
 @require_GET
 def public_graph(request: HttpRequest, project: str, digest: str) -> HttpResponse:
-    version = _version(project, digest)
+    version = _version(request, project, digest)
     graph = graph_compiled(version)
     context = {
         "version": version, "graph": graph, "public_project": version.project,
@@ -51,7 +59,7 @@ def public_graph(request: HttpRequest, project: str, digest: str) -> HttpRespons
 
 @require_GET
 def public_graph_json(request: HttpRequest, project: str, digest: str) -> JsonResponse:
-    version = _version(project, digest)
+    version = _version(request, project, digest)
     body = {
         "project": version.project.slug, "name": version.name, "number": version.number, "digest": version.digest,
         "published_at": version.created_at.isoformat(),

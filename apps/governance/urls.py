@@ -12,6 +12,7 @@ urlpatterns = [
     path("sanctions/", views.sanction_apply, name="sanction_apply"),
     path("sanctions/<int:sanction_id>/lift/", views.sanction_lift, name="sanction_lift"),
     path("graphs/", views.graph_list, name="graphs"),
+    path("graphs/visibility/", views.graph_visibility, name="graph_visibility"),
     path("log/", views.log_list, name="log"),
     path("log/verify/", views.log_verify, name="log_verify"),
 ]

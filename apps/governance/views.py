@@ -16,6 +16,7 @@ from apps.governance import controller, graphs, selectors
 from apps.governance.forms import GraphForm, MoveForm, ReasonForm, SanctionForm
 from apps.governance.graph import engine
 from apps.governance.models import Evidence, Sanction
+from apps.tenancy import services as tenancy_services
 from apps.tenancy.actors import actor_of
 from apps.tenancy.decorators import ProjectRequest, project_member, role_required
 from apps.tenancy.models import Role
@@ -128,6 +129,15 @@ def agent_move(request: ProjectRequest, agent: str) -> HttpResponse:
         error = "Choose a state and say why."
     context = _agent_context(request, agent, move_error=error)
     return render(request, "governance/agent_detail.html#state", context)
+
+
+@require_POST
+@project_member(Role.ADMIN)
+def graph_visibility(request: ProjectRequest) -> HttpResponse:
+    """Makes the published graphs readable at /graphs/<project>/ without login, or private again."""
+    tenancy_services.project_graphs_public_set(project=request.project, public=request.POST.get("public") == "1",
+                                               actor=actor_of(request))
+    return redirect("governance:graphs", project=request.project.slug)
 
 
 @require_http_methods(["GET", "POST"])

@@ -20,6 +20,9 @@ class Project(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
+    # /graphs/<slug>/ answers without login only when the project's admins made its graphs public;
+    # otherwise it is a 404 to anyone but the project's members, as for a slug nobody uses.
+    graphs_public = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]

@@ -45,6 +45,14 @@ def member_set(*, project: Project, username: str, role: str, actor: Actor) -> M
 
 
 @transaction.atomic
+def project_graphs_public_set(*, project: Project, public: bool, actor: Actor) -> None:
+    """Makes the project's published governance graphs readable without login (or private again)."""
+    Project.objects.filter(pk=project.pk).update(graphs_public=public)
+    project.graphs_public = public
+    _logged(project=project, event="project.graphs_visibility", actor=actor, data={"public": public})
+
+
+@transaction.atomic
 def member_remove(*, membership: Membership, actor: Actor) -> None:
     project = membership.project
     admins = Membership.objects.filter(project=project, role=Role.ADMIN)

@@ -2,10 +2,12 @@
 
 import pytest
 
+from apps.audit.models import GovernanceLogEntry
 from apps.governance.controller import sanction_apply
 from apps.governance.graphs import graph_publish
 from apps.governance.models import GraphVersion, Sanction
 from apps.governance.selectors import agent_governance_state
+from apps.tenancy.services import project_graphs_public_set
 from tests.audit.builders import TABLE, as_superuser, fill_log
 from tests.governance.builders import MARKET, play_round
 
@@ -112,6 +114,7 @@ def test_verify_badge_names_the_broken_entry(login, viewer, project):
 
 
 def test_public_graph_page_needs_no_login_and_draws_the_diagram(client, project):
+    project_graphs_public_set(project=project, public=True, actor="alice")
     version = graph_publish(project=project, source=MARKET, actor="alice")
     response = client.get(f"/graphs/acme/{version.digest}/")
     assert response.status_code == 200
@@ -120,6 +123,7 @@ def test_public_graph_page_needs_no_login_and_draws_the_diagram(client, project)
 
 
 def test_public_graph_json_is_stable_and_complete(client, project):
+    project_graphs_public_set(project=project, public=True, actor="alice")
     version = graph_publish(project=project, source=MARKET, actor="alice")
     body = client.get(f"/graphs/acme/{version.digest}.json").json()
     assert (body["digest"], body["name"], body["number"]) == (version.digest, "market-institution", 1)
@@ -128,14 +132,44 @@ def test_public_graph_json_is_stable_and_complete(client, project):
 
 
 def test_public_graph_of_another_project_is_not_found_by_its_digest(client, project, other_project):
+    project_graphs_public_set(project=other_project, public=True, actor="oscar")
     version = graph_publish(project=project, source=MARKET, actor="alice")
     assert client.get(f"/graphs/globex/{version.digest}/").status_code == 404
 
 
 def test_public_graph_list_shows_versions(client, project):
+    project_graphs_public_set(project=project, public=True, actor="alice")
     graph_publish(project=project, source=MARKET, actor="alice")
     response = client.get("/graphs/acme/")
     assert b"market-institution v1" in response.content
+
+
+def test_graphs_of_a_project_not_made_public_look_like_no_project_at_all(client, project):
+    version = graph_publish(project=project, source=MARKET, actor="alice")
+    nobody = client.get("/graphs/no-such-project/")
+    for path in ("/graphs/acme/", f"/graphs/acme/{version.digest}/", f"/graphs/acme/{version.digest}.json"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert b"Acme" not in response.content and b"market-institution" not in response.content
+    assert nobody.status_code == 404
+
+
+def test_members_read_their_private_graphs_and_outsiders_do_not(login, viewer, outsider, project):
+    graph_publish(project=project, source=MARKET, actor="alice")
+    assert b"market-institution v1" in login(viewer).get("/graphs/acme/").content
+    assert login(outsider).get("/graphs/acme/").status_code == 404
+
+
+def test_an_admin_makes_the_graphs_public_and_private_again_and_it_is_logged(login, admin, viewer, client, project):
+    graph_publish(project=project, source=MARKET, actor="alice")
+    assert login(viewer).post("/p/acme/governance/graphs/visibility/", {"public": "1"}).status_code == 403
+    login(admin).post("/p/acme/governance/graphs/visibility/", {"public": "1"})
+    assert client.get("/graphs/acme/").status_code == 200
+    login(admin).post("/p/acme/governance/graphs/visibility/", {"public": "0"})
+    assert client.get("/graphs/acme/").status_code == 404
+    events = list(GovernanceLogEntry.objects.filter(project=project, event="project.graphs_visibility")
+                  .order_by("seq").values_list("payload", flat=True))
+    assert events == ['{"public":true}', '{"public":false}']
 
 
 def test_project_overview_has_a_governance_card_with_sanctioned_agents(login, viewer, project):

@@ -29,6 +29,8 @@ class Command(BaseCommand):
             project = Project.objects.filter(slug="demo").first() or tenancy.project_create(
                 slug="demo", name="Demo project"
             )
+            if not project.graphs_public:  # the tour links to the public graph page
+                tenancy.project_graphs_public_set(project=project, public=True, actor="seed_demo")
             users = {}
             for username, role in DEMO_USERS:
                 user, created = User.objects.get_or_create(username=username)
