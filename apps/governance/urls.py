@@ -15,5 +15,6 @@ urlpatterns = [
     path("graphs/visibility/", views.graph_visibility, name="graph_visibility"),
     path("log/", views.log_list, name="log"),
     path("log/verify/", views.log_verify, name="log_verify"),
+    path("log/export/", views.log_export, name="log_export"),
 ]
 

@@ -4,13 +4,13 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.audit import selectors as audit_selectors
 from apps.audit.services import governance_log_flush
-from apps.audit.verification import governance_verify
+from apps.audit.verification import governance_verify, log_export_lines
 from apps.core.forms import form_apply_errors, validation_messages, validation_text
 from apps.governance import controller, graphs, selectors
 from apps.governance.forms import GraphForm, MoveForm, ReasonForm, SanctionForm
@@ -20,6 +20,7 @@ from apps.tenancy import services as tenancy_services
 from apps.tenancy.actors import actor_of
 from apps.tenancy.decorators import ProjectRequest, project_member, role_required
 from apps.tenancy.models import Role
+from apps.traces.models import Episode
 
 STARTER = """name: my-graph
 initial: good
@@ -90,7 +91,7 @@ def sanction_apply(request: ProjectRequest) -> HttpResponse:
         else:
             if request.htmx:
                 context = _agent_context(request, form.cleaned_data["agent"])
-                return render(request, "governance/agent_detail.html#sanctions", context)
+                return render(request, "governance/_sanctions_changed.html", context)
             return redirect("governance:agent_detail", project=request.project.slug, agent=form.cleaned_data["agent"])
     agent = request.POST.get("agent", "")
     context = _agent_context(request, agent, form=form)
@@ -111,7 +112,7 @@ def sanction_lift(request: ProjectRequest, sanction_id: int) -> HttpResponse:
     else:
         error = "Say why the sanction is lifted."
     context = _agent_context(request, sanction.agent, lift_error=error)
-    return render(request, "governance/agent_detail.html#sanctions", context)
+    return render(request, "governance/_sanctions_changed.html", context)
 
 
 @require_POST
@@ -175,12 +176,35 @@ def log_list(request: ProjectRequest) -> HttpResponse:
     governance_log_flush(project_id=request.project.id)  # list every committed event
     entries = audit_selectors.log_entry_list(project=request.project, event=event)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    context = {"page": page, "event": event or "", "query": urlencode({"event": event}) if event else "", "events": audit_selectors.log_event_names(project=request.project),
+    _entry_links(request.project, page)
+    context = {"page": page, "event": event or "", "query": urlencode({"event": event}) if event else "",
+               "events": audit_selectors.log_event_names(project=request.project),
                "checkpoint": audit_selectors.checkpoint_latest(project=request.project)}
     template = "governance/log_list.html"
     if request.htmx:
         template += "#entries"
     return render(request, template, context)
+
+
+def _entry_links(project, entries) -> None:
+    """Gives each entry `.data` and `.episode_id` (the replay it names, if it names an episode)."""
+    for entry in entries:
+        entry.parsed = entry.data
+    names = {str(e.parsed.get("episode")) for e in entries if isinstance(e.parsed, dict) and e.parsed.get("episode")}
+    ids = dict(Episode.objects.filter(project=project, external_id__in=names).values_list("external_id", "pk"))
+    for entry in entries:
+        data = entry.parsed if isinstance(entry.parsed, dict) else {}
+        entry.episode_pk = ids.get(str(data.get("episode"))) if data.get("episode") else None
+
+
+@require_GET
+@project_member()
+def log_export(request: ProjectRequest) -> StreamingHttpResponse:
+    """The signed JSON Lines bundle the API exports, for a signed-in reviewer (the page's Export)."""
+    lines = log_export_lines(project=request.project, from_seq=1, to_seq=None)
+    response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
+    response["Content-Disposition"] = f'attachment; filename="warden-{request.project.slug}-governance-log.jsonl"'
+    return response
 
 
 @require_GET

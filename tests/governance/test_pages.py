@@ -97,7 +97,7 @@ def test_log_page_paginates_and_filters_by_event(login, viewer, project):
     page = client.get("/p/acme/governance/log/")
     assert b"Page 1 of 2" in page.content
     filtered = client.get("/p/acme/governance/log/", {"event": "sanction.applied"}, headers={"HX-Request": "true"})
-    assert filtered.content.count(b"<tr>") == 2  # header + the one entry
+    assert filtered.content.count(b"<tr") == 2  # header + the one entry
 
 
 def test_verify_badge_reports_a_healthy_chain(login, viewer, project):
