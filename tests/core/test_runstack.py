@@ -59,7 +59,7 @@ def test_a_killed_worker_is_restarted_while_web_and_beat_keep_running(settings, 
         assert (again["web"], again["beat"]) == (first["web"], first["beat"])
         assert runner.poll() is None
         # The children connect as the role that owns nothing (beat's outbox sweep runs in the worker).
-        assert _wait(lambda: _sessions_of("warden_app", name)), "no session of the runtime role"
+        assert _wait(lambda: _sessions_of("warden_app", name), timeout=180), "no session of the runtime role"
     finally:
         runner.send_signal(signal.SIGTERM)
         _, err = runner.communicate(timeout=60)
