@@ -31,10 +31,11 @@ def test_reviewer_escalates_a_violation_without_a_page_reload(browser_login, pro
     page.wait_for_selector("#table >> text=ep-b")
     page.click(f"text=#{violation.pk}")
     page.select_option("#triage select[name=status]", "escalated")
-    page.fill("#notes", "call the bank")
+    page.fill("#comment", "call the bank")
     page.click("#triage >> text=Save")
     page.wait_for_selector("text=Saved.")
     assert page.locator("#violation-status").inner_text() == "escalated"
+    assert "call the bank" in page.locator("#history").inner_text()
 
 
 def test_metrics_page_draws_the_governance_chart(browser_login, project, viewer):

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _env(**overrides) -> dict:
     env = {k: v for k, v in os.environ.items()
-           if k not in {"WARDEN_ALLOW_DEV_KEYS", "DJANGO_SECRET_KEY", "WARDEN_LOG_KEYS", "DJANGO_DEBUG"}}
+           # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; a deployment never has it.
+           if k not in {"WARDEN_ALLOW_DEV_KEYS", "DJANGO_SECRET_KEY", "WARDEN_LOG_KEYS", "DJANGO_DEBUG",
+                        "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     return {**env, **overrides}
 
 
