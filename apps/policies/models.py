@@ -180,7 +180,7 @@ class EpisodeGuard(models.Model):
 
 
 class ProvenanceValue(models.Model):
-    """One value an episode's steps carried ("kind:normalised", see engine/provenance.py), with the
+    """One value an episode's steps carried ("kind:normalised", see engine/values.py), with the
     first step that carried it among trusted and among untrusted content.
 
     Written as steps are stored (policies.receivers.on_steps_storing, inside the writing

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.policies import engine
 from apps.policies.engine import provenance
+from apps.policies.engine.values import found_in
 from apps.policies.models import Approval, Decision, DecisionStatus, Policy, PolicyBinding, PolicyVersion
 from apps.tenancy.models import Project
 
@@ -109,13 +110,13 @@ class EpisodeProvenance:
         missing = [v for v in values if v not in self._asked]
         if missing:
             if not self._asked:
-                missing += [f.value for f in provenance.found_in(self.arguments)]
+                missing += [f.value for f in found_in(self.arguments)]
             self._read(missing)
         return {v: self._known[v] for v in values if v in self._known}
 
     def untrusted_sources(self) -> Mapping[str, int]:
         if self._sources is None:
-            self._read([] if self._asked else [f.value for f in provenance.found_in(self.arguments)])
+            self._read([] if self._asked else [f.value for f in found_in(self.arguments)])
         return self._sources or {}
 
     def _read(self, values: list[str]) -> None:

@@ -3,7 +3,8 @@
 import pytest
 
 from apps.policies.engine import Call, Context, PolicyError, ProvenanceIndex, compile_policy, decide
-from apps.policies.engine.provenance import argument_found, found_in, step_values
+from apps.policies.engine.provenance import step_values
+from apps.policies.engine.values import argument_found, found_in
 from tests.policies.conftest import PAY as PAY_SOURCE
 
 USER = {"kind": "message", "actor": "user", "role": "user"}

@@ -20,86 +20,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import fastjsonschema
-import fastjsonschema.draft07
-
-from apps.core.documents import PatternError, compile_pattern
-from apps.policies.engine import provenance
+from apps.policies.engine import values
 from apps.policies.engine.findings import NOUNS, Finding, Problem, describe
+from apps.policies.engine.provenance import UNSEEN, USER_PREFIX, Origin, ProvenanceView
+from apps.policies.engine.schema import ArgCheck, case_folded, check_schema, schema_check, typed
 from apps.policies.engine.source import Path
 
-SCHEMA_KEYWORDS = {
-    "type", "enum", "const", "pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-    "multipleOf", "minLength", "maxLength", "items", "prefixItems", "additionalItems", "minItems", "maxItems",
-    "uniqueItems", "contains", "properties", "patternProperties", "additionalProperties", "required",
-    "propertyNames", "minProperties", "maxProperties", "dependencies", "anyOf", "allOf", "oneOf", "not", "if",
-    "then", "else", "title", "description", "default", "examples", "$comment",
-}
 WARDEN_KEYWORDS = ("optional", "from", "domain", "urls", "case")
-SUBSCHEMA_KEYWORDS = {"items", "not", "additionalProperties", "additionalItems", "contains", "propertyNames",
-                      "if", "then", "else"}
-SCHEMA_TYPES = {"string", "number", "integer", "boolean", "array", "object", "null"}
-NUMERIC_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
-STRING_BOUNDS = ("pattern", "format", "minLength", "maxLength")
 URL_FORMATS = ("url", "uri")
 ORIGINS = ("trusted", "user")
 
-ArgCheck = Callable[[dict[str, Any]], str | None]
-ValueCheck = Callable[[str, Any, "provenance.ProvenanceView | None"], Problem | None]  # (name, value, view)
-
-
-def schema_check(schema: dict[str, Any]) -> ArgCheck:
-    """Compiles a JSON Schema once; the returned check gives None or the first failure message.
-
-    Its `pattern` and `patternProperties` regexes run under RE2 (linear time, see
-    apps/core/documents/patterns.py); a pattern RE2 cannot run raises PatternError.
-    """
-    validate = fastjsonschema.compile(schema)
-    _patterns_linear(validate, schema)
-
-    def check(arguments: dict[str, Any]) -> str | None:
-        try:
-            validate(arguments)
-        except fastjsonschema.JsonSchemaValueException as exc:
-            return exc.message.replace("data.", "argument ", 1).replace("data ", "arguments ", 1)
-        return None
-
-    return check
-
-
-def _user_patterns(schema: Any) -> set[str]:
-    found: set[str] = set()
-    stack = [schema]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if isinstance(item.get("pattern"), str):
-                found.add(item["pattern"])
-            if isinstance(item.get("patternProperties"), dict):
-                found.update(k for k in item["patternProperties"] if isinstance(k, str))
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
-
-
-def _patterns_linear(validate: Callable[..., Any], schema: dict[str, Any]) -> None:
-    """Swaps the backtracking `re` patterns fastjsonschema compiled for RE2 ones.
-
-    The generated validator looks its patterns up in the REGEX_PATTERNS dict of its globals at call
-    time. Its own `format` patterns stay (fixed, not user-written); an entry that is neither is
-    refused, so a change in how fastjsonschema stores patterns fails here rather than backtracks.
-    """
-    compiled = validate.__globals__.get("REGEX_PATTERNS", {})
-    user = _user_patterns(schema)
-    for key in list(compiled):
-        if key in user:
-            compiled[key] = compile_pattern(key)
-        elif key not in _FORMATS:
-            raise PatternError(f"pattern {key!r} could not be moved to RE2")
-
-
-_FORMATS = frozenset(f"{name}_re_pattern" for name in fastjsonschema.draft07.CodeGeneratorDraft07.FORMAT_REGEXS)
+ValueCheck = Callable[[str, Any, "ProvenanceView | None"], Problem | None]  # (name, value, view)
 
 
 @dataclass(slots=True)
@@ -111,7 +42,7 @@ class Constraints:
     checks: tuple[tuple[str, ValueCheck], ...] = ()
     uses_provenance: bool = False
 
-    def check(self, arguments: dict[str, Any], view: provenance.ProvenanceView | None) -> Problem | None:
+    def check(self, arguments: dict[str, Any], view: ProvenanceView | None) -> Problem | None:
         seen = arguments
         if self.folded:
             seen = dict(arguments)
@@ -153,13 +84,13 @@ class WhenCompiler:
             name = str(arg)
             schema = dict(schema)
             extra = {k: schema.pop(k) for k in WARDEN_KEYWORDS if k in schema}
-            issues = self._check_schema(schema, at)
+            issues = check_schema(schema, at, self.fail, WARDEN_KEYWORDS)
             if not extra.pop("optional", False):
                 required.append(name)
             insensitive = self._case(extra.pop("case", None), at + ("case",))
             if insensitive:
                 folded.append(name)
-                schema = _folded(schema)
+                schema = case_folded(schema)
             fmt = schema.get("format")
             if fmt == "url":  # ours: with or without a scheme; JSON Schema's `uri` requires one
                 schema.pop("format")
@@ -169,7 +100,7 @@ class WhenCompiler:
                 if check is not None:
                     checks.append((name, check))
                     uses_provenance = uses_provenance or key in ("from", "urls")
-            issues += self._typed(schema, at)
+            issues += typed(schema, at, self.fail)
             problems += issues
             properties[name] = schema
         if problems:
@@ -207,7 +138,7 @@ class WhenCompiler:
             host = host_of(arg) if isinstance(arg, str) else None
             if host is None:
                 return Problem(f"argument {name}: {_show(arg)} has no domain to check")
-            if not provenance.domain_matches(host, domains):
+            if not values.domain_matches(host, domains):
                 return Problem(f"argument {name}: domain {host} is not one of {', '.join(domains)}")
             return None
 
@@ -226,14 +157,14 @@ class WhenCompiler:
         if most is not None and (isinstance(most, bool) or not isinstance(most, int) or most < 0):
             self.fail("'max' is a whole number >= 0", path + ("max",))
 
-        def check(name: str, arg: Any, view: provenance.ProvenanceView | None) -> Problem | None:
-            links = [f for f in provenance.found_in(arg) if f.kind == "url"]
+        def check(name: str, arg: Any, view: ProvenanceView | None) -> Problem | None:
+            links = [f for f in values.found_in(arg) if f.kind == "url"]
             if most is not None and len(links) > most:
                 return Problem(f"argument {name}: {len(links)} links, at most {most} allowed")
             if domains is not None:
                 for link in links:
-                    host = provenance.url_parts(link.raw)
-                    if host is None or not provenance.domain_matches(host[0], domains):
+                    host = values.url_parts(link.raw)
+                    if host is None or not values.domain_matches(host[0], domains):
                         return Problem(f"argument {name}: link {link.raw} is not on {', '.join(domains)}")
             if trusted:
                 return _not_trusted(name, links, view, "link")
@@ -246,122 +177,20 @@ class WhenCompiler:
         if not isinstance(items, list) or not items or not all(isinstance(d, str) and d.strip() for d in items):
             self.fail("'domain' is a domain or a list of them, such as [example.com]", path)
             return None
-        return tuple(provenance.normal_domain(d) for d in items)
-
-    # -- JSON Schema --------------------------------------------------------------------------
-
-    def _typed(self, schema: dict[str, Any], path: Path) -> int:
-        """Bounds imply their type, at every level of the schema; a contradicting type is an error."""
-        problems = 0
-        for keys, implied, allowed in ((NUMERIC_BOUNDS, "number", {"number", "integer", "null"}),
-                                       (STRING_BOUNDS, "string", {"string", "null"})):
-            used = [k for k in keys if k in schema]
-            if not used:
-                continue
-            if "type" not in schema:
-                schema["type"] = implied
-                continue
-            types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-            if not set(types) <= allowed:
-                self.fail(f"'{used[0]}' bounds a {implied}: drop 'type' or make it {implied}", path + ("type",))
-                problems += 1
-        for key in ("items", "not", "additionalProperties", "contains", "propertyNames"):
-            if isinstance(schema.get(key), dict):
-                schema[key] = dict(schema[key])
-                problems += self._typed(schema[key], path + (key,))
-        for key in ("anyOf", "allOf", "oneOf"):
-            if isinstance(schema.get(key), list):
-                schema[key] = [dict(s) if isinstance(s, dict) else s for s in schema[key]]
-                for i, sub in enumerate(schema[key]):
-                    if isinstance(sub, dict):
-                        problems += self._typed(sub, path + (key, i))
-        if isinstance(schema.get("properties"), dict):
-            schema["properties"] = {k: dict(v) if isinstance(v, dict) else v for k, v in schema["properties"].items()}
-            for name, sub in schema["properties"].items():
-                if isinstance(sub, dict):
-                    problems += self._typed(sub, path + ("properties", name))
-        return problems
-
-    def _check_schema(self, schema: dict[str, Any], path: Path) -> int:
-        """Catches typos such as `maximun`, which a JSON Schema validator would silently ignore."""
-        problems = 0
-        for key, value in schema.items():
-            at = path + (key,)
-            message = _keyword_problem(key, value)
-            if message:
-                self.fail(message, at)
-                problems += 1
-            elif key == "patternProperties" and isinstance(value, dict):
-                for pattern, sub in value.items():
-                    try:
-                        compile_pattern(pattern)
-                    except PatternError as exc:
-                        self.fail(f"'{pattern}' is not a regular expression RE2 can run: {exc}", at + (pattern,))
-                        problems += 1
-                    if isinstance(sub, dict):
-                        problems += self._check_schema(sub, at + (pattern,))
-            elif key in SUBSCHEMA_KEYWORDS and isinstance(value, dict):
-                problems += self._check_schema(value, at)
-            elif key in ("anyOf", "allOf", "oneOf", "prefixItems") and isinstance(value, list):
-                for i, sub in enumerate(value):
-                    if isinstance(sub, dict):
-                        problems += self._check_schema(sub, at + (i,))
-            elif key == "properties" and isinstance(value, dict):
-                for name, sub in value.items():
-                    if isinstance(sub, dict):
-                        problems += self._check_schema(sub, at + (name,))
-        return problems
-
-
-def _keyword_problem(key: str, value: Any) -> str | None:
-    if key in WARDEN_KEYWORDS:
-        return f"'{key}' applies to an argument itself, not inside its schema"
-    if key not in SCHEMA_KEYWORDS:
-        return f"unknown JSON Schema keyword '{key}'"
-    if key == "type":
-        types = value if isinstance(value, list) else [value]
-        if not types or any(t not in SCHEMA_TYPES for t in types):
-            return f"'type' is one of {', '.join(sorted(SCHEMA_TYPES))}"
-    elif key in NUMERIC_BOUNDS:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"'{key}' is a number"
-    elif key in ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return f"'{key}' is a whole number >= 0"
-    elif key == "enum" and (not isinstance(value, list) or not value):
-        return "'enum' is a non-empty list of allowed values"
-    elif key == "pattern":
-        try:
-            compile_pattern(value)
-        except PatternError as exc:
-            return f"'pattern' is not a regular expression RE2 can run: {exc}"
-    return None
-
-
-def _folded(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema as it applies to a lower-cased value: enum and const lower-cased, patterns (?i)."""
-    out = dict(schema)
-    if isinstance(out.get("enum"), list):
-        out["enum"] = [v.lower() if isinstance(v, str) else v for v in out["enum"]]
-    if isinstance(out.get("const"), str):
-        out["const"] = out["const"].lower()
-    if isinstance(out.get("pattern"), str):
-        out["pattern"] = "(?i)" + out["pattern"]
-    return out
-
+        return tuple(values.normal_domain(d) for d in items)
 
 def _host_reader(fmt: Any) -> Callable[[str], str | None]:
     if fmt == "email":
-        return provenance.email_domain
+        return values.email_domain
     if fmt in URL_FORMATS:
         return _url_host
     if fmt == "hostname":
-        return lambda text: provenance.normal_domain(text) or None
-    return lambda text: provenance.email_domain(text) if "@" in text and "://" not in text else _url_host(text)
+        return lambda text: values.normal_domain(text) or None
+    return lambda text: values.email_domain(text) if "@" in text and "://" not in text else _url_host(text)
 
 
 def _url_host(text: str) -> str | None:
-    parts = provenance.url_parts(text)
+    parts = values.url_parts(text)
     return parts[0] if parts else None
 
 
@@ -372,37 +201,37 @@ def _url_format(name: str, arg: Any, view: Any) -> Problem | None:
     return Problem(f"argument {name}: {_show(arg)} is not a URL")
 
 
-def _from_trusted(name: str, arg: Any, view: provenance.ProvenanceView | None) -> Problem | None:
-    found = provenance.argument_found(arg)
+def _from_trusted(name: str, arg: Any, view: ProvenanceView | None) -> Problem | None:
+    found = values.argument_found(arg)
     if not found:
         return Problem(f"argument {name}: {_show(arg)} carries no value whose origin can be checked")
     return _not_trusted(name, found, view, None)
 
 
-def _from_user(name: str, arg: Any, view: provenance.ProvenanceView | None) -> Problem | None:
-    found = provenance.argument_found(arg)
+def _from_user(name: str, arg: Any, view: ProvenanceView | None) -> Problem | None:
+    found = values.argument_found(arg)
     if not found:
         return Problem(f"argument {name}: {_show(arg)} carries no value whose origin can be checked")
-    prefix = provenance.USER_PREFIX
+    prefix = USER_PREFIX
     origins = view.origins([prefix + f.value for f in found] + [f.value for f in found]) if view else {}
     for item in found:
         if prefix + item.value in origins:
             continue
-        finding = Finding.of(item, origins.get(item.value, provenance.UNSEEN), "from", name)
+        finding = Finding.of(item, origins.get(item.value, UNSEEN), "from", name)
         where = f"; it first appeared in step {finding.step}, from {finding.source} (untrusted)" if finding.step else ""
         return Problem(f"argument {name}: this {NOUNS.get(finding.kind, finding.kind)} ({_show(item.raw)}) "
                        f"appears in none of the user's messages{where}", finding)
     return None
 
 
-def _not_trusted(name: str, found: Sequence[provenance.Found], view: provenance.ProvenanceView | None,
+def _not_trusted(name: str, found: Sequence[values.Found], view: ProvenanceView | None,
                  noun: str | None) -> Problem | None:
     """A problem naming the first value that never appeared in trusted content, if any."""
     if not found:
         return None
-    origins: Mapping[str, provenance.Origin] = view.origins([f.value for f in found]) if view else {}
+    origins: Mapping[str, Origin] = view.origins([f.value for f in found]) if view else {}
     for item in found:
-        origin = origins.get(item.value, provenance.UNSEEN)
+        origin = origins.get(item.value, UNSEEN)
         if origin.trusted:
             continue
         finding = Finding.of(item, origin, "from", name)

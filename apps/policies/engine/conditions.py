@@ -29,14 +29,14 @@ from fnmatch import fnmatchcase, translate
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apps.policies.engine import provenance
+from apps.policies.engine import provenance, values
 from apps.policies.engine.findings import Finding, first_untrusted
 from apps.policies.engine.policy import Call, Condition, Context, Explain
 from apps.policies.engine.source import Issue, Path
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 KEYS = ("all", "any", "not", "untrusted", "tainted", "asked", "calls", "steps", "agent", "state", "environment", "time")
-TAINT_KINDS = tuple(k for k in provenance.KINDS if k != "word")  # words are indexed for trusted content only
+TAINT_KINDS = tuple(k for k in values.KINDS if k != "word")  # words are indexed for trusted content only
 
 
 class ConditionCompiler:
@@ -136,7 +136,7 @@ class ConditionCompiler:
                 return None
             for name in (call.arguments if every else names):
                 if name in call.arguments:
-                    found = [f for f in provenance.found_in(call.arguments[name]) if f.kind in kinds]
+                    found = [f for f in values.found_in(call.arguments[name]) if f.kind in kinds]
                     hit = first_untrusted(found, ctx.provenance, sources, name)
                     if hit is not None:
                         return hit
@@ -149,7 +149,7 @@ class ConditionCompiler:
         words = self._strings(arg, path, "the words a user's request must contain, e.g. [delete, remove]")
         keys = []
         for word in words:
-            found = list(provenance.words_in(word))
+            found = list(values.words_in(word))
             if len(found) != 1:
                 self.fail(f"'{word}' is not one word", path)
             keys += [provenance.USER_PREFIX + f.value for f in found]

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.policies.engine import provenance
-from apps.policies.engine.provenance import Found, Origin
+from apps.policies.engine.provenance import Origin
+from apps.policies.engine.values import Found
 
 NOUNS = {"url": "URL", "domain": "domain", "email": "e-mail address", "iban": "IBAN", "token": "identifier",
          "number": "number", "text": "sentence", "word": "word"}
@@ -63,7 +64,7 @@ def describe(finding: Finding, noun: str | None = None) -> str:
     return f"{where}this {what} ({shown}) appears in no trusted content of this episode"
 
 
-def first_untrusted(found: Iterable[provenance.Found], view: provenance.ProvenanceView,
+def first_untrusted(found: Iterable[Found], view: provenance.ProvenanceView,
                     sources: Collection[str] | None, argument: str) -> Finding | None:
     """The first value only untrusted content (from one of `sources`, if given) carried."""
     items = list(found)

@@ -27,9 +27,10 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
-from apps.policies.engine.arguments import ArgCheck, Constraints, schema_check
+from apps.policies.engine.arguments import Constraints
 from apps.policies.engine.findings import Finding, Problem, describe
 from apps.policies.engine.provenance import ProvenanceView
+from apps.policies.engine.schema import ArgCheck, schema_check
 
 ALLOW, BLOCK, REWRITE, ASK, TERMINATE = "allow", "block", "rewrite", "ask", "terminate"
 VERDICTS = (ALLOW, BLOCK, REWRITE, ASK, TERMINATE)
