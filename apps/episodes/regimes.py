@@ -8,8 +8,9 @@
   after each round, applying its sanctions (fines, argument bounds such as quantity floors, revoked
   tools such as the message channel, suspension) and its restorative paths.
 
-A policy or graph the spec names must exist in the project; one it leaves out is the environment's
-example from `examples/`, published on first use (a published graph is not put in force for the
+A policy or graph the spec names must exist in the project; `versions.policy_file` names an example
+policy under `examples/` instead (an experiment comparing two of them, say); one the spec leaves out
+is the environment's example from `examples/` (registry.ENVIRONMENTS' defaults), published on first use (a published graph is not put in force for the
 project: the run hands it to the Controller itself).
 """
 
@@ -75,6 +76,15 @@ def example_source(relative: str) -> str:
     return (Path(settings.BASE_DIR) / "examples" / relative).read_text()
 
 
+def example_policy_path(relative: str) -> Path:
+    """The file `versions.policy_file` names; ValidationError if there is none. The spec's pattern
+    (spec.POLICY_FILE_PATTERN) already keeps the path under examples/policies/."""
+    path = Path(settings.BASE_DIR) / "examples" / relative
+    if not path.is_file():
+        raise ValidationError({"versions.policy_file": [f"no example policy examples/{relative}"]})
+    return path
+
+
 def regime_resolve(*, project: Project, spec: dict, defaults: dict, family: str, actor: str) -> RunGovernance:
     """The versions a run plays under. Raises ValidationError naming `versions.<kind>`.
 
@@ -82,7 +92,7 @@ def regime_resolve(*, project: Project, spec: dict, defaults: dict, family: str,
     """
     regime, versions = spec["regime"], spec.get("versions") or {}
     if regime != INSTITUTIONAL:
-        for name in ("policy", "graph"):
+        for name in ("policy", "policy_file", "graph"):
             if name in versions:
                 raise ValidationError({f"versions.{name}": [f"the {regime} regime enforces no {name}"]})
         policy = policy_services.policy_publish(project=project, source=ALLOW_ALL_POLICY, actor=actor,
@@ -98,6 +108,9 @@ def regime_resolve(*, project: Project, spec: dict, defaults: dict, family: str,
 
 def _policy(project: Project, versions: dict, defaults: dict, actor: str) -> PolicyVersion:
     name = versions.get("policy")
+    if versions.get("policy_file"):
+        path = example_policy_path(versions["policy_file"])
+        return policy_services.policy_publish(project=project, source=path.read_text(), actor=actor, bind_first=False)
     if name is None:
         if not defaults.get("policy"):
             raise ValidationError({"versions.policy": ["name the policy: this environment has no example policy"]})

@@ -131,6 +131,10 @@ _LEARNER = {"grid": int, "xi": (int, float), "alpha": (int, float), "gamma": (in
 
 
 def _suite_defaults(params: dict[str, Any]) -> dict[str, str]:
+    """The suite's least-privilege policy without provenance conditions (`<suite>.yaml`): it decides by
+    tool and arguments alone, so it behaves the same whatever the run's provenance labelling, and it
+    does not refuse the benign bill payment `<suite>-provenance.yaml` refuses (docs/policies.md).
+    A run chooses the provenance policy with `versions.policy_file`."""
     return {"policy": f"policies/agentdojo/{params.get('suite')}.yaml", "graph": "graphs/agentdojo-least-privilege.yaml"}
 
 

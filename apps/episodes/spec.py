@@ -21,6 +21,8 @@ MAX_SPEC_CHARS = 200_000
 REGIMES = ("ungoverned", "constitutional", "institutional")
 NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MAX_ROUNDS = 100_000
+# A path under examples/: policies/<dirs>/<name>.yaml, no '..', no absolute path.
+POLICY_FILE_PATTERN = "^policies/([A-Za-z0-9][A-Za-z0-9_-]*/)*[A-Za-z0-9][A-Za-z0-9_-]*\\.yaml$"
 
 _NAME = {"type": "string", "pattern": NAME_PATTERN}
 SCHEMA: dict[str, Any] = {
@@ -64,6 +66,8 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "policy": {"type": "string", "minLength": 1, "maxLength": 100},
+                # An example policy under examples/policies/, published on first use (institutional only).
+                "policy_file": {"type": "string", "pattern": POLICY_FILE_PATTERN, "maxLength": 200},
                 "graph": {"type": "string", "minLength": 1, "maxLength": 200},
                 "contracts": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100},
                               "maxItems": 50, "uniqueItems": True},
@@ -109,6 +113,9 @@ def spec_normalize(data: dict[str, Any]) -> dict[str, Any]:
         if agent["name"] in seen:
             raise SpecError(f"agents[{position}].name", f"'{agent['name']}' is used twice")
         seen.add(agent["name"])
+    versions = spec.get("versions") or {}
+    if "policy" in versions and "policy_file" in versions:
+        raise SpecError("versions.policy_file", "name a published policy or an example file, not both")
     if "constitution" in spec and spec["regime"] != "constitutional":
         raise SpecError("constitution", "only the constitutional regime adds a constitution")
     return spec

@@ -34,6 +34,7 @@ from apps.core.outbox import task_enqueue
 from apps.episodes import registry
 from apps.episodes import services as runs
 from apps.episodes.models import Run, RunStatus
+from apps.episodes.regimes import example_policy_path
 from apps.episodes.spec import SpecError as RunSpecError
 from apps.episodes.spec import spec_normalize
 from apps.experiments import aggregate
@@ -70,11 +71,17 @@ def plan_load(source: str | dict) -> Plan:
         raise _invalid("run.id", "run ids are made by the experiment (one per trial)")
     for condition in plan.conditions:
         for index, task in enumerate(plan.tasks):
+            where = f" (condition '{condition.label}'" + (f", tasks[{index}])" if task else ")")
             try:
-                registry.spec_build(spec_normalize(_trial_spec(condition.run, task, seed=plan.seeds[0])))
+                spec = spec_normalize(_trial_spec(condition.run, task, seed=plan.seeds[0]))
+                registry.spec_build(spec)
             except RunSpecError as exc:
-                where = f" (condition '{condition.label}'" + (f", tasks[{index}])" if task else ")")
                 raise _invalid(f"run.{exc.field}", exc.message + where) from None
+            if (spec.get("versions") or {}).get("policy_file"):
+                try:
+                    example_policy_path(spec["versions"]["policy_file"])
+                except ValidationError as exc:
+                    raise _invalid("run.versions.policy_file", exc.messages[0] + where) from None
     return plan
 
 

@@ -41,3 +41,26 @@ def test_the_oracle_assistant_needs_no_name_in_the_spec(project):
     run = _suite_run(project, "ungoverned", agent="oracle")
     assert run.spec["agents"][0]["name"] == "assistant"
     assert run.metrics["utility"] is True and run.metrics["security"] is False
+
+
+def test_a_run_plays_under_the_example_policy_its_spec_names_by_file(project):
+    run, _ = services.run_create(project=project, actor="alice", data={
+        "environment": PAY_THE_BILL, "agents": [{"kind": "hijackable"}], "regime": "institutional", "seed": 2,
+        "versions": {"policy_file": "policies/agentdojo/banking-provenance.yaml"}})
+    assert run.versions["policy_name"] == "agentdojo-banking-provenance"
+
+
+@pytest.mark.parametrize(("versions", "regime", "field"), [
+    ({"policy_file": "policies/../../settings.yaml"}, "institutional", "versions.policy_file"),
+    ({"policy_file": "policies/agentdojo/no-such-suite.yaml"}, "institutional", "versions.policy_file"),
+    ({"policy_file": "policies/agentdojo/banking.yaml"}, "ungoverned", "versions.policy_file"),
+    ({"policy_file": "policies/agentdojo/banking.yaml", "policy": "runs-allow-all"}, "institutional",
+     "versions.policy_file"),
+])
+def test_a_policy_file_outside_the_examples_or_where_no_policy_applies_is_refused(project, versions, regime, field):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        services.run_create(project=project, actor="alice", data={
+            "environment": PAY_THE_BILL, "agents": [{"kind": "hijackable"}], "regime": regime, "versions": versions})
+    assert field in caught.value.message_dict

@@ -163,3 +163,20 @@ def test_every_shipped_example_spec_builds_each_of_its_runs(name):
     """Not only the experiment's own fields: every condition × task's run spec as a worker would build it."""
     plan = services.plan_load((EXAMPLES / name).read_text())
     assert plan.trials >= 1
+
+
+def test_the_agentdojo_reproduction_compares_no_policy_the_baseline_policy_and_the_provenance_policy():
+    plan = services.plan_load((EXAMPLES / "progent-agentdojo.yaml").read_text())
+    files = {c.label: (c.run["regime"], (c.run.get("versions") or {}).get("policy_file")) for c in plan.conditions}
+    assert files["slack ungoverned"] == ("ungoverned", None)
+    assert files["slack baseline"] == ("institutional", "policies/agentdojo/slack.yaml")
+    assert files["slack provenance"] == ("institutional", "policies/agentdojo/slack-provenance.yaml")
+    assert len(plan.conditions) == 12
+
+
+def test_an_experiment_naming_a_missing_policy_file_is_refused_at_creation(project):
+    spec = cournot_spec(regimes=["institutional"], baseline="institutional")
+    spec["run"]["versions"] = {"policy_file": "policies/no-such.yaml"}
+    with pytest.raises(ValidationError) as exc:
+        services.experiment_create(project=project, source=spec, actor="alice")
+    assert "run.versions.policy_file" in exc.value.message_dict
