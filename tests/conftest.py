@@ -15,6 +15,9 @@ from apps.tenancy import services as tenancy_services
 from apps.tenancy.models import Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
+# `worker`: a real Celery worker process on the test's own queue (tests/builders/workers.py).
+pytest_plugins = ["tests.builders.workers"]
+
 PASSWORD = "pw-for-tests"
 
 # Servers and workers the tests start run with the development keys, refused otherwise with DEBUG off.

@@ -4,8 +4,6 @@ Starting a run makes Warden decide and record on the caller's behalf, so it need
 the `ingest` and `decide` scopes; reads need `read`.
 """
 
-import json
-
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -17,10 +15,7 @@ from apps.episodes import selectors, services
 from apps.episodes.models import Run
 from apps.episodes.spec import SpecError, spec_parse
 from apps.tenancy.actors import actor_of
-from apps.traces.http import read_body
-
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
-
+from apps.traces.http import spec_body
 
 # Reads need `read`; starting or cancelling a run needs `ingest` and `decide` (`admin` has all).
 RUN_SCOPE = ("read", "ingest+decide")
@@ -44,27 +39,13 @@ class RunDetailOutputSerializer(RunOutputSerializer):
 
 
 def _spec_from(request) -> dict:
-    body = read_body(request)
-    content_type = (request.content_type or "").split(";")[0].strip().lower()
+    body = spec_body(request, field="spec", what="run")
+    if isinstance(body, dict):
+        return body
     try:
-        text = body.decode()
-    except UnicodeDecodeError:
-        raise exceptions.ValidationError({"spec": ["the body is not UTF-8"]}) from None
-    if content_type == "application/json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise exceptions.ParseError(f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}.") from None
-        if not isinstance(data, dict):
-            raise exceptions.ValidationError({"spec": ["send the run spec as a JSON object"]})
-        return data
-    if content_type in YAML_TYPES:
-        try:
-            return spec_parse(text)
-        except SpecError as exc:
-            raise exceptions.ValidationError({exc.field: [exc.message]}) from None
-    raise exceptions.UnsupportedMediaType(content_type or "none",
-                                          detail="Send the spec as application/json or application/yaml.")
+        return spec_parse(body)
+    except SpecError as exc:
+        raise exceptions.ValidationError({exc.field: [exc.message]}) from None
 
 
 def _run_or_404(request, run_id: str) -> Run:

@@ -6,8 +6,6 @@ Like runs (whose scope class this reuses), creating, cancelling or retrying need
 reads need `read`. Every lookup is scoped to the key's project.
 """
 
-import json
-
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -15,11 +13,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import PageNumberPagination, paginated_response
-from apps.episodes.api import RUN_SCOPE, YAML_TYPES
+from apps.episodes.api import RUN_SCOPE
 from apps.experiments import selectors, services
 from apps.experiments.models import Experiment, Trial
 from apps.tenancy.actors import actor_of
-from apps.traces.http import read_body
+from apps.traces.http import spec_body
 
 
 class ExperimentOutputSerializer(serializers.ModelSerializer):
@@ -55,27 +53,6 @@ class TrialOutputSerializer(serializers.ModelSerializer):
                   "metrics", "error", "finished_at"]
 
 
-def _spec_from(request) -> str | dict:
-    body = read_body(request)
-    content_type = (request.content_type or "").split(";")[0].strip().lower()
-    try:
-        text = body.decode()
-    except UnicodeDecodeError:
-        raise exceptions.ValidationError({"source": ["the body is not UTF-8"]}) from None
-    if content_type == "application/json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise exceptions.ParseError(f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}.") from None
-        if not isinstance(data, dict):
-            raise exceptions.ValidationError({"source": ["send the experiment spec as a JSON object"]})
-        return data
-    if content_type in YAML_TYPES:
-        return text
-    raise exceptions.UnsupportedMediaType(content_type or "none",
-                                          detail="Send the spec as application/json or application/yaml.")
-
-
 def _experiment_or_404(request, experiment_id: int) -> Experiment:
     experiment = selectors.experiment_get(project=request.auth.project, experiment_id=experiment_id)
     if experiment is None:
@@ -97,7 +74,7 @@ class ExperimentListCreateApi(APIView):
                    responses={201: ExperimentDetailOutputSerializer})
     def post(self, request):
         """Plans and queues an experiment; a bad spec is a 400 naming the field."""
-        experiment = services.experiment_create(project=request.auth.project, source=_spec_from(request),
+        experiment = services.experiment_create(project=request.auth.project, source=spec_body(request, field="source", what="experiment"),
                                                 actor=actor_of(request))
         return Response(ExperimentDetailOutputSerializer(experiment).data, status=status.HTTP_201_CREATED)
 

@@ -78,6 +78,32 @@ def read_json(request) -> Any:
     return parse_json(read_body(request))
 
 
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
+
+
+def spec_body(request, *, field: str, what: str) -> dict | str:
+    """A spec sent as JSON (a checked mapping) or YAML (its text, for the caller's own loader).
+
+    JSON goes through the one JSON reader, so NaN, Infinity and the other refused values are a 400
+    naming their path as in every other body; errors about the body as a whole name `field`.
+    """
+    body = read_body(request)
+    content_type = (request.content_type or "").split(";")[0].strip().lower()
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        raise exceptions.ValidationError({field: ["the body is not UTF-8"]}) from None
+    if content_type == "application/json":
+        data = parse_json(body)
+        if not isinstance(data, dict):
+            raise exceptions.ValidationError({field: [f"send the {what} spec as a JSON object"]})
+        return data
+    if content_type in YAML_TYPES:
+        return text
+    raise exceptions.UnsupportedMediaType(content_type or "none",
+                                          detail="Send the spec as application/json or application/yaml.")
+
+
 def step_conflict_response(index: int) -> JsonResponse:
     """409 for a step index that already holds different content (ingestion and /decide alike)."""
     return error_response(409, "step_conflict",

@@ -72,6 +72,14 @@ def test_malformed_yaml_is_a_400_naming_the_line(client):
     assert "line 1" in response.json()["error"]["message"]
 
 
+def test_infinity_in_a_json_spec_is_a_400_naming_its_path_and_writes_nothing(client):
+    body = json.dumps({**ledger_spec(), "rounds": 1}).replace('"rounds": 1', '"rounds": Infinity')
+    response = client.post("/api/v1/runs", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["message"].startswith("rounds:")
+    assert Run.objects.count() == 0
+
+
 def test_another_content_type_is_415(client):
     assert _post(client, "<spec/>", "application/xml").status_code == 415
 

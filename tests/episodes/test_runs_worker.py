@@ -2,12 +2,6 @@
 
 import os
 import signal
-import subprocess
-import sys
-import time
-import uuid
-from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
@@ -17,53 +11,13 @@ from apps.episodes.models import Run
 from apps.governance.models import Evidence
 from apps.policies.models import Decision
 from apps.traces.models import Step
+from tests.builders.workers import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-BROKER = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 
 
 def _wait(predicate, seconds: float = 120) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
-@pytest.fixture
-def worker(settings):
-    """start() runs a worker on a queue of this test's own; it and the test use the test database."""
-    from workers.celery_app import app
-
-    queue = f"episodes-test-{uuid.uuid4().hex[:8]}"
-    routes = dict(app.conf.task_routes)
-    # conf.update, not item assignment: Celery rebuilds its (cached) router only on an update.
-    app.conf.update(task_routes={**routes, "apps.episodes.tasks.run_execute_task": {"queue": queue}})
-    app.conf.task_always_eager = False
-    database = urlparse(os.environ.get("DATABASE_URL", settings.DEFAULT_DATABASE_URL))
-    database_url = database._replace(path="/" + settings.DATABASES["default"]["NAME"]).geturl()
-    env = dict(os.environ, DATABASE_URL=database_url, CELERY_BROKER_URL=BROKER, PYTHONPATH=str(ROOT),
-               WARDEN_LOG_FLUSH_INTERVAL="-1")
-    procs = []
-
-    def start() -> subprocess.Popen:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queue, "-c", "1",
-             "-l", "warning", "--without-gossip", "--without-mingle", "-n", f"{queue}-{len(procs)}@%h"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(proc)
-        return proc
-
-    yield start
-    app.conf.update(task_routes=routes)
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=30)
-    from apps.core import background
-    background.release_connections()
+    return wait_until(predicate, seconds)
 
 
 def _market_spec(regime: str, rounds: int) -> dict:

@@ -70,6 +70,15 @@ def test_yaml_that_does_not_parse_is_a_400_naming_the_source(client):
     assert response.status_code == 400 and "source" in response.json()["error"]["fields"]
 
 
+def test_nan_in_a_json_spec_is_a_400_naming_its_path_and_writes_nothing(client):
+    body = json.dumps(cournot_spec()).replace('"seeds": 2', '"seeds": NaN', 1)
+    assert "NaN" in body
+    response = client.post("/api/v1/experiments", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["message"].startswith("seeds:")
+    assert not Experiment.objects.exists()
+
+
 def test_another_content_type_is_a_415(client):
     assert _post(client, "x", "text/csv").status_code == 415
 

@@ -2,65 +2,20 @@
 
 import os
 import signal
-import subprocess
-import sys
-import time
-import uuid
-from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
 from apps.episodes.models import Run
 from apps.experiments import services
 from apps.experiments.models import Condition, Experiment, Trial
+from tests.builders.workers import wait_until
 from tests.experiments.builders import cournot_spec
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-BROKER = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 
 
 def _wait(predicate, seconds: float = 180) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return False
-
-
-@pytest.fixture
-def worker(settings):
-    """start() runs a worker process (one pool process) on a queue of this test's own."""
-    from workers.celery_app import app
-
-    queue = f"experiments-test-{uuid.uuid4().hex[:8]}"
-    routes = dict(app.conf.task_routes)
-    app.conf.update(task_routes={"*": {"queue": queue}})
-    app.conf.task_always_eager = False
-    database = urlparse(os.environ.get("DATABASE_URL", settings.DEFAULT_DATABASE_URL))
-    database_url = database._replace(path="/" + settings.DATABASES["default"]["NAME"]).geturl()
-    env = dict(os.environ, DATABASE_URL=database_url, CELERY_BROKER_URL=BROKER, PYTHONPATH=str(ROOT),
-               WARDEN_LOG_FLUSH_INTERVAL="-1", WARDEN_TEST_QUEUE=queue)
-    procs = []
-
-    def start() -> subprocess.Popen:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tests.experiments.worker_app", "worker", "-Q", queue, "-c", "1",
-             "-l", "warning", "--without-gossip", "--without-mingle", "-n", f"{queue}-{len(procs)}@%h"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(proc)
-        return proc
-
-    yield start
-    app.conf.update(task_routes=routes)
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=30)
-    from apps.core import background
-    background.release_connections()
+    return wait_until(predicate, seconds)
 
 
 def _finished(experiment) -> bool:
