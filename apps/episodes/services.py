@@ -16,7 +16,7 @@ import secrets
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.episodes import regimes, registry
@@ -215,17 +215,36 @@ def _start(run_id: int, worker: str) -> Run | None:
 
 
 def _execute(run_id: int, worker: str) -> str:
-    run = _start(run_id, worker)
+    try:
+        run = _start(run_id, worker)
+    except OperationalError:
+        raise  # the database, not the run: the task tries again
+    except Exception as exc:
+        # _start builds the environment (its snapshot before): one that cannot be built on this worker
+        # (an optional package missing, a spec an upgrade no longer accepts) never will be, so the run
+        # fails with the reason instead of staying queued for the sweep to resume forever.
+        logger.exception("run %s could not start", run_id)
+        failed = Run.objects.filter(pk=run_id).first()
+        if failed is not None and failed.is_active:
+            _finish_failed(failed, _build_error(exc))
+        return Run.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
     if run is None:
         return Run.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
-    built = registry.spec_build(run.spec)
-    episode = run.episode
-    recorder = TraceRecorder(project=run.project, episode=episode, agent_name=run.agent_name,
-                             agents=list(built.agents), actor=f"run:{run.key}")
-    gate = WardenGate(project=run.project, episode=episode, recorder=recorder, environment=run.environment,
-                      actor=f"run:{run.key}")
-    rounds = RoundGovernance.for_run(run=run, built=built, recorder=recorder)
-    resume = Checkpoint.from_dict(run.checkpoint) if run.checkpoint else None
+    try:
+        built = registry.spec_build(run.spec)
+        episode = run.episode
+        recorder = TraceRecorder(project=run.project, episode=episode, agent_name=run.agent_name,
+                                 agents=list(built.agents), actor=f"run:{run.key}")
+        gate = WardenGate(project=run.project, episode=episode, recorder=recorder, environment=run.environment,
+                          actor=f"run:{run.key}")
+        rounds = RoundGovernance.for_run(run=run, built=built, recorder=recorder)
+        resume = Checkpoint.from_dict(run.checkpoint) if run.checkpoint else None
+    except OperationalError:
+        raise
+    except Exception as exc:
+        logger.exception("run %s could not start", run.key)
+        _finish_failed(run, _build_error(exc))
+        return Run.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
     try:
         if built.learners and resume is None:
             _train(run, built)  # a resumed run's learners come back trained from the checkpoint
@@ -245,6 +264,12 @@ def _execute(run_id: int, worker: str) -> str:
         logger.exception("run %s failed", run.key)
         _finish_failed(run, f"{type(exc).__name__}: {exc}"[:5000])
     return Run.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
+
+
+def _build_error(exc: Exception) -> str:
+    if isinstance(exc, SpecError):
+        return f"the environment could not be built: {exc.field}: {exc.message}"[:5000]
+    return f"the run could not start: {type(exc).__name__}: {exc}"[:5000]
 
 
 def _train(run: Run, built: registry.Built) -> None:

@@ -76,3 +76,30 @@ def test_executing_a_finished_run_again_changes_nothing(project):
     assert services.run_execute(run_id=run.id, worker="again") == RunStatus.COMPLETED
     assert Step.objects.filter(episode=run.episode).count() == steps
     assert GovernanceLogOutbox.objects.count() == outbox
+
+
+def _unbuildable(run: Run) -> None:
+    """What a worker meets when the run's environment cannot be built there any more."""
+    spec = {**run.spec, "environment": {**run.spec["environment"], "rounds": "three"}}
+    Run.objects.filter(pk=run.pk).update(spec=spec)
+
+
+def test_a_run_whose_environment_cannot_be_built_fails_with_the_reason(project, login, admin):
+    run, _ = services.run_create(project=project, data=ledger_spec(rounds=3), actor="alice")
+    _unbuildable(run)
+    assert services.run_execute(run_id=run.id, worker="test") == RunStatus.FAILED
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and run.finished_at is not None
+    assert run.error == "the environment could not be built: environment.rounds: has the wrong type"
+    page = login(admin).get(f"/p/{project.slug}/runs/{run.key}/")
+    assert "the environment could not be built" in page.content.decode()
+    assert not PolicyBinding.objects.filter(project=project, agent__endswith=f"@{run.key}").exists()
+
+
+def test_a_resumed_run_whose_environment_cannot_be_built_fails_instead_of_staying_running(project):
+    run, _ = services.run_create(project=project, data=ledger_spec(rounds=3), actor="alice")
+    Run.objects.filter(pk=run.pk).update(snapshot_before={"rounds": 3})  # built once, before an upgrade
+    _unbuildable(run)
+    assert services.run_execute(run_id=run.id, worker="test") == RunStatus.FAILED
+    run.refresh_from_db()
+    assert "environment.rounds" in run.error and run.episode.status == "failed"

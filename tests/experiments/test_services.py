@@ -180,3 +180,18 @@ def test_an_experiment_naming_a_missing_policy_file_is_refused_at_creation(proje
     with pytest.raises(ValidationError) as exc:
         services.experiment_create(project=project, source=spec, actor="alice")
     assert "run.versions.policy_file" in exc.value.message_dict
+
+
+def test_a_run_whose_environment_cannot_be_built_is_a_failed_trial_that_retry_plays_again(project):
+    experiment = _create(project, seeds=1, regimes=["ungoverned"])
+    services.experiment_advance(experiment_id=experiment.pk)
+    trial = Trial.objects.get(experiment=experiment)
+    broken = {**trial.run.spec, "environment": {**trial.run.spec["environment"], "costs": "ten"}}
+    Run.objects.filter(pk=trial.run_id).update(spec=broken)  # a worker that can no longer build it
+    experiment = play(experiment)
+    trial.refresh_from_db()
+    assert experiment.status == "failed" and experiment.failed == 1
+    assert trial.status == TrialStatus.FAILED and "could not be built" in trial.error
+    assert services.experiment_retry(experiment=experiment, actor="alice") == 1
+    experiment = play(experiment)
+    assert experiment.status == "completed" and experiment.done == 1 and experiment.failed == 0
