@@ -19,7 +19,7 @@ from apps.policies import decisions, sql
 from apps.policies.records import DecideInput
 from apps.tenancy import idempotency
 from apps.tenancy.auth import key_check, key_from_row, key_prefix
-from apps.tenancy.limits import api_key_throttled
+from apps.tenancy.limits import api_key_counted
 from apps.traces import schema
 
 _TOP_LEVEL = frozenset(("episode", "agent", "tool", "arguments", "step_index", "context", idempotency.FIELD))
@@ -51,14 +51,14 @@ def decide(request: HttpRequest, render) -> HttpResponse | None:
         key = key_check(None if key_row is None else key_from_row(key_row), raw)
     except AuthenticationFailed:
         return None
-    if not key.has_scope("decide") or api_key_throttled(key_id=key.pk) is not None:
-        return None  # the view answers (a 429 counts the request once more: it is refused anyway)
+    if not key.has_scope("decide") or api_key_counted(request, key_id=key.pk) is not None:
+        return None  # the view answers (its authentication reuses this count: a request counts once)
     if idempotency_key is not None:
         data.idempotency = idempotency.Claim(key.project.id, key.pk, idempotency_key, data.fingerprint())
     try:
         decision = decisions.decision_make(project=key.project, data=data, actor=f"key:{key.name}", context=context)
     except (schema.InvalidInput, idempotency.IdempotencyKeyReused):
-        return None  # nothing was stored; the view reports the field
+        return None  # nothing was stored; the view reports the field (without counting the request again)
     return HttpResponse(_ENCODER.encode(render(decision)).encode(), content_type="application/json")
 
 

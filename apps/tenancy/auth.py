@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
-from apps.tenancy.limits import api_key_throttled
+from apps.tenancy.limits import api_key_counted
 from apps.tenancy.models import KEY_PREFIX, ApiKey, Project, hash_key
 from apps.tenancy.sql import KEY_COLUMNS, KEY_SQL, KEY_WIDTH, PROJECT_COLUMNS
 
@@ -91,16 +92,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if scheme != self.keyword or not raw.strip():
             raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.")
         key = key_lookup(raw.strip())
-        key_rate_check(key)
+        # The Django request: /decide's lean path may have counted it already (counted once).
+        key_rate_check(key, request._request)
         return KeyPrincipal(key), key
 
     def authenticate_header(self, request) -> str:
         return self.keyword
 
 
-def key_rate_check(key: ApiKey) -> None:
-    """Counts the request against the key's rate limit; Throttled (429 with Retry-After) past it."""
-    wait = api_key_throttled(key_id=key.pk)
+def key_rate_check(key: ApiKey, request: HttpRequest) -> None:
+    """Counts the request against the key's rate limit (once per request); Throttled (429 with
+    Retry-After) past it."""
+    wait = api_key_counted(request, key_id=key.pk)
     if wait is not None:
         raise exceptions.Throttled(wait=wait, detail=f"API key {key.display} is over its rate limit; "
                                                      f"retry in {int(wait)} s.")

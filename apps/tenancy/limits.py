@@ -8,7 +8,8 @@ them and a restart forgets nothing.
 
 API keys: at most WARDEN_API_RATE_LIMIT requests ("<count>/<seconds>", e.g. "6000/60"; "0": no
 limit) per key in each fixed window, counted in Redis (one INCR per request, pipelined with its
-expiry). Past the limit: 429 with Retry-After (the seconds left in the window). A limiter that
+expiry; a request is counted once, even when /decide's lean path hands it on to the API view, see
+api_key_counted). Past the limit: 429 with Retry-After (the seconds left in the window). A limiter that
 cannot reach Redis lets requests through and logs that once a minute: decisions do not stop
 because a counter store did.
 """
@@ -113,6 +114,20 @@ def _redis(url: str):
 def counter_name(*, key_id: int, window_start: int) -> str:
     """Per database, so test sessions and deployments sharing a Redis never share counters."""
     return f"warden:ratelimit:{connection.settings_dict['NAME']}:{key_id}:{window_start}"
+
+
+_COUNTED = "warden_rate_counted"  # the request attribute holding the answer of its one count
+
+
+def api_key_counted(request: HttpRequest, *, key_id: int) -> float | None:
+    """api_key_throttled for this request, counted at most once: a second call (the API view after
+    /decide's lean path counted and handed the request on) gets the first answer."""
+    counted = getattr(request, _COUNTED, None)
+    if counted is not None and counted[0] == key_id:
+        return counted[1]
+    wait = api_key_throttled(key_id=key_id)
+    setattr(request, _COUNTED, (key_id, wait))
+    return wait
 
 
 def api_key_throttled(*, key_id: int) -> float | None:

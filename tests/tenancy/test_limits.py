@@ -135,3 +135,39 @@ def test_rates_are_read_as_count_per_seconds(text, rate):
 def test_a_malformed_rate_names_the_setting(text):
     with pytest.raises(ValueError, match="WARDEN_API_RATE_LIMIT"):
         limits.parse_rate(text)
+
+
+def _counted(key_id: int) -> int:
+    """What Redis holds for the key in the current window (every test here is within one day-long window)."""
+    client = redis.Redis.from_url(django_settings.WARDEN_RATE_LIMIT_REDIS_URL)
+    return sum(int(client.get(name) or 0)
+               for name in client.scan_iter(f"warden:ratelimit:{connection.settings_dict['NAME']}:{key_id}:*"))
+
+
+def test_decide_counts_each_request_once_and_answers_the_next_past_the_limit_with_retry_after(
+        project, make_key, api, settings, fresh_counters):
+    settings.WARDEN_API_RATE_LIMIT = "5/86400"
+    raw = make_key(project, scopes=["decide"])
+    client = api(raw)
+    body = {"episode": "ep-1", "agent": "banker", "tool": "read_balance"}
+    statuses = [client.post("/api/v1/decide", body, format="json").status_code for _ in range(5)]
+    assert statuses == [200] * 5
+    key_id = project.api_keys.get().pk
+    assert _counted(key_id) == 5
+    refused = client.post("/api/v1/decide", body, format="json")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 86400
+    assert _counted(key_id) == 6  # the refused request is counted once, not once per layer
+
+
+def test_a_decide_the_lean_path_hands_to_the_view_counts_once(project, make_key, api, settings, fresh_counters):
+    settings.WARDEN_API_RATE_LIMIT = "3/86400"
+    client = api(make_key(project, scopes=["decide"]))
+    call = {"episode": "ep-1", "agent": "banker", "tool": "read_balance", "idempotency_key": "k-1"}
+    assert client.post("/api/v1/decide", call, format="json").status_code == 200
+    # The same key for another call: the lean path counts it, then the view answers the 4xx.
+    reused = client.post("/api/v1/decide", {**call, "tool": "send_money"}, format="json")
+    assert 400 <= reused.status_code < 500 and reused.status_code != 429
+    assert _counted(project.api_keys.get().pk) == 2
+    assert client.post("/api/v1/decide", {**call, "idempotency_key": "k-2"}, format="json").status_code == 200
+    assert client.post("/api/v1/decide", {**call, "idempotency_key": "k-3"}, format="json").status_code == 429
