@@ -9,7 +9,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from warden_client import Blocked, Warden, WardenError, WardenUnreachable, transport
+from warden_client import AskUnanswered, Blocked, Warden, WardenError, WardenUnreachable, transport
 
 from apps.policies import services
 from apps.policies.models import Decision
@@ -23,7 +23,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 class FailingProxy:
     """A real HTTP server in front of Warden that fails requests as scripted, in order:
     "forward", "lost" (forwarded, then the connection closed before the answer: the client cannot
-    know it was done), "drop" (closed without forwarding), or an int status ("503", "429", ...)
+    know it was done), "drop" (closed without forwarding), "garbage" (a 200 that is not Warden's
+    JSON), or an int status ("503", "429", ...)
     answered with Retry-After: 0. Past the script it forwards. `seen` records each request."""
 
     def __init__(self, upstream: str, script: list):
@@ -61,6 +62,13 @@ class FailingProxy:
             return
         if action == "drop":
             handler.close_connection = True
+            return
+        if action == "garbage":  # a 200 whose JSON is not Warden's (a captive portal, a misrouted proxy)
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", "2")
+            handler.end_headers()
+            handler.wfile.write(b"{}")
             return
         conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=30)
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "connection")}
@@ -218,3 +226,44 @@ def test_retry_after_is_read_as_seconds_or_a_date(header, seconds):
 
 def test_a_long_retry_after_is_capped():
     assert transport.RetryPolicy(max_retry_after=30).delay(0, 600) == 30
+
+
+def _ask_then(proxy, script):
+    """A proxy that forwards the ask's /decide, then answers the long-polls as `script` says."""
+    return proxy(["forward", *script])
+
+
+@pytest.mark.parametrize("failure", ["drop", 503, "garbage"])
+def test_waiting_on_an_ask_when_warden_stops_answering_raises_ask_unanswered(key, proxy, waits, failure):
+    p = _ask_then(proxy, [failure] * 4)
+    warden = Warden(p.url, key)
+    asked = warden.decide(episode="a1", agent="banker", tool="update_password", arguments={"new": "x"})
+    assert asked.pending and asked.decision_id is not None
+    with pytest.raises(AskUnanswered) as exc:
+        warden.wait(asked, timeout=5)
+    assert isinstance(exc.value, WardenUnreachable)
+    assert exc.value.decision.decision_id == asked.decision_id
+    assert f"decision {asked.decision_id}" in str(exc.value) and "update_password" in str(exc.value)
+    assert "not approved" in str(exc.value)
+    # The ask, then one poll and its 3 retries (an answer that is not Warden's is not retried).
+    assert len(p.seen) == (2 if failure == "garbage" else 5)
+
+
+@pytest.mark.parametrize("mode", ["block", "allow"])
+def test_a_guarded_ask_that_loses_warden_never_runs_in_either_mode(key, proxy, waits, tmp_path, mode):
+    log = tmp_path / "warden-unreachable.jsonl"
+    p = _ask_then(proxy, ["drop"] * 4)
+    ran = []
+    warden = Warden(p.url, key, on_unreachable=mode, unreachable_log=log)
+    change = warden.guard(lambda new: ran.append(new), episode="a2", agent="banker", name="update_password")
+    with pytest.raises(Blocked) as exc:
+        change(new="hunter2")
+    assert ran == []
+    assert exc.value.decision.local and exc.value.decision.status == "unreachable"
+    assert exc.value.decision.decision_id == Decision.objects.get().pk
+    assert "unreachable" in exc.value.message and "not approved" in exc.value.message
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["what"], e["verdict"], e["tool"]) for e in lines] == [("ask", "block", "update_password")]
+    returned = Warden(_ask_then(proxy, ["drop"] * 4).url, key, on_unreachable=mode).guard(
+        lambda new: ran.append(new), episode="a3", agent="banker", name="update_password", on_block="return")
+    assert "not approved" in returned(new="hunter2") and ran == []

@@ -10,8 +10,8 @@ Writes carry an Idempotency-Key per call and are retried safely; `on_unreachable
 default) or `"allow"` says what happens when Warden cannot be reached. See README.md.
 """
 
-from warden_client.client import Blocked, Decision, Terminated, Warden
+from warden_client.client import AskUnanswered, Blocked, Decision, Terminated, Warden
 from warden_client.transport import WardenError, WardenUnreachable
 
 __version__ = "0.2.0"
-__all__ = ["Blocked", "Decision", "Terminated", "Warden", "WardenError", "WardenUnreachable"]
+__all__ = ["AskUnanswered", "Blocked", "Decision", "Terminated", "Warden", "WardenError", "WardenUnreachable"]

@@ -5,6 +5,8 @@ the retries of transport.send (connection errors, 502/503/504, 429, honouring Re
 decide or record twice. When Warden stays unreachable, `on_unreachable` chooses: "block" (the
 default, fail-closed: the call does not run) or "allow" (fail-open: it runs); either way the call
 is logged locally (the `warden_client` logger, and `unreachable_log` as JSON Lines if given).
+An ask that loses Warden while it waits for a reviewer is never run: `wait` raises AskUnanswered
+(a WardenUnreachable naming the decision) and `guard` refuses the call as a block in either mode.
 """
 
 from __future__ import annotations
@@ -43,6 +45,17 @@ class Blocked(Exception):
 
 class Terminated(Blocked):
     """The policy ended the episode: stop the agent."""
+
+
+class AskUnanswered(WardenUnreachable):
+    """Warden stopped answering while a call waited for a reviewer: it was not approved.
+    `decision` is the pending ask as last seen."""
+
+    def __init__(self, decision: Decision, cause: WardenUnreachable):
+        message = (f"Warden is unreachable ({cause.message}) while decision {decision.decision_id} "
+                   f"('{decision.tool}') waits for a reviewer; the call was not approved and must not run")
+        super().__init__(cause.status, "ask_unanswered", message, cause.body, cause.retry_after)
+        self.decision = decision
 
 
 @dataclass
@@ -176,17 +189,28 @@ class Warden:
     def decision(self, decision_id: int, *, wait: float = 0) -> Decision:
         wait = max(0.0, min(wait, MAX_WAIT_PER_POLL))
         query = f"?wait={wait:g}" if wait else ""
-        return Decision.from_json(self.request("GET", f"decisions/{decision_id}{query}", timeout=self.timeout + wait))
+        answer = self.request("GET", f"decisions/{decision_id}{query}", timeout=self.timeout + wait)
+        if not (isinstance(answer, dict) and answer.get("decision_id") == decision_id
+                and all(k in answer for k in ("episode", "tool", "verdict", "outcome", "status"))):
+            # A proxy's answer in place of Warden's (an empty 200, another JSON): no answer at all.
+            raise WardenUnreachable(0, "unreachable", f"the answer for decision {decision_id} was not Warden's")
+        return Decision.from_json(answer)
 
     def wait(self, decision: Decision, *, timeout: float | None = None) -> Decision:
-        """Waits for a reviewer's answer to an ask (or its deadline's default) with bounded long-polls."""
+        """Waits for a reviewer's answer to an ask (or its deadline's default) with bounded long-polls.
+
+        Raises AskUnanswered (a WardenUnreachable) when Warden stops answering meanwhile: the
+        retries of each poll are spent and no answer came, so the call has not been approved."""
         give_up = time.monotonic() + timeout if timeout is not None else None
         while decision.pending:
             remaining = MAX_WAIT_PER_POLL if give_up is None else give_up - time.monotonic()
             if remaining <= 0:
                 break
             assert decision.decision_id is not None  # only Warden's decisions are ever pending
-            decision = self.decision(decision.decision_id, wait=min(MAX_WAIT_PER_POLL, remaining))
+            try:
+                decision = self.decision(decision.decision_id, wait=min(MAX_WAIT_PER_POLL, remaining))
+            except WardenUnreachable as exc:
+                raise AskUnanswered(decision, exc) from None
         return decision
 
     def narrow(self, *, episode: str, policy: str) -> list[str]:
@@ -249,9 +273,20 @@ class Warden:
         return guarded
 
     def _settled(self, decision: Decision, *, ask_timeout: float | None) -> Decision:
-        """The decision once an ask is answered (or waited out); Terminated if the episode must end."""
+        """The decision once an ask is answered (or waited out); Terminated if the episode must end.
+
+        Warden unreachable while an ask waits: a local block whatever `on_unreachable` says (the
+        policy wanted a person to approve this call, and none did), logged locally."""
         if decision.pending:
-            decision = self.wait(decision, timeout=ask_timeout)
+            try:
+                decision = self.wait(decision, timeout=ask_timeout)
+            except AskUnanswered as exc:
+                self._log_locally("ask", {"decision_id": exc.decision.decision_id, "episode": exc.decision.episode,
+                                          "tool": exc.decision.tool, "verdict": "block"}, exc)
+                return Decision(decision_id=exc.decision.decision_id, episode=exc.decision.episode,
+                                tool=exc.decision.tool, verdict=exc.decision.verdict, outcome="block",
+                                status="unreachable", arguments=exc.decision.arguments, message=exc.message,
+                                rule=exc.decision.rule, policy=exc.decision.policy, local=True)
         if decision.outcome == "terminate":
             raise Terminated(decision)
         return decision
