@@ -1,7 +1,13 @@
-"""The one way a page shows a service's ValidationError: on a form, or as a list of lines."""
+"""The one way a page shows a service's ValidationError: on a form, or as a list of lines; the list
+page whose form starts a job from a pasted spec."""
+
+from collections.abc import Callable
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import render
 
 # A document's problems already say where they are ("line 3: ..."): shown without the field name.
 BARE_FIELDS = (NON_FIELD_ERRORS, "source")
@@ -29,3 +35,26 @@ def form_apply_errors(form: forms.Form, exc: ValidationError) -> None:
     """Shows a service's ValidationError on the form: beside the named field, else above the form."""
     for field, messages in validation_errors(exc).items():
         form.add_error(field if field in form.fields else None, messages)
+
+
+def spec_list_page(request, *, items, template: str, partial: str, example: str,
+                   create: Callable[[str], HttpResponse], per_page: int = 50, **extra) -> HttpResponse:
+    """A list of long jobs with a form that starts one from a pasted spec (runs, experiments).
+
+    `create(source)` answers the redirect to the new job, or raises ValidationError: the form comes
+    back (400) with the spec as typed and one line per problem. The list polls while a job on the page
+    is active; an htmx GET gets only the `partial` fragment of `template`.
+    """
+    errors, source = [], example
+    if request.method == "POST":
+        source = request.POST.get("spec", "")
+        try:
+            return create(source)
+        except ValidationError as exc:
+            errors = validation_messages(exc)
+    page = Paginator(items, per_page).get_page(request.GET.get("page"))
+    context = {"page": page, "errors": errors, "source": source,
+               "polling": any(item.is_active for item in page), **extra}
+    if request.htmx and request.method == "GET":
+        template += f"#{partial}"
+    return render(request, template, context, status=400 if errors else 200)

@@ -4,13 +4,12 @@ and the environment snapshots as a JSON download."""
 import json
 
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.forms import validation_messages
+from apps.core.forms import spec_list_page, validation_messages
 from apps.episodes import selectors, services
 from apps.episodes.models import Run
 from apps.episodes.spec import SpecError, spec_parse
@@ -35,27 +34,18 @@ rounds: 100
 @require_http_methods(["GET", "POST"])
 @project_member(write=Role.REVIEWER)
 def run_list(request: ProjectRequest) -> HttpResponse:
-    errors, source = [], EXAMPLE
-    if request.method == "POST":
-        source = request.POST.get("spec", "")
+    def create(source: str) -> HttpResponse:
         try:
-            run, _ = services.run_create(project=request.project, data=spec_parse(source),
-                                         actor=actor_of(request))
-            return redirect("episodes:detail", project=request.project.slug, run_id=run.key)
+            run, _ = services.run_create(project=request.project, data=spec_parse(source), actor=actor_of(request))
         except SpecError as exc:
-            errors = [str(exc)]
-        except ValidationError as exc:
-            errors = validation_messages(exc)
+            raise ValidationError(str(exc)) from None
         except services.RunConflict as exc:
-            errors = [f"id: {exc}; choose another id."]
-    page = Paginator(selectors.run_list(project=request.project, filters=request.GET), PAGE).get_page(
-        request.GET.get("page"))
-    context = {"page": page, "errors": errors, "source": source, "status": request.GET.get("status", ""),
-               "polling": any(r.is_active for r in page)}
-    template = "episodes/run_list.html"
-    if request.htmx and request.method == "GET":
-        template += "#runs"
-    return render(request, template, context, status=400 if errors else 200)
+            raise ValidationError(f"id: {exc}; choose another id.") from None
+        return redirect("episodes:detail", project=request.project.slug, run_id=run.key)
+
+    return spec_list_page(request, items=selectors.run_list(project=request.project, filters=request.GET),
+                          template="episodes/run_list.html", partial="runs", example=EXAMPLE, create=create,
+                          per_page=PAGE, status=request.GET.get("status", ""))
 
 
 def _run_or_404(request: ProjectRequest, run_id: str) -> Run:

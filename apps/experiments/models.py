@@ -8,19 +8,12 @@ proportions, Pass@k counts), added to batch by batch as trials finish, so the re
 from django.db import models
 from django.utils import timezone
 
-from apps.episodes.models import Run
+from apps.episodes.models import ACTIVE_STATUSES, Run, RunStatus
 from apps.tenancy.models import Project
 
-
-class ExperimentStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-ACTIVE = (ExperimentStatus.QUEUED, ExperimentStatus.RUNNING)
+# An experiment moves through the states of a run: queued, running, then completed, failed or cancelled.
+ExperimentStatus = RunStatus
+ACTIVE = ACTIVE_STATUSES
 
 
 class TrialStatus(models.TextChoices):

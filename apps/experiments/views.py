@@ -10,7 +10,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.forms import validation_messages
+from apps.core.forms import spec_list_page, validation_messages
 from apps.experiments import charts, selectors, services
 from apps.experiments.models import Experiment
 from apps.experiments.table import result_grid
@@ -39,22 +39,13 @@ charts: [collusion_tier, severe, consumer_surplus]
 @require_http_methods(["GET", "POST"])
 @project_member(write=Role.REVIEWER)
 def experiment_list(request: ProjectRequest) -> HttpResponse:
-    errors, source = [], EXAMPLE
-    if request.method == "POST":
-        source = request.POST.get("spec", "")
-        try:
-            experiment = services.experiment_create(project=request.project, source=source,
-                                                    actor=actor_of(request))
-            return redirect("experiments:detail", project=request.project.slug, experiment_id=experiment.pk)
-        except ValidationError as exc:
-            errors = validation_messages(exc)
-    page = Paginator(selectors.experiment_list(project=request.project, filters=request.GET), PAGE).get_page(
-        request.GET.get("page"))
-    context = {"page": page, "errors": errors, "source": source, "polling": any(e.is_active for e in page)}
-    template = "experiments/experiment_list.html"
-    if request.htmx and request.method == "GET":
-        template += "#experiments"
-    return render(request, template, context, status=400 if errors else 200)
+    def create(source: str) -> HttpResponse:
+        experiment = services.experiment_create(project=request.project, source=source, actor=actor_of(request))
+        return redirect("experiments:detail", project=request.project.slug, experiment_id=experiment.pk)
+
+    return spec_list_page(request, items=selectors.experiment_list(project=request.project, filters=request.GET),
+                          template="experiments/experiment_list.html", partial="experiments", example=EXAMPLE,
+                          create=create, per_page=PAGE)
 
 
 def _experiment_or_404(request: ProjectRequest, experiment_id: int) -> Experiment:
