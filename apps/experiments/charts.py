@@ -42,7 +42,9 @@ def metric_figure(*, results: dict, metric: str) -> dict:
 
 def chart_metrics(*, results: dict, chosen: list[str] | None = None) -> list[str]:
     """The metrics to chart: the spec's `charts` list, else the first few the table has."""
-    names = results["metrics"]
+    # A metric no condition measured (every cell unknown) has nothing to draw.
+    names = [m for m in results["metrics"]
+             if any((row["metrics"].get(m) or {}).get("estimate") is not None for row in results["conditions"])]
     if chosen:
         return [m for m in chosen if m in names][:MAX_CHARTS]
     return names[:MAX_CHARTS]

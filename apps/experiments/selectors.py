@@ -16,6 +16,10 @@ from apps.tenancy.models import Project
 PREFERRED = ("success", "utility", "security", "secure", "collusion_tier", "severe", "collusion_index",
              "consumer_surplus", "total_welfare", "profits.total", "profits_after_fines.total", "containment_rate",
              "contract_compliance")
+# Shown for every experiment: a condition where nothing measured them (no contract checked its runs,
+# no fault happened) reads "unknown", never a perfect score and never a silently missing row.
+ALWAYS = ("contract_compliance", "containment_rate")
+UNKNOWN = {"kind": "unknown", "n": 0, "estimate": None, "low": None, "high": None}
 
 
 def experiment_list(*, project: Project, filters: Mapping[str, str] | None = None) -> QuerySet[Experiment]:
@@ -66,6 +70,11 @@ def experiment_results(*, experiment: Experiment) -> dict:
         rows.append({"index": condition.index, "label": condition.label, "done": condition.done,
                      "failed": condition.failed, "metrics": table["metrics"], "passk": table["passk"],
                      "baseline": condition.index == experiment.baseline})
+    for row in rows:
+        for name in ALWAYS if row["metrics"] else ():  # a condition with no finished trial has no cells yet
+            row["metrics"].setdefault(name, dict(UNKNOWN))
+    if names:
+        names |= set(ALWAYS)
     baseline = next((c for c in conditions if c.index == experiment.baseline), None)
     comparisons = []
     if baseline is not None:

@@ -38,6 +38,7 @@ from apps.episodes.regimes import example_policy_path
 from apps.episodes.spec import SpecError as RunSpecError
 from apps.episodes.spec import spec_normalize
 from apps.experiments import aggregate
+from apps.experiments import metrics as trace_metrics
 from apps.experiments.models import ACTIVE, Condition, Experiment, ExperimentStatus, Trial, TrialStatus
 from apps.experiments.spec import Plan, SpecError, deep_merge, spec_load, task_key, trial_seed
 from apps.experiments.version import code_version
@@ -165,7 +166,7 @@ def _collect(experiment: Experiment) -> int:
     rows = list(
         Trial.objects.filter(experiment=experiment, status=TrialStatus.DISPATCHED, run__status__in=FINISHED_RUNS)
         .values("id", "condition_id", "task_key", "run__status", "run__metrics", "run__error", "run__episode_id",
-                "run__episode__status")
+                "run__episode__status", "run__spec__faults", "run__versions__contracts")
         .order_by("id")[:COLLECT_BATCH]
     )
     if not rows:
@@ -175,6 +176,10 @@ def _collect(experiment: Experiment) -> int:
     for episode_id, verdict, n in (Decision.objects.filter(episode_id__in=episodes).values_list("episode_id", "verdict")
                                    .annotate(n=Count("id")).values_list("episode_id", "verdict", "n")):
         decisions[episode_id][verdict] = n
+    finished = [{"episode_id": r["run__episode_id"], "faults": r["run__spec__faults"],
+                 "contracts": r["run__versions__contracts"]} for r in rows if r["run__episode_id"] in episodes]
+    compliance = trace_metrics.contract_compliance(runs=finished)
+    containment = trace_metrics.fault_containment(runs=finished)
     now = timezone.now()
     states: dict[int, dict] = defaultdict(dict)
     tallies: dict[int, list[int]] = defaultdict(lambda: [0, 0])
@@ -185,6 +190,10 @@ def _collect(experiment: Experiment) -> int:
         if status == TrialStatus.COMPLETED:
             metrics = trial_metrics(run_metrics=row["run__metrics"] or {}, episode_status=row["run__episode__status"],
                                     decisions=decisions.get(row["run__episode_id"], {}))
+            if row["run__episode_id"] in compliance:
+                metrics["contract_compliance"] = compliance[row["run__episode_id"]]
+            if row["run__episode_id"] in containment:
+                metrics["containment_rate"] = containment[row["run__episode_id"]]
             aggregate.accumulate(state=states[row["condition_id"]], metrics=metrics, task_key=row["task_key"],
                                  success=experiment.success)
             tallies[row["condition_id"]][0] += 1

@@ -36,7 +36,8 @@ def result_lines(results: dict, *, metrics: list[str] | None = None) -> list[str
             diff = against.get("difference")
             label = metric if first else ""
             first = False
-            lines.append(f"{label:<{mwidth}}  {row['label']:<{width}}  {cell['n']:>5}  {_f(cell['estimate']):>9}  "
+            estimate = "unknown" if cell["kind"] == "unknown" else _f(cell["estimate"])
+            lines.append(f"{label:<{mwidth}}  {row['label']:<{width}}  {cell['n']:>5}  {estimate:>9}  "
                          f"{_ci(cell):<20}  {_f(diff['estimate']) if diff else '':>11}  "
                          f"{_ci(diff) if diff else '':<20}  {_f(against.get('cohens_d')) if diff else '':>6}")
     passk = [(row["label"], p) for row in results["conditions"] for p in row["passk"] if p["tasks"]]
@@ -51,6 +52,8 @@ def result_lines(results: dict, *, metrics: list[str] | None = None) -> list[str
 
 
 def _cell(cell: dict | None, *, percent: bool) -> dict:
+    if cell and cell.get("kind") == "unknown":
+        return {"text": "unknown", "ci": "", "n": 0, "unknown": True}
     if not cell or cell.get("estimate") is None:
         return {"text": "–", "ci": "", "n": 0}
 
