@@ -29,6 +29,12 @@ def log_length(*, project: Project) -> dict:
     return {"entries": (last["seq"] if last else 0) + waiting["n"], "last_at": last_at}
 
 
+def log_pending(*, project: Project) -> int:
+    """Events committed but not yet chained: they wait in the outbox for the next flush (a fraction of
+    a second after a decision, or the beat sweep), and a read never chains them itself."""
+    return GovernanceLogOutbox.objects.filter(project=project).count()
+
+
 def log_head(*, project: Project) -> tuple[int, str] | None:
     return GovernanceLogEntry.objects.filter(project=project).order_by("-seq").values_list("seq", "mac").first()
 

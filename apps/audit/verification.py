@@ -96,15 +96,17 @@ def _stream_rows(project_id: int, first: int, last: int) -> Generator[list[tuple
 
 
 def governance_verify(*, project: Project, keys: dict[str, bytes] | None = None,
-                      pinned: dict[int, str] | None = None) -> VerifyReport:
+                      pinned: dict[int, str] | None = None, chain_pending: bool = True) -> VerifyReport:
     """Walks the project's whole chain; reports the first broken or missing entry.
 
     Checkpoints catch a truncated tail: each one names a seq that must exist with that hash.
     `pinned` adds heads kept outside the database (an exported checkpoint, see checkpoint_check):
     whoever rewrote the stored ones along with the log cannot have rewritten those.
+    chain_pending=False walks only what is chained already, writing nothing (a page's read).
     """
     keys = keys if keys is not None else log_keys()
-    governance_log_flush(project_id=project.id)
+    if chain_pending:
+        governance_log_flush(project_id=project.id)
     checkpoints = dict(Checkpoint.objects.filter(project=project).values_list("seq", "head_hash"))
     checkpoints.update(pinned or {})
     walk = chain.RowWalk()

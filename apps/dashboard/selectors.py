@@ -10,7 +10,7 @@ from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from apps.audit.models import GovernanceLogEntry
-from apps.audit.selectors import log_length
+from apps.audit.selectors import log_length, log_pending
 from apps.audit.verification import governance_verify
 from apps.governance.models import AgentState
 from apps.policies.models import Approval, Decision, DecisionStatus
@@ -107,13 +107,16 @@ def dashboard(*, project: Project, range_name: str) -> dict:
 
 
 def log_status(*, project: Project) -> dict:
-    """The governance log's verification (the whole chain walked), cached until the head moves."""
+    """The governance log's verification (the whole chain walked), cached until the head moves.
+
+    A read: it verifies what is chained and counts what waits in the outbox, chaining nothing.
+    """
     head = GovernanceLogEntry.objects.filter(project=project).order_by("-seq").values_list("seq", flat=True).first()
     key = f"dashboard:log-verify:{project.pk}:{head or 0}"
     found = cache.get(key)
     if found is None:
-        report = governance_verify(project=project)
+        report = governance_verify(project=project, chain_pending=False)
         found = {"ok": report.ok, "checked": report.checked, "head_seq": report.head_seq,
                  "broken_seq": report.broken_seq, "reason": report.reason, "at": timezone.now()}
         cache.set(key, found, 300)
-    return found
+    return {**found, "pending": log_pending(project=project)}

@@ -9,7 +9,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.audit import selectors as audit_selectors
-from apps.audit.services import governance_log_flush
 from apps.audit.verification import governance_verify, log_export_lines
 from apps.core.forms import form_apply_errors, validation_messages, validation_text
 from apps.governance import controller, graphs, selectors
@@ -173,13 +172,13 @@ def graph_list(request: ProjectRequest) -> HttpResponse:
 @project_member()
 def log_list(request: ProjectRequest) -> HttpResponse:
     event = request.GET.get("event") or None
-    governance_log_flush(project_id=request.project.id)  # list every committed event
     entries = audit_selectors.log_entry_list(project=request.project, event=event)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     _entry_links(request.project, page)
     context = {"page": page, "event": event or "", "query": urlencode({"event": event}) if event else "",
                "events": audit_selectors.log_event_names(project=request.project),
-               "checkpoint": audit_selectors.checkpoint_latest(project=request.project)}
+               "checkpoint": audit_selectors.checkpoint_latest(project=request.project),
+               "pending": audit_selectors.log_pending(project=request.project)}
     template = "governance/log_list.html"
     if request.htmx:
         template += "#entries"

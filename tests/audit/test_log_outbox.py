@@ -182,12 +182,16 @@ def test_verify_and_export_include_deferred_events(api, make_key, project, tmp_p
     assert "OK: 6 entries (1..6)" in result.stdout
 
 
-def test_log_list_api_and_page_include_deferred_events(api, make_key, login, viewer, project):
+def test_the_log_list_api_includes_deferred_events_and_the_page_shows_them_once_chained(api, make_key, login,
+                                                                                     viewer, project):
     key = make_key(project)
     defer_log(project, 1, event="decision")
     body = api(key).get("/api/v1/governance/log", {"event": "decision"}).json()
     assert [e["seq"] for e in body["results"]] == [2]
     defer_log(project, 1, event="decision.late")
+    page = login(viewer).get("/p/acme/governance/log/").content
+    assert b"decision.late" not in page and b"1 event committed and waiting to be chained" in page
+    governance_log_flush(project_id=project.id)  # the deciding process's flush, a fraction of a second later
     assert b"decision.late" in login(viewer).get("/p/acme/governance/log/").content
 
 

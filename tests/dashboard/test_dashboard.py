@@ -10,10 +10,12 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from apps.audit.models import GovernanceLogOutbox
 from apps.audit.services import governance_log_append
 from apps.governance.models import AgentState
 from apps.policies.models import Decision
 from apps.reviews.models import Violation
+from tests.audit.builders import defer_log
 from tests.factories import EpisodeFactory
 
 pytestmark = pytest.mark.django_db
@@ -86,6 +88,14 @@ def test_the_log_status_reports_a_verified_chain(login, viewer, project):
     governance_log_append(project=project, event="test.event", actor="t", data={})
     body = login(viewer).get("/p/acme/dashboard/log-status").content.decode()
     assert "verified" in body and "1 entry checked" in body
+
+
+def test_the_log_status_is_a_read_that_counts_what_waits_in_the_outbox(login, viewer, project):
+    governance_log_append(project=project, event="test.event", actor="t", data={})
+    defer_log(project, 2)
+    body = login(viewer).get("/p/acme/dashboard/log-status").content.decode()
+    assert "1 entry checked" in body and "2 committed events waiting to be chained" in body
+    assert GovernanceLogOutbox.objects.filter(project=project).count() == 2
 
 
 def test_the_log_status_is_for_members_only(login, outsider, project):

@@ -2,13 +2,13 @@
 
 import pytest
 
-from apps.audit.models import GovernanceLogEntry
+from apps.audit.models import GovernanceLogEntry, GovernanceLogOutbox
 from apps.governance.controller import sanction_apply
 from apps.governance.graphs import graph_publish
 from apps.governance.models import GraphVersion, Sanction
 from apps.governance.selectors import agent_governance_state
 from apps.tenancy.services import project_graphs_public_set
-from tests.audit.builders import TABLE, as_superuser, fill_log
+from tests.audit.builders import TABLE, as_superuser, defer_log, fill_log
 from tests.governance.builders import MARKET, play_round
 
 pytestmark = pytest.mark.django_db
@@ -98,6 +98,16 @@ def test_log_page_paginates_and_filters_by_event(login, viewer, project):
     assert b"Page 1 of 2" in page.content
     filtered = client.get("/p/acme/governance/log/", {"event": "sanction.applied"}, headers={"HX-Request": "true"})
     assert filtered.content.count(b"<tr") == 2  # header + the one entry
+
+
+def test_the_log_page_is_a_read_it_says_what_waits_to_be_chained_and_chains_nothing(login, viewer, project):
+    fill_log(project, 2)
+    defer_log(project, 3)
+    before = GovernanceLogEntry.objects.filter(project=project).count()
+    body = login(viewer).get("/p/acme/governance/log/").content.decode()
+    assert "3 events committed and waiting to be chained" in body and 'hx-trigger="every 2s"' in body
+    assert GovernanceLogEntry.objects.filter(project=project).count() == before
+    assert GovernanceLogOutbox.objects.filter(project=project).count() == 3
 
 
 def test_verify_badge_reports_a_healthy_chain(login, viewer, project):
