@@ -232,7 +232,7 @@ def _not_trusted(name: str, found: Sequence[values.Found], view: ProvenanceView 
     origins: Mapping[str, Origin] = view.origins([f.value for f in found]) if view else {}
     for item in found:
         origin = origins.get(item.value, UNSEEN)
-        if origin.trusted:
+        if origin.trusted_step is not None:
             continue
         finding = Finding.of(item, origin, "from", name)
         return Problem(describe(finding, noun), finding)

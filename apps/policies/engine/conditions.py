@@ -130,13 +130,16 @@ class ConditionCompiler:
                 self.fail(f"unknown kind '{kind}'; use {', '.join(TAINT_KINDS)}", path + ("kinds",))
         sources = set(self._strings(spec["sources"], path + ("sources",), "sources")) if "sources" in spec else None
         every = "*" in names
+        all_kinds = kinds == set(TAINT_KINDS)  # found values are never words: nothing to filter out
 
         def finding(call: Call, ctx: Context) -> Finding | None:
             if ctx.provenance is None:
                 return None
             for name in (call.arguments if every else names):
                 if name in call.arguments:
-                    found = [f for f in values.found_in(call.arguments[name]) if f.kind in kinds]
+                    found = values.values_of(call.arguments[name])
+                    if not all_kinds:
+                        found = [f for f in found if f.kind in kinds]
                     hit = first_untrusted(found, ctx.provenance, sources, name)
                     if hit is not None:
                         return hit

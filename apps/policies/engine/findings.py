@@ -6,9 +6,8 @@ A provenance finding names the value, its kind, and the step where it first appe
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import Any, NamedTuple
 
 from apps.policies.engine import provenance
 from apps.policies.engine.provenance import Origin
@@ -18,9 +17,9 @@ NOUNS = {"url": "URL", "domain": "domain", "email": "e-mail address", "iban": "I
          "number": "number", "text": "sentence", "word": "word"}
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A value of a call and what the episode's index knows about it."""
+class Finding(NamedTuple):
+    """A value of a call and what the episode's index knows about it. (A named tuple, as `Found`:
+    a refusal makes one per decision, and a frozen dataclass costs several times more to build.)"""
 
     condition: str  # from | tainted | untrusted
     value: str  # as written in the call (or the source's name, for `untrusted`)
@@ -44,8 +43,7 @@ class Finding:
                 "provenance": self.provenance}
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(NamedTuple):
     """A failed constraint: `detail` says what failed; `finding` is provenance evidence, if any."""
 
     detail: str
@@ -64,14 +62,15 @@ def describe(finding: Finding, noun: str | None = None) -> str:
     return f"{where}this {what} ({shown}) appears in no trusted content of this episode"
 
 
-def first_untrusted(found: Iterable[Found], view: provenance.ProvenanceView,
+def first_untrusted(found: Sequence[Found], view: provenance.ProvenanceView,
                     sources: Collection[str] | None, argument: str) -> Finding | None:
     """The first value only untrusted content (from one of `sources`, if given) carried."""
-    items = list(found)
-    if not items:
+    if not found:
         return None
-    origins = view.origins([f.value for f in items])
-    for item in items:
+    origins = view.origins([f.value for f in found])
+    if not origins:
+        return None
+    for item in found:
         origin = origins.get(item.value)
         if origin is not None and origin.tainted and (sources is None or origin.untrusted_source in sources):
             return Finding.of(item, origin, "tainted", argument)

@@ -108,7 +108,7 @@ class Fallback:
     def rewrite(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """The rewritten arguments. Raises RewriteRefused rather than pass on a value a clamp cannot
         bound: "5000" under a numeric clamp stays a string, so the call is refused, not clamped."""
-        out = {k: v for k, v in arguments.items() if k not in self.drop}
+        out = {k: v for k, v in arguments.items() if k not in self.drop} if self.drop else dict(arguments)
         for name, bounds in self.clamp.items():
             if name not in out:
                 continue
@@ -246,14 +246,16 @@ class CompiledPolicy:
             detail = describe(finding)
         action = fb.action
         if action == REWRITE:
-            if not rewrite:
-                return Verdict(BLOCK, call.arguments, fb.message or _refusal(call, rule_id), rule_id,
-                               f"rewritten arguments are still refused: {detail}", finding=finding)
             try:
-                new_args = fb.rewrite(call.arguments)
+                new_args = fb.rewrite(call.arguments) if rewrite else call.arguments
             except RewriteRefused as exc:
                 return Verdict(BLOCK, call.arguments, fb.message or _refusal(call, rule_id), rule_id, str(exc),
                                finding=finding)
+            if new_args == call.arguments:
+                # Arguments the rewrite leaves as they were are refused again, by this same rule (a
+                # provenance refusal under a clamp, say): no second evaluation needed to know it.
+                return Verdict(BLOCK, call.arguments, fb.message or _refusal(call, rule_id), rule_id,
+                               f"rewritten arguments are still refused: {detail}", finding=finding)
             again = self.evaluate(Call(call.tool, new_args, call.agent, call.kind), ctx, rewrite=False)
             if again.verdict != ALLOW:
                 return again

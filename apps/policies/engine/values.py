@@ -41,7 +41,11 @@ _FILE_SUFFIXES = frozenset(("py", "md", "sh", "rs", "pl", "js", "ts", "cs", "so"
 
 # Text is cut into runs without white space, quotes or brackets; each run is then classified
 # with a few cheap tests, which is several times faster than one alternation over the whole text.
-_CHUNKS = re.compile(r"[^\s\"'<>`()\[\]{}|]+")
+# Only runs with a digit, ".", "@" or ":" can hold a value (URLs, addresses, numbers, identifiers);
+# the rest are words, skipped by the pattern itself. It is anchored at a run's start and
+# possessive, so a long word costs one pass.
+_VALUED = re.compile(r"(?<![^\s\"'<>`()\[\]{}|])[^\s\"'<>`()\[\]{}|\d.@:]*+[\d.@:][^\s\"'<>`()\[\]{}|]*")
+_IBAN_HEAD = re.compile(r"[A-Za-z]{2}\d{2}")  # how a run before a spaced IBAN's first space ends
 _SPACED_IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?\b")
 _IBAN = re.compile(r"[A-Za-z]{2}\d{2}[A-Za-z0-9]{10,30}")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -50,7 +54,6 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{8,}")
 _LEADING = "$€£¥+*#~:=,;.!?"
 _DIGIT = re.compile(r"\d")
-_SEPARATORS = re.compile(r"[\s\"'<>`()\[\]{}|]")
 _PUNCTUATION = re.compile(r"[^A-Za-z0-9_-]+")
 _DASHES = re.compile(r"[^A-Za-z0-9]+")
 _SENTENCES = re.compile(r"[.!?;\n]+(?:\s|$)|\n")
@@ -157,26 +160,40 @@ def _sentence(text: str) -> str | None:
 
 def _scan(text: str) -> list[Found]:
     out: list[Found] = []
+    chunks = _VALUED.findall(text)
     if " " in text:
-        spaced = list(_SPACED_IBAN.finditer(text))
-        for m in spaced:
-            out.append(Found(m.group(), "iban:" + m.group().replace(" ", "").upper()))
-        if spaced:  # its groups of four are not numbers of their own
-            text = _SPACED_IBAN.sub(lambda m: " " * len(m.group()), text)
-        chunks: Iterable[str] = _CHUNKS.findall(text)
-    else:
-        chunks = _CHUNKS.findall(text) if _SEPARATORS.search(text) else (text,)
+        for c in chunks:
+            if len(c) >= 4 and _IBAN_HEAD.fullmatch(c, len(c) - 4):  # perhaps a spaced IBAN's first group
+                chunks = _spaced_ibans(text, out)
+                break
     for raw in chunks:
-        if raw.isalpha():  # a word: most of any text, and never a value of its own
-            continue
         chunk = raw.strip(_TRAILING).lstrip(_LEADING)
-        if not chunk or chunk.isalpha():
+        if not chunk or chunk.isalpha():  # a word: most of any text, and never a value of its own
             continue
-        if chunk.isdigit() and chunk.isascii() and len(chunk) <= 15:  # a plain integer, the commonest case
-            out.append(Found(chunk, "number:" + str(int(chunk))))
-        else:
-            _chunk(chunk, out)
+        if chunk.isascii() and chunk.isalnum():  # letters and digits only: the commonest values
+            if chunk.isdigit():
+                if len(chunk) <= 15:
+                    out.append(Found(chunk, "number:" + str(int(chunk))))
+                    continue
+            elif _IBAN.fullmatch(chunk):
+                out.append(Found(chunk, "iban:" + chunk.upper()))
+                continue
+            else:
+                if len(chunk) >= 8:
+                    out.append(Found(chunk, _capped("token", chunk.lower())))
+                continue
+        _chunk(chunk, out)
     return out
+
+
+def _spaced_ibans(text: str, out: list[Found]) -> list[str]:
+    """Adds the spaced IBANs of `text` to `out`; returns the runs of the rest that can hold values."""
+    spaced = list(_SPACED_IBAN.finditer(text))
+    for m in spaced:
+        out.append(Found(m.group(), "iban:" + m.group().replace(" ", "").upper()))
+    if spaced:  # its groups of four are not numbers of their own
+        text = _SPACED_IBAN.sub(lambda m: " " * len(m.group()), text)
+    return _VALUED.findall(text)
 
 
 def _chunk(chunk: str, out: list[Found]) -> None:
@@ -268,6 +285,13 @@ def found_in(value: Any) -> Iterator[Found]:
             yield from found_in(item)
     else:  # Decimal and friends
         yield from text_found(str(value))
+
+
+def values_of(value: Any) -> Sequence[Found]:
+    """found_in as a sequence: for a short string, the per-process memo itself (no copy)."""
+    if isinstance(value, str) and len(value) <= 2000:
+        return _text_found_cached(value)
+    return list(found_in(value))
 
 
 def words_in(value: Any) -> Iterator[Found]:
