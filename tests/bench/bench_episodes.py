@@ -44,10 +44,10 @@ def setup_django() -> None:
     django.setup()
 
 
-def spec(i: int, rounds: int) -> dict:
+def spec(i: int, rounds: int, regime: str = "institutional") -> dict:
     return {"id": f"bench-{i}", "environment": {"kind": "cournot", "rounds": rounds, "costs": 10},
             "agents": [{"name": "f1", "kind": "cartel"}, {"name": "f2", "kind": "tit_for_tat"}],
-            "regime": "institutional", "seed": i}
+            "regime": regime, "seed": i}
 
 
 def with_workers(args) -> None:
@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=2000, help="decision-service-alone sample")
     parser.add_argument("--workers", type=int, default=0, help="pool processes of a real Celery worker (0: in process)")
     parser.add_argument("--regimes", default="ungoverned,constitutional,institutional", help="with --workers")
+    parser.add_argument("--regime", default="institutional", help="in process: the runs' regime")
     args = parser.parse_args()
     setup_django()
     if args.workers:
@@ -122,12 +123,13 @@ def main() -> None:
 
     project = Project.objects.create(slug="bench", name="Bench")
     # Warm-up: the first run publishes the example policy and graph and fills the caches.
-    warm, _ = services.run_create(project=project, data=spec(10_000, 5), actor="bench")
-    services.run_execute(run_id=warm.id, worker="bench")
+    for n, regime in enumerate(dict.fromkeys([args.regime, "institutional"])):
+        warm, _ = services.run_create(project=project, data=spec(10_000 + n, 5, regime), actor="bench")
+        services.run_execute(run_id=warm.id, worker="bench")
     connection.ensure_connection()
     backend = f"{DB} "  # PostgreSQL backends show the database name in their command line
 
-    runs = [services.run_create(project=project, data=spec(i, args.rounds), actor="bench")[0]
+    runs = [services.run_create(project=project, data=spec(i, args.rounds, args.regime), actor="bench")[0]
             for i in range(args.episodes)]
     decisions_before = Decision.objects.count()
     steps_before = Step.objects.count()
@@ -141,7 +143,7 @@ def main() -> None:
     decisions = Decision.objects.count() - decisions_before
     steps = Step.objects.count() - steps_before
     assert done == len(runs), [r.error for r in Run.objects.filter(pk__in=[r.pk for r in runs])]
-    print(f"runs: {done} institutional Cournot episodes (2 firms, {args.rounds} rounds), {decisions} decisions, "
+    print(f"runs: {done} {args.regime} Cournot episodes (2 firms, {args.rounds} rounds), {decisions} decisions, "
           f"{steps} steps stored")
     print(f"throughput: {done / wall:.2f} episodes/s wall in one worker process; "
           f"{done / (cpu + pg):.2f} episodes/s per CPU-second (worker {cpu / done * 1e3:.0f} ms + "
