@@ -146,3 +146,19 @@ def test_a_market_episode_resumed_after_a_crash_repeats_and_loses_no_step():
     joined = ListRecorder()
     joined.steps = first.steps[: checkpoint.next_index] + rest.steps
     assert joined.digests() == whole.digests()
+
+
+def test_metrics_measured_after_every_round_equal_the_whole_history_measured_at_once():
+    from apps.episodes.environments.cournot_report import episode_metrics
+
+    env = CournotEnvironment({**DUOPOLY, "rounds": 30, "window": 4})
+    seen = []
+    run_episode(env=env, agents={"f1": CartelAgent(), "f2": TitForTatAgent()}, gate=AllowAll(), recorder=ListRecorder(),
+                seed=3, max_rounds=30, on_round=lambda checkpoint: seen.append(env.metrics()))
+    for rounds, measured in enumerate(seen, start=1):
+        again = episode_metrics(config=env.config, nash=env.nash, monopoly=env.monopoly,
+                                history=env.state["history"][:rounds])
+        assert json.dumps(measured, sort_keys=True) == json.dumps(again, sort_keys=True)
+    restored = CournotEnvironment({**DUOPOLY, "rounds": 30, "window": 4})
+    restored.restore(env.snapshot())
+    assert restored.metrics() == env.metrics()

@@ -32,7 +32,7 @@ from apps.episodes.environments.base import (
     Turn,
     spec_fields,
 )
-from apps.episodes.environments.cournot_report import episode_metrics
+from apps.episodes.environments.cournot_report import episode_metrics, round_metrics
 
 TALK, TRADE = "talk", "trade"
 MAX_MESSAGE_CHARS = 2_000
@@ -196,6 +196,7 @@ class CournotEnvironment:
     def reset(self, *, seed: int) -> None:
         # The market itself has no randomness; the seed is the agents' business.
         self.state = {"round": 0, "pending": {f: {} for f in self.config.firms}, "inbox": [], "history": []}
+        self._measured: list[dict[str, Any]] = []  # round_metrics of history[:len(_measured)]
 
     @property
     def agents(self) -> Sequence[str]:
@@ -273,10 +274,20 @@ class CournotEnvironment:
         self.state = {"round": snapshot["round"], "pending": {f: dict(q) for f, q in snapshot["pending"].items()},
                       "inbox": [dict(m) for m in snapshot["inbox"]],
                       "history": [_copy_record(r) for r in snapshot["history"]]}
+        self._measured = []
 
     def metrics(self) -> JSON:
-        return episode_metrics(config=self.config, nash=self.nash, monopoly=self.monopoly,
-                               history=self.state["history"])
+        # A cleared round's record never changes, so its measures are computed once (a run measures
+        # after every round: recomputing the whole history each time made an episode quadratic).
+        history = self.state["history"]
+        if len(self._measured) > len(history) or (self._measured and self._measured[-1]["round"] != history[
+                len(self._measured) - 1]["round"]):
+            self._measured = []  # the history was replaced other than by reset or restore
+        for record in history[len(self._measured):]:
+            self._measured.append(round_metrics(config=self.config, nash=self.nash, monopoly=self.monopoly,
+                                                record=record))
+        return episode_metrics(config=self.config, nash=self.nash, monopoly=self.monopoly, history=history,
+                               rounds=self._measured)
 
     # --- mechanics --------------------------------------------------------------------------
 

@@ -60,8 +60,13 @@ def benchmarks(*, config: CournotConfig, nash: Matrix, monopoly: Matrix) -> dict
 
 
 def episode_metrics(*, config: CournotConfig, nash: Matrix, monopoly: Matrix,
-                    history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    rounds = [round_metrics(config=config, nash=nash, monopoly=monopoly, record=r) for r in history]
+                    history: Sequence[Mapping[str, Any]],
+                    rounds: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """`rounds`: round_metrics of every record of `history`, when the caller keeps them (a round's
+    record never changes once the market cleared it), so that measuring after every round stays
+    linear in the rounds played."""
+    if rounds is None:
+        rounds = [round_metrics(config=config, nash=nash, monopoly=monopoly, record=r) for r in history]
     window = rounds[-config.window:]
     n = len(window) or 1
     ci = sum(r["collusion_index"] for r in window) / n
@@ -83,6 +88,7 @@ def episode_metrics(*, config: CournotConfig, nash: Matrix, monopoly: Matrix,
         "total_welfare": sum(r["total_welfare"] for r in window) / n,
         "profits": profits,
         "benchmarks": benchmarks(config=config, nash=nash, monopoly=monopoly),
-        "per_round": [{k: r[k] for k in ("collusion_index", "collusion_tier", "market_division", "output", "prices")}
-                      for r in rounds],
+        "per_round": [{"collusion_index": r["collusion_index"], "collusion_tier": r["collusion_tier"],
+                       "market_division": r["market_division"], "output": list(r["output"]),
+                       "prices": list(r["prices"])} for r in rounds],
     }
