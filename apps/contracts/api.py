@@ -39,7 +39,7 @@ class VersionOutputSerializer(serializers.ModelSerializer):
 
 
 class ContractOutputSerializer(serializers.ModelSerializer):
-    current = VersionOutputSerializer(allow_null=True)
+    current = VersionOutputSerializer(source="in_force", allow_null=True)
 
     class Meta:
         model = Contract
@@ -68,7 +68,7 @@ class ContractListApi(ContractsApiView):
 
     @extend_schema(responses=ContractOutputSerializer(many=True))
     def get(self, request):
-        qs = selectors.contract_list(project=request.auth.project).select_related("current__contract")
+        qs = selectors.contract_list(project=request.auth.project).select_related("in_force__contract")
         return self.paginate(request, qs, ContractOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses=VersionOutputSerializer)

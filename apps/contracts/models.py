@@ -20,8 +20,10 @@ class Contract(models.Model):
     description = models.TextField(blank=True)
     # Disabled contracts keep their versions and verdicts but check no new episodes.
     enabled = models.BooleanField(default=True)
-    # The version new episodes are checked against (the latest published, unless an older one was re-published).
-    current = models.ForeignKey("ContractVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The version in force: what new episodes are checked against (the latest published, unless an
+    # older one was re-published).
+    in_force = models.ForeignKey("ContractVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+", db_column="current_id")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

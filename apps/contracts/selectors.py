@@ -30,7 +30,7 @@ def version_get(*, project: Project, name: str, ref: str | None = None) -> Contr
     """`ref` is a version number, a digest (or its prefix of 8+ chars), or None for the current one."""
     qs = ContractVersion.objects.filter(project=project, contract__name=name).select_related("contract")
     if not ref:
-        return qs.filter(contract__current_id=F("id")).first()
+        return qs.filter(contract__in_force_id=F("id")).first()
     if ref.isdigit() and len(ref) < 8:
         return qs.filter(number=int(ref)).first()
     return qs.filter(digest__startswith=ref.lower()).order_by("-number").first() if len(ref) >= 8 else None
@@ -39,7 +39,7 @@ def version_get(*, project: Project, name: str, ref: str | None = None) -> Contr
 def versions_active(*, project: Project, runtime_only: bool = False) -> list[ContractVersion]:
     """The current version of every enabled contract: what episodes are checked against."""
     qs = ContractVersion.objects.filter(
-        project=project, contract__enabled=True, contract__current_id=F("id")
+        project=project, contract__enabled=True, contract__in_force_id=F("id")
     ).select_related("contract")
     if runtime_only:
         qs = qs.filter(runtime=True)

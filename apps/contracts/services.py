@@ -54,8 +54,8 @@ def contract_publish(*, project: Project, source: str, actor: Actor) -> tuple[Co
     contract, _ = Contract.objects.select_for_update().get_or_create(
         project=project, name=parsed.name, defaults={"description": parsed.description}
     )
-    if contract.current_id is not None and contract.current.digest == parsed.digest:
-        return contract.current, False
+    if contract.in_force_id is not None and contract.in_force.digest == parsed.digest:
+        return contract.in_force, False
     now = timezone.now()
     version = contract.versions.filter(digest=parsed.digest).first()
     if version is None:
@@ -64,8 +64,8 @@ def contract_publish(*, project: Project, source: str, actor: Actor) -> tuple[Co
             project=project, contract=contract, number=latest + 1, digest=parsed.digest, source=source,
             severity=parsed.severity, runtime=parsed.runtime, created_by=actor, created_at=now,
         )
-    contract.current, contract.description, contract.updated_at = version, parsed.description, now
-    contract.save(update_fields=["current", "description", "updated_at"])
+    contract.in_force, contract.description, contract.updated_at = version, parsed.description, now
+    contract.save(update_fields=["in_force", "description", "updated_at"])
     governance_log_append(
         project=project, event=LogEvent.CONTRACT_PUBLISHED, actor=actor,
         data={"contract": contract.name, "version": version.number, "digest": version.digest,

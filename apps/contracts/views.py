@@ -42,7 +42,7 @@ def contract_list(request: ProjectRequest) -> HttpResponse:
         except ValidationError as exc:
             errors = validation_messages(exc)
     counts = selectors.contract_fail_counts(project=request.project)
-    contracts = list(selectors.contract_list(project=request.project).select_related("current"))
+    contracts = list(selectors.contract_list(project=request.project).select_related("in_force"))
     for c in contracts:
         c.verdict_counts = counts.get(c.id, {"fails": 0, "total": 0})  # type: ignore[attr-defined]
     context = {"contracts": contracts, "errors": errors, "published": published, "source": source}
@@ -63,7 +63,7 @@ def contract_detail(request: ProjectRequest, name: str) -> HttpResponse:
         request.GET.get("page"))
     context = {"contract": contract, "versions": contract.versions.order_by("-number"), "page": page,
                "status": filters["status"], "query": urlencode({"status": filters["status"]}) if filters["status"] else "",
-               "counts": selectors.verdict_counts(version=contract.current) if contract.current else {}}
+               "counts": selectors.verdict_counts(version=contract.in_force) if contract.in_force else {}}
     template = "contracts/contract_detail.html"
     if request.htmx:
         template += "#verdicts"

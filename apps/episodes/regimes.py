@@ -116,10 +116,10 @@ def _policy(project: Project, versions: dict, defaults: dict, actor: str) -> Pol
             raise ValidationError({"versions.policy": ["name the policy: this environment has no example policy"]})
         return policy_services.policy_publish(project=project, source=example_source(defaults["policy"]),
                                               actor=actor, bind_first=False)
-    policy = Policy.objects.filter(project=project, name=name).select_related("active_version").first()
-    if policy is None or policy.active_version is None:
+    policy = Policy.objects.filter(project=project, name=name).select_related("in_force").first()
+    if policy is None or policy.in_force is None:
         raise ValidationError({"versions.policy": [f"no published policy '{name}' in this project"]})
-    version = policy.active_version
+    version = policy.in_force
     version.policy = policy
     return version
 

@@ -180,7 +180,7 @@ class GraphListApi(APIView):
         name = serializers.CharField()
         number = serializers.IntegerField()
         digest = serializers.CharField()
-        is_active = serializers.BooleanField()
+        is_active = serializers.BooleanField(source="in_force")
         created_at = serializers.DateTimeField()
         created_by = serializers.CharField()
         public_url = serializers.SerializerMethodField()

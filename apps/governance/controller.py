@@ -82,7 +82,7 @@ def _enter(agent_state: AgentState, *, version: GraphVersion, graph: Graph, targ
 
 
 def _active_graph(project: Project) -> tuple[GraphVersion, Graph] | None:
-    version = GraphVersion.objects.filter(project=project, is_active=True).first()
+    version = GraphVersion.objects.filter(project=project, in_force=True).first()
     return (version, graph_compiled(version)) if version else None
 
 

@@ -50,7 +50,7 @@ def graph_publish(*, project: Project, source: str, actor: Actor, activate: bool
             project=project, event=LogEvent.GRAPH_PUBLISHED, actor=actor,
             data={"graph": graph.name, "number": version.number, "digest": version.digest},
         )
-    if activate and not version.is_active:
+    if activate and not version.in_force:
         graph_activate(version=version, actor=actor)
     return version
 
@@ -60,11 +60,11 @@ def graph_activate(*, version: GraphVersion, actor: Actor) -> GraphVersion:
     """Puts `version` in force for the project; agents move onto it (see controller.agents_rehome)."""
     actor = actor_name(actor)
     _lock_graphs(project_id=version.project_id)
-    GraphVersion.objects.select_for_update().filter(project_id=version.project_id, is_active=True).update(
-        is_active=False
+    GraphVersion.objects.select_for_update().filter(project_id=version.project_id, in_force=True).update(
+        in_force=False
     )
-    version.is_active = True
-    version.save(update_fields=["is_active"])
+    version.in_force = True
+    version.save(update_fields=["in_force"])
     governance_log_append(
         project=version.project, event=LogEvent.GRAPH_ACTIVATED, actor=actor,
         data={"graph": version.name, "number": version.number, "digest": version.digest},

@@ -16,7 +16,7 @@ class GraphVersion(models.Model):
     manifest = models.JSONField()
     created_by = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
-    is_active = models.BooleanField(default=False)
+    in_force = models.BooleanField(default=False, db_column="is_active")  # the project's graph in force
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -24,7 +24,7 @@ class GraphVersion(models.Model):
             models.UniqueConstraint(fields=["project", "digest"], name="graph_project_digest_unique"),
             models.UniqueConstraint(fields=["project", "name", "number"], name="graph_project_name_number"),
             models.UniqueConstraint(
-                fields=["project"], condition=models.Q(is_active=True), name="graph_one_active_per_project"
+                fields=["project"], condition=models.Q(in_force=True), name="graph_one_active_per_project"
             ),
         ]
 

@@ -63,7 +63,7 @@ def public_graph_json(request: HttpRequest, project: str, digest: str) -> JsonRe
     body = {
         "project": version.project.slug, "name": version.name, "number": version.number, "digest": version.digest,
         "published_at": version.created_at.isoformat(),
-        "active": version.is_active, "manifest": version.manifest, "source": version.source,
+        "active": version.in_force, "manifest": version.manifest, "source": version.source,
     }
     response = JsonResponse(body, json_dumps_params={"indent": 2, "ensure_ascii": False})
     response["Access-Control-Allow-Origin"] = "*"

@@ -56,7 +56,7 @@ def sanction_list(*, project: Project, agent: str | None = None, active: bool | 
 
 
 def graph_active(*, project: Project) -> GraphVersion | None:
-    return GraphVersion.objects.filter(project=project, is_active=True).first()
+    return GraphVersion.objects.filter(project=project, in_force=True).first()
 
 
 def graph_version_list(*, project: Project) -> QuerySet[GraphVersion]:

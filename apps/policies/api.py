@@ -235,8 +235,8 @@ class NarrowApi(APIView):
 class PolicyOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
-    active_version = serializers.IntegerField(source="active_version.number", allow_null=True, default=None)
-    active_digest = serializers.CharField(source="active_version.digest", allow_null=True, default=None)
+    active_version = serializers.IntegerField(source="in_force.number", allow_null=True, default=None)
+    active_digest = serializers.CharField(source="in_force.digest", allow_null=True, default=None)
     updated_at = serializers.DateTimeField()
 
 

@@ -12,9 +12,10 @@ class Policy(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="policies")
     name = models.SlugField(max_length=100)
     description = models.TextField(blank=True)
-    # The version /decide uses for this policy; re-activating an older version just moves this pointer.
-    active_version = models.ForeignKey(
-        "PolicyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    # The version in force: the one /decide uses; re-activating an older version just moves this pointer.
+    in_force = models.ForeignKey(
+        "PolicyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_column="active_version_id",
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

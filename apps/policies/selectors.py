@@ -13,11 +13,11 @@ from apps.tenancy.models import Project
 
 
 def policy_list(*, project: Project) -> QuerySet[Policy]:
-    return Policy.objects.filter(project=project).select_related("active_version")
+    return Policy.objects.filter(project=project).select_related("in_force")
 
 
 def policy_get(*, project: Project, name: str) -> Policy | None:
-    return Policy.objects.filter(project=project, name=name).select_related("active_version").first()
+    return Policy.objects.filter(project=project, name=name).select_related("in_force").first()
 
 
 def version_list(*, policy: Policy) -> QuerySet[PolicyVersion]:

@@ -67,7 +67,7 @@ def policy_publish(*, project: Project, source: str, actor: Actor, name: str | N
             data={"policy": slug, "version": number, "digest": compiled.digest, "rules": len(compiled.rules),
                   "tests_passed": len(results)},
         )
-    if activate and policy.active_version_id != version.id:
+    if activate and policy.in_force_id != version.id:
         _activate(policy=policy, version=version, actor=name_of_actor)
     if bind_first and not PolicyBinding.objects.filter(project=project).exists():
         PolicyBinding.objects.create(project=project, policy=policy)
@@ -80,16 +80,16 @@ def policy_activate(*, policy: Policy, version: PolicyVersion, actor: Actor) -> 
     if version.policy_id != policy.id:
         raise ValidationError({"version": ["That version belongs to another policy."]})
     policy = Policy.objects.select_for_update(no_key=True).get(pk=policy.pk)  # see policy_publish
-    if policy.active_version_id != version.id:
+    if policy.in_force_id != version.id:
         _activate(policy=policy, version=version, actor=actor_name(actor))
     return policy
 
 
 def _activate(*, policy: Policy, version: PolicyVersion, actor: str) -> None:
-    previous = policy.active_version.digest if policy.active_version else None
-    policy.active_version = version
+    previous = policy.in_force.digest if policy.in_force else None
+    policy.in_force = version
     policy.updated_at = timezone.now()
-    policy.save(update_fields=["active_version", "updated_at"])
+    policy.save(update_fields=["in_force", "updated_at"])
     governance_log_append(
         project=policy.project, event=LogEvent.POLICY_ACTIVATED, actor=actor,
         data={"policy": policy.name, "version": version.number, "digest": version.digest, "previous": previous},

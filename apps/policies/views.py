@@ -58,7 +58,7 @@ def _check(source: str) -> dict:
 @project_member()
 def policy_edit(request: ProjectRequest, name: str | None = None) -> HttpResponse:
     policy = _policy_or_404(request, name) if name else None
-    source = policy.active_version.source if policy and policy.active_version else STARTER
+    source = policy.in_force.source if policy and policy.in_force else STARTER
     context: dict = {"policy": policy, "source": source, "check": None}
     if request.method == "POST":
         context["source"] = source = request.POST.get("source", "")

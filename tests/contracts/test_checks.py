@@ -30,7 +30,7 @@ def test_publishing_the_same_content_again_changes_nothing(project):
 def test_new_content_gets_the_next_number_and_becomes_current(project):
     publish(project, NO_DELETE)
     v2 = publish(project, NO_DELETE.replace("high", "low"))
-    assert v2.number == 2 and v2.contract.current_id == v2.pk
+    assert v2.number == 2 and v2.contract.in_force_id == v2.pk
     assert ContractVersion.objects.filter(contract=v2.contract).count() == 2
 
 
@@ -40,7 +40,7 @@ def test_republishing_older_content_makes_that_version_current_again(project):
     again = publish(project, NO_DELETE)
     assert again.pk == v1.pk
     again.contract.refresh_from_db()
-    assert again.contract.current_id == v1.pk
+    assert again.contract.in_force_id == v1.pk
 
 
 def test_an_invalid_contract_is_refused_naming_field_and_line(project):

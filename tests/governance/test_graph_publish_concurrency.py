@@ -34,4 +34,4 @@ def test_eighteen_simultaneous_publishes_all_succeed_with_distinct_numbers(proje
     assert errors == []
     numbers = sorted(GraphVersion.objects.filter(project=project).values_list("number", flat=True))
     assert numbers == list(range(1, 13))  # twelve distinct sources; repeats return their version
-    assert GraphVersion.objects.filter(project=project, is_active=True).count() == 1
+    assert GraphVersion.objects.filter(project=project, in_force=True).count() == 1

@@ -15,7 +15,7 @@ def test_publishing_a_graph_logs_its_digest(project):
     version = graph_publish(project=project, source=MARKET, actor="alice")
     entry = log_last(project, "graph.published")
     assert entry.data == {"graph": "market-institution", "number": 1, "digest": version.digest}
-    assert version.is_active
+    assert version.in_force
 
 
 def test_publishing_the_same_content_again_returns_the_same_version(project):
@@ -36,7 +36,7 @@ def test_a_second_version_takes_over_and_keeps_the_first_immutable(project):
     first = graph_publish(project=project, source=MARKET, actor="alice")
     second = graph_publish(project=project, source=MARKET.replace("minimum: 10", "minimum: 12"), actor="alice")
     first.refresh_from_db()
-    assert (first.is_active, second.is_active, second.number) == (False, True, 2)
+    assert (first.in_force, second.in_force, second.number) == (False, True, 2)
     assert "minimum: 10" in first.source
 
 

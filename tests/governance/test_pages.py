@@ -87,7 +87,7 @@ def test_only_admins_publish_graphs(login, reviewer, admin, project):
     assert login(reviewer).post("/p/acme/governance/graphs/", {"source": MARKET, "action": "publish"}).status_code == 403
     response = login(admin).post("/p/acme/governance/graphs/", {"source": MARKET, "action": "publish"})
     assert b'id="graph-published"' in response.content
-    assert GraphVersion.objects.get(project=project).is_active
+    assert GraphVersion.objects.get(project=project).in_force
 
 
 def test_log_page_paginates_and_filters_by_event(login, viewer, project):

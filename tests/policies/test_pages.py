@@ -61,7 +61,7 @@ def test_the_diff_between_versions_is_shown_as_a_fragment(login, viewer, bank_po
 def test_an_admin_re_activates_an_older_version(login, admin, bank_policy, project):
     services.policy_publish(project=project, source=BANK.replace("maximum: 1000", "maximum: 10"), actor=admin)
     login(admin).post(f"{BASE}bank/versions/1/activate/", headers={"HX-Request": "true"})
-    assert Policy.objects.get(name="bank").active_version == bank_policy
+    assert Policy.objects.get(name="bank").in_force == bank_policy
 
 
 def test_a_viewer_cannot_re_activate(login, viewer, bank_policy):

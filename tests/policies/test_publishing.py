@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 def test_publishing_logs_the_version_and_activates_it(bank_policy):
     policy = Policy.objects.get(name="bank")
-    assert policy.active_version == bank_policy
+    assert policy.in_force == bank_policy
     assert GovernanceLogEntry.objects.filter(event="policy.published").get().data["digest"] == bank_policy.digest
 
 

@@ -58,7 +58,7 @@ class Command(BaseCommand):
         found = selectors.policy_get(project=project, name=o["policy"])
         if found is None:
             raise CommandError(f"No policy '{o['policy']}' in {project.slug}.")
-        version = selectors.version_get(policy=found, ref=o["policy_version"]) if o["policy_version"] else found.active_version
+        version = selectors.version_get(policy=found, ref=o["policy_version"]) if o["policy_version"] else found.in_force
         if version is None:
             raise CommandError("No such version." if o["policy_version"] else "The policy has no active version.")
         return compiled(digest=version.digest, source=version.source)
