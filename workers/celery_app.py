@@ -14,6 +14,7 @@ app.conf.task_routes = {
     "apps.contracts.*": {"queue": "checks"},
     "apps.reviews.tasks.episode_steps_task": {"queue": "checks"},
     "apps.episodes.tasks.run_execute_task": {"queue": "episodes"},
+    "apps.experiments.tasks.search_run_task": {"queue": "episodes"},
 }
 # Read here, not from Django settings: this module loads while the settings are being imported.
 _SWEEP_SECONDS = float(os.environ.get("WARDEN_OUTBOX_SWEEP_SECONDS", "10"))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.experiments import api
+from apps.experiments import api, search_api
 
 app_name = "experiments"
 urlpatterns = [
@@ -13,4 +13,7 @@ urlpatterns = [
     path("experiments/<int:experiment_id>/rerun", api.ExperimentRerunApi.as_view(), name="rerun"),
     path("experiments/<int:experiment_id>/trials", api.ExperimentTrialsApi.as_view(), name="trials"),
     path("experiments/<int:experiment_id>/results.<str:kind>", api.ExperimentResultsApi.as_view(), name="results"),
+    path("searches", search_api.SearchListCreateApi.as_view(), name="searches"),
+    path("searches/<int:search_id>", search_api.SearchDetailApi.as_view(), name="search"),
+    path("searches/<int:search_id>/cancel", search_api.SearchCancelApi.as_view(), name="search_cancel"),
 ]

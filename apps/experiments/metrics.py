@@ -48,7 +48,8 @@ def contract_compliance(*, runs: list[dict]) -> dict[int, bool]:
     for episode_id, digest, status, checked_at in (
             Verdict.objects.filter(episode_id__in=wanted).values_list("episode_id", "version__digest", "status",
                                                                       "checked_at")):
-        if ended.get(episode_id) is not None and checked_at >= ended[episode_id]:
+        end = ended.get(episode_id)
+        if end is not None and checked_at >= end:
             stored[episode_id][digest] = status
     out: dict[int, bool] = {}
     versions: dict[str, ContractVersion] = {}
@@ -66,8 +67,8 @@ def contract_compliance(*, runs: list[dict]) -> dict[int, bool]:
 def _check_in_process(episode_id: int, digests: set[str], cache: dict[str, ContractVersion]) -> list[str]:
     missing = digests - set(cache)
     if missing:
-        episode_project = Episode.objects.filter(pk=episode_id).values_list("project_id", flat=True).first()
-        for version in ContractVersion.objects.filter(project_id=episode_project, digest__in=missing):
+        project_id = Episode.objects.filter(pk=episode_id).values_list("project_id", flat=True).get()
+        for version in ContractVersion.objects.filter(project_id=project_id, digest__in=missing):
             cache[version.digest] = version
     versions = [cache[d] for d in sorted(digests) if d in cache]
     if not versions:

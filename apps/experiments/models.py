@@ -126,3 +126,45 @@ class Trial(models.Model):
         """The run id: deterministic, so dispatching the same trial twice finds the run made the first time."""
         key = f"x{self.experiment_id}-{self.pk}"
         return key if self.attempt == 0 else f"{key}-r{self.attempt}"
+
+
+class Search(models.Model):
+    """A budgeted counterexample search (apps/experiments/stress/) played by a worker: one run spec,
+    bounded perturbations of its tool outputs, the contracts a perturbed episode must still pass."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    title = models.CharField(max_length=200, blank=True)
+    spec = models.JSONField()  # the search spec, as given
+    run_spec = models.JSONField()  # its normalised run spec (with seed)
+    policy_digest = models.CharField(max_length=64, blank=True)  # the policy deciding calls (institutional)
+    contracts = models.JSONField(default=list)  # digests of the contract versions checked
+    budget = models.PositiveIntegerField()  # episodes at most
+    episodes = models.PositiveIntegerField(default=0)  # played so far
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    found = models.BooleanField(default=False)
+    baseline_failed = models.BooleanField(default=False)  # the unperturbed episode already broke a contract
+    counterexample = models.JSONField(null=True, blank=True)  # {seed, edits, contract, first_violating_step, ...}
+    episode = models.ForeignKey("traces.Episode", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0)  # fencing token: a redelivered task starts over
+    created_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "-created_at"], name="search_project_time")]
+
+    def __str__(self) -> str:
+        return f"search {self.pk} {self.name} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def progress(self) -> int:
+        return 100 if not self.is_active else int(100 * self.episodes / self.budget) if self.budget else 0

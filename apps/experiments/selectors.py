@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from django.db.models import QuerySet
 
 from apps.experiments import aggregate
-from apps.experiments.models import Condition, Experiment, ExperimentStatus, Trial, TrialStatus
+from apps.experiments.models import Condition, Experiment, ExperimentStatus, Search, Trial, TrialStatus
 from apps.tenancy.models import Project
 
 # The metrics a reader looks for first, when a run has them; the rest follow alphabetically.
@@ -36,6 +36,25 @@ def experiment_get(*, project: Project, experiment_id: int | str) -> Experiment 
     except (TypeError, ValueError):
         return None
     return Experiment.objects.filter(project=project, pk=pk).first()
+
+
+def search_list(*, project: Project, filters: Mapping[str, str] | None = None) -> QuerySet[Search]:
+    """Filters: status, found (true/false)."""
+    filters = filters or {}
+    qs = Search.objects.filter(project=project).select_related("episode")
+    if filters.get("status") in ExperimentStatus.values:
+        qs = qs.filter(status=filters["status"])
+    if str(filters.get("found", "")).lower() in ("true", "false"):
+        qs = qs.filter(found=str(filters["found"]).lower() == "true")
+    return qs.order_by("-created_at", "-id")
+
+
+def search_get(*, project: Project, search_id: int | str) -> Search | None:
+    try:
+        pk = int(search_id)
+    except (TypeError, ValueError):
+        return None
+    return Search.objects.filter(project=project, pk=pk).select_related("episode").first()
 
 
 def condition_get(*, experiment: Experiment, index: int | str) -> Condition | None:

@@ -51,3 +51,41 @@ def test_a_viewer_watches_a_queued_experiment_fill_in(browser_login, project, vi
     page.wait_for_selector("#experiment-status:has-text('completed')", timeout=15_000)
     page.wait_for_selector("#result-table")
     assert page.locator("#experiment-cancel").count() == 0
+
+
+SEARCH = """\
+name: notes-survive-tampering
+run:
+  environment: {kind: ledger, rounds: 3}
+  agents: [{name: a, kind: scripted, plan: [[{tool: read_note}], [{tool: read_note}]]}]
+seed: 4
+budget: 20
+bounds: {kinds: [drop_field], calls: 3, max_edits: 2}
+"""
+
+
+def test_a_reviewer_starts_a_counterexample_search_and_opens_what_it_found_in_the_replay(browser_login, project,
+                                                                                      reviewer):
+    from apps.contracts.services import contract_publish
+    from tests.experiments.test_searches import NOTE_HAS_TEXT
+
+    contract_publish(project=project, source=NOTE_HAS_TEXT, actor="alice")
+    page = browser_login(reviewer)
+    page.goto("/p/acme/experiments/")
+    page.click("text=Counterexample searches")
+    page.wait_for_selector("text=No searches yet")
+    page.fill("#search-spec", SEARCH.replace("budget: 20", "budget: 0"))
+    page.click("button[type=submit]:has-text('Start search')")
+    page.wait_for_selector(".error")
+    assert page.locator(".error").first.inner_text().startswith("budget:")
+    page.fill("#search-spec", SEARCH)
+    page.click("button[type=submit]:has-text('Start search')")
+    # Celery is eager in tests: the search plays after the response; the list polls until it ends.
+    row = page.locator("#searches tbody tr").first
+    page.wait_for_selector("#searches td.found", timeout=20_000)
+    assert "notes-have-text" in row.locator("td.found").inner_text()
+    assert "drop_field" in row.locator("ul.edits").inner_text()
+    assert row.locator("td").nth(4).inner_text() == "4"  # the seed
+    row.locator("text=replay").click()
+    page.wait_for_selector("#steps")
+    assert "Counterexample of search" in page.content()
