@@ -92,38 +92,75 @@ class Report:
 
 def replay_episodes(*, policy: engine.CompiledPolicy, project: Project, episodes: Iterable[Episode],
                     keep: int = 20) -> Report:
-    """Each call of each episode is decided as if this policy had been in force (EpisodeReplay).
+    """Each call of each episode is decided as if this policy had been in force (episode_verdicts)."""
+    report = Report()
+    for episode in episodes:
+        for row in episode_verdicts(policy=policy, episode=episode):
+            report.add(f"{episode.external_id}#{row.index}", row.tool, row.before, row.verdict, keep)
+    return report
+
+
+@dataclass
+class StepVerdict:
+    """One call of a recorded episode: what was decided (or `allow` for an action nothing decided,
+    which just ran) and what `policy` decides with the context the call had live."""
+
+    index: int  # the decision step, or the undecided action step
+    agent: str
+    tool: str
+    arguments: dict
+    before: str
+    before_rule: str | None
+    verdict: engine.Verdict
+    decided: bool  # a recorded decision (False: an action nothing decided)
+
+    @property
+    def after(self) -> str:
+        return self.verdict.verdict
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.verdict.verdict
+
+
+def episode_verdicts(*, policy: engine.CompiledPolicy, episode: Episode) -> Iterator[StepVerdict]:
+    """Each call of the episode decided again under `policy` (EpisodeReplay), in step order.
 
     A call is a decision step (its "before" is the recorded verdict), or an action step nothing
     decided (before: allow, it just ran). An action is a decision's own call when it names it
     (`decision_id`, `action_index`) or sits next to it with the same tool and agent: the client
     records the action after its decision, the episode runner before it."""
-    report = Report()
-    for episode in episodes:
-        replay = EpisodeReplay(policy=policy, environment=episode.environment)
-        steps = Step.objects.filter(episode=episode).order_by("index").values(*REPLAY_FIELDS)
-        previous: dict | None = None  # the last decision or action
-        held: dict | None = None  # an action the next step may turn out to have decided
-        where = episode.external_id
-        for step in steps.iterator(chunk_size=2000):
-            call = step
-            if held is not None:
-                if _decides(step, held):  # the runner stores the arguments that ran; decide those asked
-                    call = {**step, "arguments": held["arguments"]}
-                else:
-                    report.add(f"{where}#{held['index']}", held["tool"], "allow", replay.decide(held), keep)
-            held = None
-            if step["kind"] == "decision":
-                recorded = (step["attributes"] or {}).get("verdict", "allow")
-                report.add(f"{where}#{step['index']}", step["tool"], recorded, replay.decide(call), keep)
-            elif step["kind"] == "action" and step["tool"] and not _decided(step, previous):
-                held = step
-            if step["kind"] in ("decision", "action"):
-                previous = step
-            replay.add(step)
+    replay = EpisodeReplay(policy=policy, environment=episode.environment)
+    steps = Step.objects.filter(episode=episode).order_by("index").values(*REPLAY_FIELDS)
+    previous: dict | None = None  # the last decision or action
+    held: dict | None = None  # an action the next step may turn out to have decided
+    for step in steps.iterator(chunk_size=2000):
+        call = step
         if held is not None:
-            report.add(f"{where}#{held['index']}", held["tool"], "allow", replay.decide(held), keep)
-    return report
+            if _decides(step, held):  # the runner stores the arguments that ran; decide those asked
+                call = {**step, "arguments": held["arguments"]}
+            else:
+                yield _undecided(held, replay.decide(held))
+        held = None
+        if step["kind"] == "decision":
+            attributes = step["attributes"] or {}
+            yield StepVerdict(index=step["index"], agent=step["agent"], tool=step["tool"],
+                              arguments=call["arguments"] if isinstance(call["arguments"], dict) else {},
+                              before=attributes.get("verdict", "allow"), before_rule=attributes.get("rule"),
+                              verdict=replay.decide(call), decided=True)
+        elif step["kind"] == "action" and step["tool"] and not _decided(step, previous):
+            held = step
+        if step["kind"] in ("decision", "action"):
+            previous = step
+        replay.add(step)
+    if held is not None:
+        yield _undecided(held, replay.decide(held))
+
+
+def _undecided(action: Mapping[str, Any], verdict: engine.Verdict) -> StepVerdict:
+    arguments = action["arguments"] if isinstance(action["arguments"], dict) else {}
+    return StepVerdict(index=action["index"], agent=action["agent"], tool=action["tool"], arguments=arguments,
+                       before="allow", before_rule=None, verdict=verdict, decided=False)
 
 
 def _same_call(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("decisions/", views.decision_list, name="decisions"),
     path("approvals/", views.approval_list, name="approvals"),
     path("approvals/<int:decision_id>/answer/", views.approval_answer, name="approval_answer"),
+    path("replay/<int:episode_id>/", views.episode_replay_diff, name="replay_diff"),
     path("<slug:name>/", views.policy_detail, name="detail"),
     path("<slug:name>/edit/", views.policy_edit, name="edit"),
     path("<slug:name>/diff/", views.policy_diff, name="diff"),

@@ -11,11 +11,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.forms import validation_messages, validation_text
-from apps.policies import approvals, engine, selectors, services
+from apps.policies import approvals, engine, replay_diff, selectors, services
 from apps.policies.models import Approval, PolicyBinding, Verdict
 from apps.tenancy.actors import actor_of
 from apps.tenancy.decorators import ProjectRequest, project_member
 from apps.tenancy.models import Role
+from apps.traces.models import Episode
 
 STARTER = """name: my-policy
 default: block
@@ -190,3 +191,16 @@ def approval_answer(request: ProjectRequest, decision_id: int) -> HttpResponse:
         return render(request, "policies/_approval_error.html",
                       {"error": validation_text(exc), "decision_id": decision_id, "columns": 9})
     return render(request, "policies/_approval_answered.html", _approvals_context(request, oob=True))
+
+
+@require_GET
+@project_member()
+def episode_replay_diff(request: ProjectRequest, episode_id: int) -> HttpResponse:
+    """A recorded episode's calls decided again under a policy version chosen on the page."""
+    episode = get_object_or_404(Episode, project=request.project, pk=episode_id)
+    versions = list(replay_diff.policy_versions(project=request.project))
+    chosen = next((v for v in versions if str(v.pk) == request.GET.get("version", "")), None)
+    diff = replay_diff.episode_replay_diff(episode=episode, version=chosen) if chosen else None
+    return render(request, "policies/replay_diff.html",
+                  {"episode": episode, "versions": versions, "chosen": chosen, "diff": diff,
+                   "recorded": (episode.versions or {}).get("policy", "")})

@@ -48,3 +48,29 @@ def test_a_viewer_watches_a_queued_run_page_poll_and_sees_no_start_form(browser_
     services.run_execute(run_id=run.id)  # a worker plays it meanwhile
     page.wait_for_selector("#run-status:has-text('completed')", timeout=15_000)
     assert page.locator("#run-replay").count() == 1
+
+
+def test_a_reviewer_replays_a_run_under_another_policy_version_and_sees_the_changed_call(browser_login, project,
+                                                                                        reviewer):
+    from apps.policies import services as policies
+    from tests.episodes.builders import LEDGER_POLICY
+
+    plan = [[{"tool": "add", "arguments": {"amount": 5}}], [{"tool": "add", "arguments": {"amount": 50}}]]
+    run, _ = services.run_create(project=project, data=ledger_spec(rounds=2, plan=plan), actor="alice")
+    services.run_execute(run_id=run.id, worker="test")
+    run.refresh_from_db()
+    version = policies.policy_publish(project=project, source=LEDGER_POLICY, actor="alice", bind_first=False)
+    page = browser_login(reviewer)
+    page.goto(f"/p/acme/traces/e/{run.episode_id}/")
+    page.click("#replay-diff-link")
+    page.wait_for_selector("#replay-diff-form")
+    page.select_option("#replay-version", str(version.pk))
+    page.click("#replay-diff-form button[type=submit]")
+    page.wait_for_selector("#replay-diff")
+    changed = page.locator("#replay-diff tr.changed")
+    assert changed.count() == 1
+    assert "allow" in changed.locator("td").nth(3).inner_text() and "block" in changed.locator("td").nth(5).inner_text()
+    assert page.locator("#replay-diff tbody tr").count() == 2
+    assert page.locator("#changed-count").inner_text() == "1"
+    page.locator("#outcome-stopped a").first.click()  # back to that step in the replay
+    page.wait_for_selector("#steps")
