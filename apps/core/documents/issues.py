@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 Path = tuple[str | int, ...]
 
@@ -37,7 +38,7 @@ class Issue:
             where.append(f"field {self.field}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"message": self.message, "field": self.field, "line": self.line}
 
 

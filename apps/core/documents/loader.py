@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 from yaml._yaml import CParser
+from yaml._yaml import Mark as CMark
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.reader import ReaderError
@@ -51,7 +52,7 @@ class Limits:
 LIMITS = Limits()
 
 
-class Mapping(dict):
+class Mapping(dict[str, Any]):
     """A mapping read from YAML; `line` is where it starts, `key_lines` where each key is (1-based)."""
 
     __slots__ = ("line", "key_lines")
@@ -62,7 +63,7 @@ class Mapping(dict):
         self.key_lines: dict[str, int] = {}
 
 
-class Sequence(list):
+class Sequence(list[Any]):
     """A list read from YAML; `line` is where it starts, `item_lines` where each item starts."""
 
     __slots__ = ("line", "item_lines")
@@ -81,8 +82,8 @@ class Document:
         """The line of the value at `path`; for a missing key, of the closest enclosing value."""
         node, line = self.data, getattr(self.data, "line", None)
         for part in path:
-            if isinstance(node, Mapping) and part in node:
-                line, node = node.key_lines[part], node[part]  # type: ignore[index]
+            if isinstance(node, Mapping) and isinstance(part, str) and part in node:
+                line, node = node.key_lines[part], node[part]
             elif isinstance(node, Sequence) and isinstance(part, int) and 0 <= part < len(node):
                 line, node = node.item_lines[part], node[part]
             else:
@@ -140,7 +141,7 @@ def _reader_issue(text: str, exc: ReaderError) -> Issue:
 
 
 class _Refused(Exception):
-    def __init__(self, message: str, mark: Any):
+    def __init__(self, message: str, mark: yaml.Mark | CMark | None):  # libyaml's mark or PyYAML's
         self.message = message
         self.line = mark.line + 1 if mark is not None else None
 
@@ -170,9 +171,11 @@ class _Loader(Composer, CParser, SafeConstructor, _Resolver):
 
     # --- composing: the limits ------------------------------------------------------------
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
+    # `index` is None, an item's position or a value's key node (typeshed's stub says int)
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         limits = self.limits
         event = self.peek_event()
+        assert event is not None  # the composer asks for a node only where the parser has one
         if isinstance(event, yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > limits.max_aliases:
@@ -189,6 +192,7 @@ class _Loader(Composer, CParser, SafeConstructor, _Resolver):
         if self._depth > limits.max_depth:
             raise _Refused(f"nested deeper than {limits.max_depth} levels", event.start_mark)
         node = super().compose_node(parent, index)
+        assert node is not None  # the composer builds a node for every node event
         self._depth -= 1
         values, depth = 1, 0
         if isinstance(node, yaml.MappingNode):
@@ -224,7 +228,7 @@ class _Loader(Composer, CParser, SafeConstructor, _Resolver):
         self._built[key] = value
         return value
 
-    def _tag_allowed(self, node: yaml.Node, path: Path, allowed: frozenset | str) -> bool:
+    def _tag_allowed(self, node: yaml.Node, path: Path, allowed: frozenset[str] | str) -> bool:
         if node.tag == allowed or node.tag in allowed:
             return True
         shown = node.tag.replace(_CORE, "!!", 1)
@@ -273,7 +277,7 @@ class _Loader(Composer, CParser, SafeConstructor, _Resolver):
             out.item_lines.append(child.start_mark.line + 1)
         return out
 
-    def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+    def _scalar(self, node: yaml.Node, path: Path) -> Any:
         if not self._tag_allowed(node, path, SCALARS):
             return None
         if node.tag == INT and len(node.value) > 40:  # before int() spends time on thousands of digits
