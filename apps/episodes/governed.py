@@ -7,7 +7,8 @@ the Oracle records each agent's evidence for the round (its decisions, violation
 environment's round metrics, such as the collusion tier) and the Controller moves agents along the
 run's graph, applying and lifting sanctions. The next round's decisions see the new state: revoked
 tools and argument bounds are enforced by the decision service, fines are charged to the agent in
-the environment when it supports them. Finally the checkpoint is stored and the round commits.
+the environment when it supports them. Every COMMIT_ROUNDS rounds (and after the last) the held
+steps and decisions are written, the checkpoint is stored and the rounds commit together.
 """
 
 from __future__ import annotations
@@ -26,18 +27,21 @@ from apps.episodes.gateway import TraceRecorder
 from apps.episodes.models import Run
 from apps.episodes.regimes import INSTITUTIONAL
 from apps.episodes.registry import Built
+from apps.governance.controller import RunAgents
 from apps.governance.models import GraphVersion
 from apps.governance.oracle import oracle_round
 from apps.governance.selectors import graph_compiled
+from apps.reviews.models import Status, Violation
 from apps.reviews.services import violations_from_decisions
 
-# Rounds per transaction. A round's steps, decisions and governance are written when it ends (the
-# next round's decisions see them), but commit, checkpoint, heartbeat and the cancel check come
-# every COMMIT_ROUNDS rounds and after the last: a worker killed in between loses the uncommitted
-# rounds whole, and its successor plays them again from the checkpoint, exactly as they were.
-# One, for now: the Controller's log appends hold the project's log lock until the commit, so a
-# transaction of several institutional rounds makes the project's other runs wait for it.
-COMMIT_ROUNDS = 1
+# Rounds per transaction. A round's governance is done when it ends (the next round's decisions see
+# it), but its steps and decisions are written, and commit, checkpoint, heartbeat and the cancel
+# check come, every COMMIT_ROUNDS rounds and after the last: a worker killed in between loses the
+# uncommitted rounds whole, and its successor plays them again from the checkpoint, exactly as they
+# were. The Controller defers its log entries to the outbox and chains them just before the commit
+# (controller.RunAgents), so the project's log lock is held for that moment only, not across the
+# transaction's rounds (which stalled the project's other runs when the Controller appended).
+COMMIT_ROUNDS = 10
 
 
 class RunCancelled(Exception):
@@ -81,6 +85,12 @@ class RoundGovernance:
         # Read once per execution: the runtime contracts in force, and each agent's recent evidence.
         self.runtime_contracts = versions_active(project=run.project, runtime_only=True) if graph else []
         self.histories: dict[str, list[dict]] = {}
+        # The episode's policy violations by name, as this transaction recorded or read them.
+        self.violations: dict[str, Violation | None] = {}
+        self.agents: RunAgents | None = None
+        if graph is not None:
+            self.agents = RunAgents(project=run.project, version=graph,
+                                    agents=[run.agent_name(a) for a in built.agents])
         # _govern records the round's decision violations and feeds runtime contracts in the round's
         # transaction, which is the whole of the steps task's work.
         recorder.batch.keep_written = recorder.batch.checks_done = graph is not None
@@ -94,14 +104,24 @@ class RoundGovernance:
 
     @contextmanager
     def transactions(self) -> Iterator[None]:
-        """One transaction per round: on_round commits the round and opens the next one."""
+        """One transaction per COMMIT_ROUNDS rounds: on_round commits them and opens the next one."""
         self._begin()
         try:
             yield
         except BaseException as exc:
-            self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+            self._end(exc)
             raise
-        self._atomic.__exit__(None, None, None)
+        self._end(None)
+
+    def _end(self, exc: BaseException | None) -> None:
+        try:
+            if exc is None and self.agents is not None:
+                self.agents.save()
+            self._atomic.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+        finally:
+            self.violations = {}
+            if self.agents is not None:
+                self.agents.release()
 
     def _begin(self) -> None:
         # atomic() entered and left by hand: the runner, not a `with` block, draws round boundaries.
@@ -110,17 +130,19 @@ class RoundGovernance:
         self.recorder.begin()
 
     def on_round(self, checkpoint: Checkpoint) -> None:
-        self.recorder.flush()
         if self.graph is not None:
             self._govern(checkpoint)
-            checkpoint.environment = self.built.env.snapshot()  # fines may have changed it
         self.first_index = checkpoint.next_index
         if checkpoint.round % COMMIT_ROUNDS and checkpoint.round < self.run.rounds_total:
-            self.recorder.begin()  # the next round's decisions see what governance just did
+            # The next round's decisions see what governance just did (or a sanction applied by hand).
+            self.recorder.batch.governance_read()
             return
+        if self.graph is not None:
+            checkpoint.environment = self.built.env.snapshot()  # fines may have changed it
+        self.recorder.flush()
         self.run.evidence = {**self.run.evidence, **self.evidence()}
         cancel = run_checkpoint_store(run=self.run, checkpoint=checkpoint, evidence=self.run.evidence)
-        self._atomic.__exit__(None, None, None)
+        self._end(None)
         self._begin()
         if cancel:
             raise RunCancelled
@@ -129,16 +151,28 @@ class RoundGovernance:
         """The round's governance, from the round's steps as written (not read back)."""
         episode = self.run.episode
         held = self.recorder.batch.take_written()
-        if len(held) != checkpoint.next_index - self.first_index:  # a step written elsewhere: read them
-            held = None
-        violations_from_decisions(episode=episode, first_index=self.first_index, steps=held)
+        if len(held) != checkpoint.next_index - self.first_index or self.runtime_contracts:
+            # A step written elsewhere (an ask, a terminate), or contracts that read the trace: write
+            # what is held, then read.
+            self.recorder.flush()
+            if len(held) != checkpoint.next_index - self.first_index:
+                held = None
+        recorded = violations_from_decisions(episode=episode, first_index=self.first_index, steps=held,
+                                             known=self.violations)
+        first_seen = None
         if self.runtime_contracts:
             episode_check_runtime(episode=episode, versions=self.runtime_contracts)
+        elif held is not None:
+            # The round's steps are visible to this transaction alone, so the violations first seen in
+            # them are those it just recorded (the Oracle need not read them back).
+            first_seen = [(v.agent, v.severity, v.first_step_index) for v in recorded
+                          if v.status != Status.DISMISSED and v.first_step_index is not None
+                          and self.first_index <= v.first_step_index < checkpoint.next_index]
         names = {self.run.agent_name(a): a for a in self.built.agents}
         metrics = self._round_metrics(names)
         moves = oracle_round(episode=episode, number=checkpoint.round, first_index=self.first_index,
                              end_index=checkpoint.next_index, metrics=metrics, agents=list(names), graph=self.graph,
-                             held=held, histories=self.histories)
+                             held=held, histories=self.histories, run_agents=self.agents, violations=first_seen)
         compiled = graph_compiled(self.graph)
         for agent, plain in names.items():
             # A fine is charged for every round spent in a state that carries one (as in training).

@@ -40,13 +40,16 @@ def _violations(episode: Episode, steps: dict) -> list[tuple[str, str, int | Non
 
 
 def episode_evidence(*, episode: Episode, first_index: int = 0, end_index: int | None = None,
-                     metrics: dict | None = None, held: list[dict] | None = None) -> dict[str, dict]:
+                     metrics: dict | None = None, held: list[dict] | None = None,
+                     violations: list[tuple[str, str, int | None]] | None = None) -> dict[str, dict]:
     """{agent: {"values": {metric: number}, "marks": {metric: [step index, ...]}}} for one episode.
 
     With `first_index`/`end_index`, only steps (and violations first seen) in that range count, and
     `metrics` replaces the episode's reported metrics: the evidence of one round of the episode.
     `held`: those steps as stored (index, kind, agent, tool, attributes), when the caller holds them
-    (a run's round); otherwise they are read.
+    (a run's round); otherwise they are read. `violations`: (agent, severity, first step index) of
+    the violations first seen in the range and not dismissed, when the caller knows them (a run's
+    round whose steps no other transaction can see yet); otherwise they are read.
     """
     marks: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     blocked_tools: dict[str, set[str]] = defaultdict(set)
@@ -77,7 +80,7 @@ def episode_evidence(*, episode: Episode, first_index: int = 0, end_index: int |
                 marks[agent]["forbidden.repeats"].append(index)
             blocked_tools[agent].add(tool)
     agents = set(episode.agents) | set(marks)
-    for agent, severity, first_step in _violations(episode, steps):
+    for agent, severity, first_step in _violations(episode, steps) if violations is None else violations:
         targets = [agent] if agent else (list(agents) if len(agents) == 1 else [])
         for target in targets:
             agents.add(target)
@@ -130,10 +133,13 @@ def oracle_episode(*, episode: Episode) -> dict[str, str | None]:
     return moves
 
 
-@transaction.atomic
+# No savepoint when nested (a run's round): a round that cannot be recorded aborts the transaction.
+@transaction.atomic(savepoint=False)
 def oracle_round(*, episode: Episode, number: int, first_index: int, end_index: int, metrics: dict,
                  agents: list[str], graph: GraphVersion | None = None, held: list[dict] | None = None,
-                 histories: dict[str, list[dict]] | None = None) -> dict[str, str | None]:
+                 histories: dict[str, list[dict]] | None = None,
+                 run_agents: controller.RunAgents | None = None,
+                 violations: list[tuple[str, str, int | None]] | None = None) -> dict[str, str | None]:
     """Records round `number` of a running episode for each of `agents` and runs the Controller.
 
     The round's evidence is its steps [first_index, end_index), the violations first seen there and
@@ -141,9 +147,11 @@ def oracle_round(*, episode: Episode, number: int, first_index: int, end_index: 
     interpret (default: the project's active one). Idempotent per (agent, episode, round).
     `held`: the round's steps, when the caller holds them (see episode_evidence). `histories`: the
     caller's copy of each agent's recent evidence (controller.agent_history), kept current here.
+    `run_agents`: the run's Controller (controller.RunAgents, with `histories`), in place of
+    agent_observe per agent. `violations`: see episode_evidence.
     """
     found = episode_evidence(episode=episode, first_index=first_index, end_index=end_index, metrics=metrics,
-                             held=held)
+                             held=held, violations=violations)
     now = timezone.now()
     rows = {}
     for agent in agents:
@@ -172,8 +180,11 @@ def oracle_round(*, episode: Episode, number: int, first_index: int, end_index: 
             else:
                 history.insert(0, {"values": row.values, "marks": row.marks})
                 del history[controller.HISTORY_ROUNDS:]
-        moves[agent] = controller.agent_observe(project=episode.project, agent=agent, evidence=row, graph=graph,
-                                                history=history)
+        if run_agents is not None and history is not None:
+            moves[agent] = run_agents.observe(agent=agent, evidence=row, history=history)
+        else:
+            moves[agent] = controller.agent_observe(project=episode.project, agent=agent, evidence=row, graph=graph,
+                                                    history=history)
     return moves
 
 

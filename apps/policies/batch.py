@@ -9,7 +9,8 @@ governance-log event:
 
 - the episode, its guard and the bindings are read once (`DecisionBatch` takes the guard's row lock
   in `begin`, so an approval or narrowing of the episode waits for the batch instead of racing it);
-- agents' governance states are read at every `begin` (the Controller moves agents between rounds);
+- agents' governance states are read at every `begin` and `governance_read` (the Controller moves
+  agents between rounds);
 - untrusted steps are known from the steps passing through `step`;
 - the provenance index is read only when a policy condition asks, after writing what is held, so
   it is exactly as current as /decide's;
@@ -17,7 +18,8 @@ governance-log event:
   again by `decision_make` itself.
 
 Call `begin` inside the caller's transaction before deciding, `write` before anything reads the
-episode, and `begin` again after anything else changed the episode or its agents.
+episode, `begin` again after anything else changed the episode, and `governance_read` after
+anything changed only its agents' governance states (the Controller between a run's rounds).
 """
 
 from __future__ import annotations
@@ -83,8 +85,9 @@ class DecisionBatch:
         self.context: DecideContext | None = None
         self.governance: dict[str, dict] = {}
         self.steps: list[dict] = []  # held: the loop's steps and the decisions' steps, in index order
+        self.normalised: list[dict] = []  # held steps passed through schema.step_normalize, not yet written
         self.records: list[DecisionRecord] = []
-        self.keep_written = False  # keep the steps written for the caller (`take_written`)
+        self.keep_written = False  # keep the steps, as stored, for the caller (`take_written`)
         # The caller records decision violations and feeds runtime contracts itself, in the writing
         # transaction (what the steps task does): no steps task is promised for these steps.
         self.checks_done = False
@@ -103,6 +106,10 @@ class DecisionBatch:
             self._untrusted_at = max(self._untrusted_at, context.episode.step_count - 1)
         context.guard = sql.guard_lock(episode=context.episode)
         self.context = context
+        self.governance_read()
+
+    def governance_read(self) -> None:
+        """Reads the agents' governance states again (what /decide reads per call); nothing else."""
         self.governance = {agent: {"state": None, "suspended": False, "revoked_tools": [], "arg_bounds": {}}
                            for agent in self.agents}
         with connection.cursor() as cursor:
@@ -157,26 +164,34 @@ class DecisionBatch:
                 self._ids = [row[0] for row in cursor.fetchall()]
         return self._ids.pop(0)
 
+    def _normalise(self) -> None:
+        first = len(self.normalised)
+        normalised = [schema.step_normalize(step, f"steps[{first + i}]") for i, step in enumerate(self.steps)]
+        self.steps = []
+        self.normalised.extend(normalised)
+        if self.keep_written:
+            self.written.extend(normalised)
+
     def write(self) -> int:
         """Stores the held steps and decisions; returns how many steps were new."""
-        if not self.steps:
+        self._normalise()
+        if not self.normalised:
             return 0
-        steps, records, self.steps, self.records = self.steps, self.records, [], []
+        normalised, records, self.normalised, self.records = self.normalised, self.records, [], []
         assert self.context is not None
         # The steps task is needed as /decide would judge it (runtime contracts, or a stopping verdict),
         # unless the caller does its work in this transaction (checks_done).
         work = not self.checks_done and (self.context.runtime_contracts
                                          or any(r.verdict.verdict in engine.STOPPING for r in records))
-        normalised = [schema.step_normalize(step, f"steps[{i}]") for i, step in enumerate(steps)]
         stored = traces.steps_store_normalised(episode=self.episode, steps=normalised, work=work)
-        if self.keep_written:
-            self.written.extend(normalised)
         if records:
             self._write_decisions(records)
         return stored
 
     def take_written(self) -> list[dict]:
-        """The steps written since the last call, as stored (normalised, numbered)."""
+        """The steps held or written since the last call, as they are (or will be) stored: normalised,
+        numbered. Steps the decision service wrote itself (an ask, a terminate) are not among them."""
+        self._normalise()
         written, self.written = self.written, []
         return written
 

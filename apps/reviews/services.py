@@ -51,12 +51,15 @@ def violation_record(*, episode: Episode, source: str, name: str, version: str, 
     return violation, False
 
 
-def violations_from_decisions(*, episode: Episode, first_index: int, steps: list[dict] | None = None
-                              ) -> list[Violation]:
+def violations_from_decisions(*, episode: Episode, first_index: int, steps: list[dict] | None = None,
+                              known: dict[str, Violation | None] | None = None) -> list[Violation]:
     """Records a policy violation for each blocked or terminated decision step from `first_index` on.
 
     `steps`: the episode's steps from `first_index` on, when the caller holds them (a run's round),
     as stored (index, kind, agent, tool, arguments, attributes); otherwise they are read.
+    `known`: the caller's copy of the episode's policy violations by name (None: there is none),
+    filled and kept current here, for callers that record several rounds in one transaction (a
+    run); the caller empties it when the transaction ends. Names it lacks are read.
     """
     if steps is None:
         decisions = list(
@@ -72,7 +75,13 @@ def violations_from_decisions(*, episode: Episode, first_index: int, steps: list
     if not decisions:
         return []
     names = {str((d["attributes"] or {}).get("rule") or "default") for d in decisions}
-    known = {v.name: v for v in Violation.objects.filter(episode=episode, source=Source.POLICY, name__in=names)}
+    if known is None:
+        known = {}
+    missing = names - known.keys()
+    if missing:
+        known.update(dict.fromkeys(missing))
+        known.update((v.name, v) for v in Violation.objects.filter(episode=episode, source=Source.POLICY,
+                                                                    name__in=missing))
     recorded = []
     for d in decisions:
         attrs = d["attributes"] or {}
