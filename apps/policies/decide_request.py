@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import AuthenticationFailed
 
 from apps.core.jsonbody import JsonBodyError, json_parse
-from apps.policies import decisions, sql
+from apps.policies import decisions, prefetch, sql
 from apps.policies.records import DecideInput
 from apps.tenancy import idempotency
 from apps.tenancy.auth import key_check, key_from_row, key_prefix
@@ -43,14 +43,18 @@ def decide(request: HttpRequest, render) -> HttpResponse | None:
         return None
     data, idempotency_key = call
     raw = header[7:].strip()
+    prefix = key_prefix(raw)
     try:
-        # The key, the decision's context and any answer stored under the idempotency key come back
-        # in one round trip; the rest is used only once the key has been checked.
-        key_row, context = sql.decide_context_by_key(prefix=key_prefix(raw), external_id=data.episode,
-                                                     agent=data.agent, idempotency_key=idempotency_key)
+        # The key, the decision's context (with the provenance rows its policy will ask for) and any
+        # answer stored under the idempotency key come back in one round trip; the rest is used only
+        # once the key has been checked.
+        values = prefetch.provenance_values(project_id=prefetch.project_of_key(prefix), data=data)
+        key_row, context = sql.decide_context_by_key(prefix=prefix, external_id=data.episode, agent=data.agent,
+                                                     idempotency_key=idempotency_key, provenance=values)
         key = key_check(None if key_row is None else key_from_row(key_row), raw)
     except AuthenticationFailed:
         return None
+    prefetch.remember_key(prefix=prefix, project_id=key.project.id)
     if not key.has_scope("decide") or api_key_counted(request, key_id=key.pk) is not None:
         return None  # the view answers (its authentication reuses this count: a request counts once)
     if idempotency_key is not None:

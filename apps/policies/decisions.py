@@ -20,7 +20,7 @@ from django.utils import timezone
 from apps.audit.services import governance_log_defer, log_flush_soon, log_payload
 from apps.core import outbox
 from apps.core.events import LogEvent
-from apps.policies import engine, selectors, sql
+from apps.policies import engine, prefetch, selectors, sql
 from apps.policies.engine_cache import cached, compiled
 from apps.policies.models import Approval, Decision, DecisionStatus
 from apps.policies.records import (
@@ -98,7 +98,8 @@ def _context_read(project: Project, data: DecideInput, context: DecideContext | 
     """The decision's context, creating the episode first when it is new (no lock taken)."""
     if context is None:
         context = sql.decide_context(project_id=project.id, external_id=data.episode, agent=data.agent,
-                                     claim=data.idempotency)
+                                     claim=data.idempotency,
+                                     provenance=prefetch.provenance_values(project_id=project.id, data=data))
     if context is None or (data.environment and context.episode.environment != data.environment):
         # Only an unknown episode (or a changed environment) needs the upsert and its savepoints.
         # It commits on its own, so the call is checked first: input the trace store refuses
@@ -179,8 +180,10 @@ def _verdict(data: DecideInput, context: DecideContext, environment: str, untrus
         untrusted=untrusted, counts=guard.counts, steps=episode.step_count, environment=environment,
         state=gov["state"], suspended=gov["suspended"], revoked_tools=gov["revoked_tools"],
         arg_bounds=gov["arg_bounds"], now=timezone.now(),
-        provenance=provenance or selectors.episode_provenance(episode_id=episode.pk, arguments=data.arguments),
+        provenance=provenance or selectors.episode_provenance(episode_id=episode.pk, arguments=data.arguments,
+                                                              prefetched=context.provenance),
     )
+    prefetch.remember(project_id=episode.project_id, agent=data.agent, digest=version.digest)
     overlays = [compiled(digest=n["digest"], source=n["source"], narrowing=True) for n in guard.narrowings]
     verdict = engine.decide(_policy_for(version), engine.Call(data.tool, data.arguments, data.agent, data.kind), ctx,
                             overlays)

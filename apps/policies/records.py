@@ -68,6 +68,7 @@ class DecideContext:
     governance: dict  # {"state", "suspended", "revoked_tools", "arg_bounds"} of the calling agent
     runtime_contracts: bool  # new steps need the steps_appended receivers (traces.signals work conditions)
     prior: Stored | None = None  # the answer already stored under the call's idempotency key
+    provenance: "Prefetched | None" = None  # index rows read with the context, if the policy asks the index
 
     def version_for(self, *, agent: str, environment: str) -> BoundVersion | None:
         """Highest priority first, exact names before globs at equal priority, then the oldest binding."""
@@ -78,6 +79,15 @@ class DecideContext:
                 if best is None or key > best[0]:
                     best = (key, BoundVersion(version_id, digest))
         return best[1] if best else None
+
+
+@dataclass
+class Prefetched:
+    """Provenance index rows read with a decision's context: those of `values` that exist, and the
+    episode's untrusted sources (`source:<name>` rows); each row is sql.PROVENANCE_COLUMNS."""
+
+    values: list[str]
+    rows: list
 
 
 class DecisionRow(TypedDict):

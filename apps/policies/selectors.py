@@ -1,14 +1,15 @@
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from difflib import unified_diff
 
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.policies import engine
+from apps.policies import engine, sql
 from apps.policies.engine import provenance
 from apps.policies.engine.values import found_in
 from apps.policies.models import Approval, Decision, DecisionStatus, Policy, PolicyBinding, PolicyVersion
+from apps.policies.records import Prefetched
 from apps.tenancy.models import Project
 
 
@@ -83,28 +84,24 @@ def approval_recent(*, project: Project, limit: int = 20) -> QuerySet[Approval]:
     )
 
 
-_PROVENANCE_READ_SQL = """
-SELECT value, trusted_step, trusted_source, untrusted_step, untrusted_source
-  FROM policies_provenancevalue
- WHERE episode_id = %(episode)s::bigint
-   AND (value = ANY(%(values)s::text[]) OR (%(sources)s AND value >= 'source:' AND value < 'source;'))
-"""
-
-
 class EpisodeProvenance:
     """The provenance index of one episode, as the policy engine asks for it (engine.ProvenanceView).
 
     Nothing is read until a condition asks; the first question fetches the values of every argument
     of the call and the episode's untrusted sources in one indexed statement, so a decision reads
     a few rows however long the episode is, and a policy without provenance conditions reads none.
+    /decide fetches those rows with its context when the policy in force asks the index for the
+    tool (`prefetched`, see policies.prefetch); a later question reads only what they lack.
     """
 
-    def __init__(self, *, episode_id: int, arguments: dict):
+    def __init__(self, *, episode_id: int, arguments: dict, prefetched: Prefetched | None = None):
         self.episode_id = episode_id
         self.arguments = arguments
         self._known: dict[str, engine.Origin] = {}
         self._asked: set[str] = set()
         self._sources: dict[str, int] | None = None
+        if prefetched is not None:
+            self._load(prefetched.values, prefetched.rows, sources=True)
 
     def origins(self, values: Collection[str]) -> Mapping[str, engine.Origin]:
         missing = [v for v in values if v not in self._asked]
@@ -123,20 +120,25 @@ class EpisodeProvenance:
         values = list(dict.fromkeys(v for v in values if v not in self._asked))
         want_sources = self._sources is None
         with connection.cursor() as cursor:
-            cursor.execute(_PROVENANCE_READ_SQL, {"episode": self.episode_id, "values": values,
-                                                  "sources": want_sources})
+            cursor.execute(sql.PROVENANCE_READ_SQL, {"episode": self.episode_id, "values": values,
+                                                     "sources": want_sources})
             rows = cursor.fetchall()
+        self._load(values, rows, sources=want_sources)
+
+    def _load(self, values: Collection[str], rows: Iterable[Sequence], *, sources: bool) -> None:
+        """Takes in the rows read for `values` (and the source rows, when `sources`)."""
         self._asked.update(values)
-        sources: dict[str, int] = {}
+        found: dict[str, int] = {}
         for value, t_step, t_source, u_step, u_source in rows:
             if value.startswith(provenance.SOURCE_PREFIX):
-                if want_sources and u_step is not None:
-                    sources[value[len(provenance.SOURCE_PREFIX):]] = u_step
+                if sources and u_step is not None:
+                    found[value[len(provenance.SOURCE_PREFIX):]] = u_step
                 continue
             self._known[value] = engine.Origin(t_step, t_source, u_step, u_source)
-        if want_sources:
-            self._sources = sources
+        if sources:
+            self._sources = found
 
 
-def episode_provenance(*, episode_id: int, arguments: dict) -> EpisodeProvenance:
-    return EpisodeProvenance(episode_id=episode_id, arguments=arguments)
+def episode_provenance(*, episode_id: int, arguments: dict, prefetched: Prefetched | None = None
+                       ) -> EpisodeProvenance:
+    return EpisodeProvenance(episode_id=episode_id, arguments=arguments, prefetched=prefetched)

@@ -25,7 +25,15 @@ from apps.audit.sql import OUTBOX_INSERT
 from apps.core.outbox import OUTBOX_INSERT as TASK_OUTBOX_INSERT
 from apps.core.outbox import first_due
 from apps.policies.models import EpisodeGuard
-from apps.policies.records import NO_GUARD, DecideContext, DecisionRecord, DecisionRow, Guard, GuardWrite
+from apps.policies.records import (
+    NO_GUARD,
+    DecideContext,
+    DecisionRecord,
+    DecisionRow,
+    Guard,
+    GuardWrite,
+    Prefetched,
+)
 from apps.tenancy.idempotency import Claim, Stored, expires_at
 from apps.tenancy.sql import IDEMPOTENCY_INSERT, KEY_PROJECT_ID, KEY_SQL, KEY_WIDTH, idempotency_join
 from apps.traces.models import Episode
@@ -38,12 +46,30 @@ def compact(sql: str) -> str:
     return " ".join(sql.split())
 
 
+# The rows of an episode's provenance index (models.ProvenanceValue) for some values, and the rows of
+# its untrusted sources (`source:<name>`, a key range under the C collation). Read by selectors.
+# EpisodeProvenance when a condition asks for what /decide's context read did not fetch.
+PROVENANCE_COLUMNS = ("value", "trusted_step", "trusted_source", "untrusted_step", "untrusted_source")
+PROVENANCE_READ_SQL = compact(f"""
+SELECT {', '.join(PROVENANCE_COLUMNS)}
+  FROM policies_provenancevalue
+ WHERE episode_id = %(episode)s::bigint
+   AND (value = ANY(%(values)s::text[]) OR (%(sources)s AND value >= 'source:' AND value < 'source;'))
+""")
+# The same rows as one JSON array, inside the context read: the call's values (NULL: none asked for).
+_PROVENANCE_CONTEXT = f"""
+(SELECT json_agg(json_build_array({', '.join('pv.' + c for c in PROVENANCE_COLUMNS)}))
+   FROM policies_provenancevalue pv
+  WHERE %(provenance)s::text[] IS NOT NULL AND pv.episode_id = e.id
+    AND (pv.value = ANY(%(provenance)s::text[]) OR (pv.value >= 'source:' AND pv.value < 'source;')))"""
+
 # One round trip, no lock, for everything /decide reads: the episode, its guard, untrusted steps
 # written since the guard's last scan (a range scan of the (episode, index) key), the project's
 # bindings without policy sources (engines are cached by digest), the agent's governance state,
 # whether the new step needs the steps_appended receivers' work (their registered conditions: today
-# "the project checks runtime contracts"), the decision id, and the answer already stored under the
-# call's idempotency key if it sent one (tenancy.sql). `src` names the project: given, or the
+# "the project checks runtime contracts"), the decision id, the answer already stored under the
+# call's idempotency key if it sent one (tenancy.sql), and, when the policy in force has provenance
+# conditions for the tool, the index rows of the call's values and the episode's untrusted sources. `src` names the project: given, or the
 # project of the API key with the given prefix, whose columns then lead the row (the lean /decide
 # path authenticates with this same round trip; nothing is used before the key is checked).
 _CONTEXT_SQL = """
@@ -60,7 +86,8 @@ SELECT {key_columns} e.id, e.status, e.environment, e.step_count, e.versions,
        a.state, a.suspended, a.revoked_tools, a.arg_bounds,
        {runtime},
        nextval(pg_get_serial_sequence('policies_decision', 'id')),
-       ik.fingerprint, ik.status, ik.response
+       ik.fingerprint, ik.status, ik.response,
+       {provenance}
   FROM src
   LEFT JOIN traces_episode e ON e.project_id = src.project_id AND e.external_id = %(external_id)s::text
   LEFT JOIN policies_episodeguard g ON g.episode_id = e.id
@@ -77,7 +104,7 @@ def context_sql(*, by_key: bool) -> str:
     else:
         src, key_columns, api_key = "SELECT %(project)s::bigint AS project_id", "", "%(api_key)s::bigint"
     return compact(f"WITH src AS ({src})" + _CONTEXT_SQL.format(
-        key_columns=key_columns, runtime=steps_work_sql("src.project_id"),
+        key_columns=key_columns, runtime=steps_work_sql("src.project_id"), provenance=_PROVENANCE_CONTEXT,
         idempotency=idempotency_join(api_key=api_key, key="%(idempotency_key)s::text")))
 
 
@@ -89,39 +116,44 @@ ASYNC_COMMIT = os.environ.get("WARDEN_DECIDE_ASYNC_COMMIT", "").lower() in {"1",
 _ASYNC_SQL = "CASE WHEN %(async_commit)s THEN set_config('synchronous_commit', 'off', true) END"
 
 
-def decide_context(*, project_id: int, external_id: str, agent: str, claim: Claim | None = None
-                   ) -> DecideContext | None:
-    """None when the episode does not exist yet (the caller creates it and asks again). Takes no lock."""
+def decide_context(*, project_id: int, external_id: str, agent: str, claim: Claim | None = None,
+                   provenance: list[str] | None = None) -> DecideContext | None:
+    """None when the episode does not exist yet (the caller creates it and asks again). Takes no lock.
+
+    `provenance`: values whose index rows to read along (with the episode's untrusted sources).
+    """
     params: dict[str, Any] = {"project": project_id, "external_id": external_id, "agent": agent,
                               "api_key": claim.api_key_id if claim else None,
-                              "idempotency_key": claim.key if claim else None}
+                              "idempotency_key": claim.key if claim else None, "provenance": provenance}
     with connection.cursor() as cursor:
         cursor.execute(context_sql(by_key=False), params)
         row = cursor.fetchone()
-    return _context(project_id, external_id, row)
+    return _context(project_id, external_id, row, provenance)
 
 
-def decide_context_by_key(*, prefix: str, external_id: str, agent: str, idempotency_key: str | None = None
-                          ) -> tuple[tuple | None, DecideContext | None]:
+def decide_context_by_key(*, prefix: str, external_id: str, agent: str, idempotency_key: str | None = None,
+                          provenance: list[str] | None = None) -> tuple[tuple | None, DecideContext | None]:
     """(KEY_SQL columns of the key with this prefix, or None; the context as decide_context gives it).
 
     The caller must check the key (tenancy.auth.key_check) before using the context. Takes no lock.
     """
-    params = {"prefix": prefix, "external_id": external_id, "agent": agent, "idempotency_key": idempotency_key}
+    params = {"prefix": prefix, "external_id": external_id, "agent": agent, "idempotency_key": idempotency_key,
+              "provenance": provenance}
     with connection.cursor() as cursor:
         cursor.execute(context_sql(by_key=True), params)
         row = cursor.fetchone()
     if row is None:
         return None, None
     key, rest = row[:KEY_WIDTH], row[KEY_WIDTH:]
-    return key, _context(key[KEY_PROJECT_ID], external_id, rest)
+    return key, _context(key[KEY_PROJECT_ID], external_id, rest, provenance)
 
 
-def _context(project_id: int, external_id: str, row) -> DecideContext | None:
+def _context(project_id: int, external_id: str, row, provenance: list[str] | None = None) -> DecideContext | None:
     if row is None or row[0] is None:
         return None
     (episode_id, status, environment, step_count, versions, untrusted, scanned_to, counts, narrowings, rev,
-     seen, bindings, state, suspended, revoked, bounds, runtime, decision_id, i_fingerprint, i_status, i_response) = row
+     seen, bindings, state, suspended, revoked, bounds, runtime, decision_id, i_fingerprint, i_status, i_response,
+     provenance_rows) = row
     # A partial instance: step_append and episode_end only need the key and these fields.
     episode = Episode(id=episode_id, project_id=project_id, external_id=external_id, status=status,
                       environment=environment, step_count=step_count, versions=_json(versions, {}))
@@ -130,8 +162,9 @@ def _context(project_id: int, external_id: str, row) -> DecideContext | None:
     governance = {"state": state, "suspended": bool(suspended), "revoked_tools": list(revoked or ()),
                   "arg_bounds": _json(bounds, {})}
     prior = None if i_fingerprint is None else Stored(i_fingerprint, i_status, _json(i_response, {}))
+    fetched = None if provenance is None else Prefetched(provenance, _json(provenance_rows, []))
     return DecideContext(episode, guard, bool(seen), _json(bindings, []), decision_id, governance, bool(runtime),
-                         prior)
+                         prior, fetched)
 
 
 GUARD_COLUMNS = ("episode_id", "project_id", "untrusted", "scanned_to", "counts", "narrowings", "updated_at", "rev")

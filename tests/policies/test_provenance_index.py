@@ -3,9 +3,12 @@
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from apps.policies import services
+from apps.policies import prefetch, services
 from apps.policies.models import Decision, ProvenanceValue
+from apps.policies.records import DecideInput
 from apps.reviews.models import Violation
 from apps.traces import services as traces
 from apps.traces.models import Episode
@@ -146,3 +149,34 @@ def test_decide_reads_from_user_from_the_stored_index(decider, decide, project, 
     assert decide("send_money", {"recipient": "GB33BUKB20201555555555"}).json()["verdict"] == "allow"
     r = decide("send_money", {"recipient": "GB29NWBK60161331926819"})
     assert (r.json()["verdict"], r.json()["rule"]) == ("block", "named")
+
+
+def test_a_decision_under_provenance_conditions_reads_the_index_with_its_context(decider, decide, pay_policy):
+    send(decider, USER, WEB)
+    decide("send_money", {"recipient": "GB33BUKB20201555555555", "amount": 1})  # the process learns the policy
+    with CaptureQueriesContext(connection) as queries:
+        body = decide("send_money", {"recipient": "GB29NWBK60161331926819", "amount": 900}).json()
+    assert (body["verdict"], body["rule"]) == ("block", "known-recipients")
+    finding = Decision.objects.get(pk=body["decision_id"]).evidence["finding"]
+    assert (finding["kind"], finding["step"], finding["source"]) == ("iban", 1, "web")
+    # the key with the context and the index rows, then the write: no statement of its own for the index
+    assert len(queries.captured_queries) == 2, [q["sql"][:80] for q in queries.captured_queries]
+
+
+def test_a_value_the_context_read_did_not_fetch_is_still_read_when_asked(decider, decide, project, admin):
+    services.policy_publish(project=project, actor=admin, source=(
+        "name: asked\nrules:\n  - {id: on-request, tool: delete_file, effect: allow, if: {asked: [delete]}}\n"))
+    send(decider, {**USER, "content": "Please delete the old report"})
+    decide("delete_file", {"path": "a"})
+    r = decide("delete_file", {"path": "b"})  # `asked` needs the user's words, which no argument carries
+    assert (r.json()["verdict"], r.json()["rule"]) == ("allow", "on-request")
+
+
+def test_nothing_is_fetched_for_a_tool_no_provenance_condition_governs(decider, decide, pay_policy, project):
+    decide("send_email", {"to": "a@corp.example", "body": "hi"})
+    data = DecideInput(episode="ep-1", agent="banker", tool="send_email", arguments={"body": "see GB29NWBK60161331926819"})
+    assert prefetch.provenance_values(project_id=project.id, data=data) is not None  # `tainted: [body]`
+    data = DecideInput(episode="ep-1", agent="banker", tool="read_file", arguments={"path": "GB29NWBK60161331926819"})
+    assert prefetch.provenance_values(project_id=project.id, data=data) is None
+    data = DecideInput(episode="ep-1", agent="banker", tool="send_money", arguments={"recipient": "Alice"})
+    assert set(prefetch.provenance_values(project_id=project.id, data=data)) == {"word:alice", "user|word:alice"}

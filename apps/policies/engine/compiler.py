@@ -158,17 +158,19 @@ class Compiler:
         if "when" in item:
             constraints = WhenCompiler(self.fail).compile(item["when"], path + ("when",))
         condition = explain = None
+        reads = constraints is not None and constraints.uses_provenance
         if "if" in item:
             conditions = ConditionCompiler(self.issues, self.doc.line, rule_id)
             condition = conditions.compile(item["if"], path + ("if",))
             explain = conditions.explainer()
+            reads = reads or conditions.reads_provenance
         fallback = self._fallback(item.get("fallback", BLOCK), path + ("fallback",))
         if effect == ALLOW and "fallback" in item and not ({"when", "if"} & item.keys()):
             self.fail("an allow rule's fallback applies when its 'when' or 'if' fails; add one of them",
                       path + ("fallback",))
         return Rule(id=rule_id, tool=tool, effect=str(effect), priority=priority, order=i, fallback=fallback,
                     constraints=constraints, condition=condition, line=self.doc.line(path), kind=kind,
-                    description=description.strip(), explain=explain,
+                    description=description.strip(), explain=explain, reads_provenance=reads,
                     explicit_fallback=effect == ALLOW and "fallback" in item and "if" in item)
 
     def _fallback(self, value: Any, path: Path) -> Fallback:

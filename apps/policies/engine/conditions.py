@@ -45,6 +45,7 @@ class ConditionCompiler:
         self.line = line
         self.rule = rule
         self.explainers: list[Explain] = []
+        self.reads_provenance = False  # a condition compiled so far asks the episode's index
 
     def explainer(self) -> Explain | None:
         """The provenance evidence of the compiled conditions: the first finding any of them has."""
@@ -101,6 +102,7 @@ class ConditionCompiler:
 
     def _untrusted_source(self, arg: Any, path: Path) -> Condition:
         sources = self._strings(arg, path, "a source such as web, or a list of them")
+        self.reads_provenance = True
 
         def seen(call: Call, ctx: Context) -> Finding | None:
             if ctx.provenance is None:
@@ -130,6 +132,7 @@ class ConditionCompiler:
                 self.fail(f"unknown kind '{kind}'; use {', '.join(TAINT_KINDS)}", path + ("kinds",))
         sources = set(self._strings(spec["sources"], path + ("sources",), "sources")) if "sources" in spec else None
         every = "*" in names
+        self.reads_provenance = True
         all_kinds = kinds == set(TAINT_KINDS)  # found values are never words: nothing to filter out
 
         def finding(call: Call, ctx: Context) -> Finding | None:
@@ -150,6 +153,7 @@ class ConditionCompiler:
 
     def _asked(self, arg: Any, path: Path) -> Condition:
         words = self._strings(arg, path, "the words a user's request must contain, e.g. [delete, remove]")
+        self.reads_provenance = True
         keys = []
         for word in words:
             found = list(values.words_in(word))

@@ -149,6 +149,7 @@ class Rule:
     description: str = ""
     explicit_fallback: bool = False  # an allow rule's own fallback also answers when its `if` fails
     explain: Explain | None = None  # provenance evidence of its `if`, for the verdict it produces
+    reads_provenance: bool = False  # its `when` or `if` asks the episode's provenance index
 
     @property
     def is_glob(self) -> bool:
@@ -195,6 +196,7 @@ class CompiledPolicy:
         for rule in self.rules:
             (self._globs if rule.is_glob else self._exact.setdefault((rule.kind, rule.tool), [])).append(rule)
         self._candidates: dict[tuple[str, str], tuple[Rule, ...]] = {}
+        self._reads: dict[tuple[str, str], bool] = {}
 
     def candidates(self, tool: str, kind: str = TOOL) -> tuple[Rule, ...]:
         """Rules naming `tool` (or a message's recipient), exact or by glob, best-ranked first; memoised."""
@@ -208,6 +210,18 @@ class CompiledPolicy:
             if len(self._candidates) > 4096:
                 self._candidates.clear()
             self._candidates[key] = found
+        return found
+
+    def reads_provenance(self, tool: str, kind: str = TOOL) -> bool:
+        """Whether deciding a call to `tool` may ask the episode's provenance index (a rule naming it
+        has a provenance condition), so a service can fetch the call's values with its context."""
+        key = (kind, tool)
+        found = self._reads.get(key)
+        if found is None:
+            found = any(rule.reads_provenance for rule in self.candidates(tool, kind))
+            if len(self._reads) > 4096:
+                self._reads.clear()
+            self._reads[key] = found
         return found
 
     def evaluate(self, call: Call, ctx: Context, *, rewrite: bool = True) -> Verdict:

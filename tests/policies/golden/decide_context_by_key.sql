@@ -31,7 +31,14 @@ SELECT src.*,
        -- policies: the decision's id
        nextval(pg_get_serial_sequence('policies_decision', 'id')),
        -- tenancy: the answer already stored under the call's idempotency key (NULLs without one)
-       ik.fingerprint, ik.status, ik.response
+       ik.fingerprint, ik.status, ik.response,
+       -- policies: the provenance index rows of the call's values and the episode's untrusted sources,
+       -- when the policy in force has provenance conditions for the tool (policies.prefetch; else NULL)
+       (SELECT json_agg(json_build_array(pv.value, pv.trusted_step, pv.trusted_source, pv.untrusted_step,
+                                         pv.untrusted_source))
+          FROM policies_provenancevalue pv
+         WHERE %(provenance)s::text[] IS NOT NULL AND pv.episode_id = e.id
+           AND (pv.value = ANY(%(provenance)s::text[]) OR (pv.value >= 'source:' AND pv.value < 'source;')))
   FROM src
   LEFT JOIN traces_episode e ON e.project_id = src.project_id AND e.external_id = %(external_id)s::text
   LEFT JOIN policies_episodeguard g ON g.episode_id = e.id
