@@ -15,11 +15,11 @@ experiment therefore never re-reads its episodes to show its table.
 """
 
 from apps.experiments.stats.effects import cohens_d, mean_difference_ci, proportion_difference_ci
-from apps.experiments.stats.intervals import Interval, bootstrap_ci, mean_ci, proportion_ci
+from apps.experiments.stats.intervals import Interval, IntervalDict, bootstrap_ci, mean_ci, proportion_ci
 from apps.experiments.stats.moments import Moments
-from apps.experiments.stats.passk import pass_at_k, pass_hat_k, passk_mean
+from apps.experiments.stats.passk import PassK, pass_at_k, pass_hat_k, passk_mean
 
 __all__ = [
-    "Interval", "Moments", "bootstrap_ci", "cohens_d", "mean_ci", "mean_difference_ci", "pass_at_k",
+    "Interval", "IntervalDict", "Moments", "PassK", "bootstrap_ci", "cohens_d", "mean_ci", "mean_difference_ci", "pass_at_k",
     "pass_hat_k", "passk_mean", "proportion_ci", "proportion_difference_ci",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import SupportsFloat, TypedDict
 
 import numpy as np
 from scipy import stats as sps
@@ -13,6 +14,16 @@ from scipy import stats as sps
 from apps.experiments.stats.moments import Moments
 
 CONFIDENCE = 0.95
+
+
+class IntervalDict(TypedDict):
+    """An Interval as JSON: nan (an undefined bound or estimate) becomes None."""
+
+    estimate: float | None
+    low: float | None
+    high: float | None
+    n: int
+    method: str
 
 
 @dataclass(frozen=True)
@@ -25,8 +36,13 @@ class Interval:
     n: int
     method: str
 
-    def as_dict(self) -> dict:
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
+    def as_dict(self) -> IntervalDict:
+        return {"estimate": _defined(self.estimate), "low": _defined(self.low), "high": _defined(self.high),
+                "n": self.n, "method": self.method}
+
+
+def _defined(value: float) -> float | None:
+    return None if math.isnan(value) else value
 
 
 def mean_ci(moments: Moments, *, confidence: float = CONFIDENCE) -> Interval:
@@ -55,7 +71,7 @@ def proportion_ci(successes: int, n: int, *, method: str = "wilson", confidence:
     return Interval(successes / n, float(ci.low), float(ci.high), n, method)
 
 
-def bootstrap_ci(values: Sequence[float], *, statistic: Callable = np.mean, seed: int = 0,
+def bootstrap_ci(values: Sequence[float], *, statistic: Callable[..., SupportsFloat] = np.mean, seed: int = 0,
                  resamples: int = 2000, confidence: float = CONFIDENCE) -> Interval:
     """Bootstrap interval (BCa, percentile when BCa is undefined) for any statistic of raw values.
     Seeded, so a re-run of the same results gives the same interval."""

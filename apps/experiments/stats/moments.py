@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -28,14 +28,14 @@ class Moments:
         return total
 
     @classmethod
-    def from_list(cls, data: list | tuple | None) -> Moments:
+    def from_list(cls, data: Sequence[float] | None) -> Moments:
         """From the JSON form `[n, mean, m2]` (see `as_list`)."""
         if not data:
             return cls()
         n, mean, m2 = data
         return cls(int(n), float(mean), float(m2))
 
-    def as_list(self) -> list:
+    def as_list(self) -> list[float]:
         return [self.n, self.mean, self.m2]
 
     def add(self, value: float) -> Moments:

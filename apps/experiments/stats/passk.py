@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import TypedDict
 
 from scipy.special import comb
 
@@ -30,10 +31,22 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
     return float(comb(c, k, exact=True) / comb(n, k, exact=True))
 
 
-def passk_mean(tasks: Iterable[tuple[int, int]], k: int) -> dict:
+class PassK(TypedDict):
+    """Mean Pass@k and Pass^k over `tasks` tasks (None when none had k repeats)."""
+
+    k: int
+    tasks: int
+    skipped: int
+    pass_at_k: float | None
+    pass_hat_k: float | None
+
+
+def passk_mean(tasks: Iterable[tuple[int, int]], k: int) -> PassK:
     """Mean Pass@k and Pass^k over tasks given as (repeats, successes); tasks with fewer than k
     repeats are left out (and counted), since neither estimator is defined for them."""
-    at, hat, skipped = [], [], 0
+    at: list[float] = []
+    hat: list[float] = []
+    skipped = 0
     for n, c in tasks:
         if n < k:
             skipped += 1
