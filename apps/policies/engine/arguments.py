@@ -3,6 +3,7 @@
     when:
       amount: {maximum: 1000}                          # a numeric bound implies a number: "5000" is refused
       recipient: {from: trusted}                       # every value in it appeared in trusted content
+      payee: {from: [user, "bank:read_file"]}          # ... in the user's messages or a file the agent read
       to: {format: email, domain: [example.com]}       # the address's domain (or a subdomain of it)
       url: {format: url, domain: [bank.example]}       # the URL's host; the scheme may be left out
       body: {urls: {domain: [bank.example], from: trusted, max: 3}}   # the links inside a text
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 from apps.policies.engine import values
@@ -123,10 +125,46 @@ class WhenCompiler:
         return bool(value == "insensitive")
 
     def _from(self, value: Any, path: Path, fmt: Any) -> ValueCheck | None:
+        if isinstance(value, list):
+            return self._from_any(value, path)
         if value not in ORIGINS:
-            self.fail(f"'from' is {' or '.join(ORIGINS)}", path)
+            self.fail(f"'from' is {' or '.join(ORIGINS)}, or a list of those and untrusted sources", path)
             return None
         return _from_user if value == "user" else _from_trusted
+
+    def _from_any(self, value: list[Any], path: Path) -> ValueCheck | None:
+        """`from: [user, "bank:read_file"]`: each value appeared in the user's messages (or trusted
+        content), or first appeared, among untrusted content, in one of the named sources (globs)."""
+        if not value or not all(isinstance(v, str) and v for v in value):
+            self.fail("'from' lists trusted or user and the untrusted sources it also accepts, "
+                      "e.g. [user, 'bank:read_file']", path)
+            return None
+        kinds = [v for v in value if v in ORIGINS]
+        if len(kinds) > 1:
+            self.fail("'from' names trusted or user, not both (user is the narrower)", path)
+        sources = tuple(v for v in value if v not in ORIGINS)
+        user = kinds == ["user"]
+
+        def check(name: str, arg: Any, view: ProvenanceView | None) -> Problem | None:
+            found = values.argument_found(arg)
+            if not found:
+                return Problem(f"argument {name}: {_show(arg)} carries no value whose origin can be checked")
+            keys = [f.value for f in found]
+            origins = view.origins(keys + [USER_PREFIX + k for k in keys] if user else keys) if view else {}
+            for item in found:
+                origin = origins.get(item.value, UNSEEN)
+                if (user and USER_PREFIX + item.value in origins) or (kinds == ["trusted"] and origin.trusted):
+                    continue
+                if origin.untrusted_step is not None and any(fnmatchcase(origin.untrusted_source, s) for s in sources):
+                    continue
+                finding = Finding.of(item, origin, "from", name)
+                where = (f"; it first appeared in step {finding.step}, from {finding.source} (untrusted)"
+                         if finding.step is not None else "")
+                return Problem(f"argument {name}: this {NOUNS.get(finding.kind, finding.kind)} ({_show(item.raw)}) "
+                               f"appears in neither {' nor '.join(kinds + list(sources))}{where}", finding)
+            return None
+
+        return check
 
     def _domain(self, value: Any, path: Path, fmt: Any) -> ValueCheck | None:
         domains = self._domains(value, path)
@@ -152,6 +190,8 @@ class WhenCompiler:
             if key not in ("domain", "from", "max"):
                 self.fail(f"unknown key '{key}'; use domain, from, max", path + (key,))
         domains = self._domains(value["domain"], path + ("domain",)) if "domain" in value else None
+        if isinstance(value.get("from"), list):
+            self.fail("'from' of urls is trusted or user", path + ("from",))
         trusted = "from" in value and self._from(value["from"], path + ("from",), None) is not None
         most = value.get("max")
         if most is not None and (isinstance(most, bool) or not isinstance(most, int) or most < 0):
