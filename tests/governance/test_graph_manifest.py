@@ -43,6 +43,13 @@ def test_unknown_target_state_is_reported_on_its_line():
     assert any(line == 7 and "unknown state 'c'" in msg for line, msg in _problems(source))
 
 
+def test_a_state_named_by_a_list_is_an_unknown_state_on_its_line():
+    assert (7, "transition: unknown state ['b']") in _problems(BASE.replace("to: b,", "to: [b],"))
+    assert (7, "transition: unknown state ['a']") in _problems(BASE.replace("from: a,", "from: [[a]],"))
+    decaying = BASE.replace("  a: {}\n", "  a: {decay: {after: 1d, to: [b]}}\n")
+    assert (4, "decay: unknown state ['b']") in _problems(decaying)
+
+
 def test_unknown_initial_state_is_reported_on_its_line():
     assert (2, "initial: unknown state 'z'") in _problems(BASE.replace("initial: a", "initial: z"))
 

@@ -6,7 +6,7 @@ No JavaScript and nothing external, so the public page renders anywhere.
 import math
 from html import escape
 
-from apps.governance.graph.manifest import Graph
+from apps.governance.graph.manifest import Graph, SanctionSpec
 
 WIDTH, HEIGHT = 760, 520
 BOX_W, BOX_H = 150, 46
@@ -24,7 +24,7 @@ def _positions(names: list[str]) -> dict[str, tuple[float, float]]:
     }
 
 
-def _edge_point(x1, y1, x2, y2) -> tuple[float, float]:
+def _edge_point(x1: float, y1: float, x2: float, y2: float) -> tuple[float, float]:
     """Where the segment from the centre (x1, y1) toward (x2, y2) leaves the state's box."""
     dx, dy = x2 - x1, y2 - y1
     if dx == 0 and dy == 0:
@@ -99,7 +99,7 @@ def render_svg(graph: Graph) -> str:
     return "".join(parts)
 
 
-def _sanction_summary(sanctions, initial: bool) -> str:
+def _sanction_summary(sanctions: tuple[SanctionSpec, ...], initial: bool) -> str:
     if not sanctions:
         return "initial · no sanctions" if initial else "no sanctions"
     kinds = []

@@ -5,17 +5,27 @@ Pure functions over plain data so the Controller stays a thin transactional shel
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any, TypedDict
 
-from apps.governance.graph.manifest import Graph, Transition
+from apps.governance.graph.manifest import ArgBounds, Graph, Transition
+from apps.governance.graph.predicates import Round
 
 
-def is_clean(round_: Mapping) -> bool:
+class Effect(TypedDict):
+    """What an agent's active sanctions mean for /decide."""
+
+    suspended: bool
+    revoked_tools: list[str]  # tool names or globs
+    arg_bounds: dict[str, dict[str, ArgBounds]]  # {tool glob: {argument: bounds}}
+
+
+def is_clean(round_: Round) -> bool:
     """A clean round: the agent drew no violation and no blocked call."""
     values = round_.get("values", {})
     return not values.get("violations.total") and not values.get("decisions.blocked")
 
 
-def next_transition(graph: Graph, *, state: str, history: Sequence[Mapping], clean_streak: int) -> Transition | None:
+def next_transition(graph: Graph, *, state: str, history: Sequence[Round], clean_streak: int) -> Transition | None:
     """The first automatic transition (in manifest order) out of `state` whose trigger holds.
 
     history: the agent's evidence rounds, newest first. clean_streak: consecutive clean rounds
@@ -24,9 +34,10 @@ def next_transition(graph: Graph, *, state: str, history: Sequence[Mapping], cle
     for transition in graph.transitions:
         if state not in transition.sources:
             continue
-        if transition.kind == "when" and transition.expr.holds(history):
+        if transition.kind == "when" and transition.expr is not None and transition.expr.holds(history):
             return transition
-        if transition.kind == "clean" and clean_streak >= transition.clean_rounds:
+        if (transition.kind == "clean" and transition.clean_rounds is not None
+                and clean_streak >= transition.clean_rounds):
             return transition
     return None
 
@@ -36,7 +47,7 @@ def reviewer_targets(graph: Graph, *, state: str | None) -> list[str]:
     return [t.target for t in graph.transitions if t.kind == "reviewer" and state in t.sources]
 
 
-def renews(graph: Graph, *, state: str, round_: Mapping) -> bool:
+def renews(graph: Graph, *, state: str, round_: Round) -> bool:
     """Whether this round's evidence renews a decaying tier (default: a clean round)."""
     decay = graph.states[state].decay
     if decay is None:
@@ -57,7 +68,7 @@ _LOWER = ("minimum", "exclusiveMinimum", "minLength", "minItems")
 _UPPER = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
 
 
-def merge_bounds(into: dict, bounds: Mapping) -> dict:
+def merge_bounds(into: ArgBounds, bounds: Mapping[str, Any]) -> ArgBounds:
     """Merges JSON-Schema-like argument bounds keeping the tighter of each."""
     for key, value in bounds.items():
         if key not in into:
@@ -73,12 +84,14 @@ def merge_bounds(into: dict, bounds: Mapping) -> dict:
     return into
 
 
-def effect(sanctions: Iterable[Mapping]) -> dict:
+def effect(sanctions: Iterable[Mapping[str, Any]]) -> Effect:
     """What a set of active sanctions means for /decide.
 
     Each sanction: {"kind": suspend|revoke|tighten|fine, "tool": glob, "arguments": {arg: bounds}}.
     """
-    suspended, revoked, bounds = False, [], {}
+    suspended = False
+    revoked: list[str] = []
+    bounds: dict[str, dict[str, ArgBounds]] = {}
     for sanction in sanctions:
         kind = sanction["kind"]
         if kind == "suspend":

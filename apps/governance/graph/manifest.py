@@ -25,16 +25,31 @@ Pure Python (PyYAML only), no Django.
 import fnmatch
 import re
 from dataclasses import dataclass, field
+from typing import Any, Required, TypedDict
 
 from apps.core.documents import PatternError, compile_pattern, content_digest
 from apps.governance.graph import predicates
 from apps.governance.graph.predicates import Atom, Expr, PredicateError
-from apps.governance.graph.yamlsource import GraphError, Problem, _line, _load, _Map, _normal
+from apps.governance.graph.yamlsource import GraphError, Problem, _line, _load, _Map, _normal, _Seq
 
 SANCTION_KINDS = ("suspend", "revoke", "tighten", "fine")
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _STATE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")
+
+
+ArgBounds = dict[str, Any]
+"""JSON-Schema-like bounds of one argument: {"minimum": 10}, {"enum": [...]}, {"pattern": "..."}."""
+
+
+class SanctionSpec(TypedDict, total=False):
+    """A state's sanction as compiled: {"kind": "suspend"}, {"kind": "revoke", "tool": glob},
+    {"kind": "tighten", "tool": glob, "arguments": {arg: bounds}} or {"kind": "fine", "details": {"amount": n}}."""
+
+    kind: Required[str]
+    tool: str
+    arguments: dict[str, ArgBounds]
+    details: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -48,7 +63,7 @@ class Decay:
 class State:
     name: str
     description: str
-    sanctions: tuple[dict, ...]
+    sanctions: tuple[SanctionSpec, ...]
     decay: Decay | None
     line: int
 
@@ -81,7 +96,7 @@ class Graph:
     states: dict[str, State]
     transitions: tuple[Transition, ...]
     tools: tuple[str, ...] | None
-    manifest: dict = field(compare=False)
+    manifest: dict[str, Any] = field(compare=False)  # the manifest as plain JSON data
 
     @property
     def digest(self) -> str:
@@ -90,7 +105,7 @@ class Graph:
 
 # --- compile + validate ---------------------------------------------------------------------
 
-def parse_duration(value) -> int:
+def parse_duration(value: object) -> int:
     if isinstance(value, int) and value > 0:
         return value
     match = _DURATION.match(str(value).strip())
@@ -117,9 +132,10 @@ def compile_graph(source: str) -> Graph:
     elif states and initial not in states:
         problems.append(Problem(_line(data, "initial"), f"initial: unknown state {initial!r}"))
     transitions = _compile_transitions(data, states, problems)
-    if not problems:
-        problems += _reachability(data, initial, states, transitions)
-        problems += _conflicts(transitions)
+    if problems or not isinstance(name, str) or not isinstance(initial, str):  # either adds a problem above
+        raise GraphError(problems)
+    problems += _reachability(data, initial, states, transitions)
+    problems += _conflicts(transitions)
     if problems:
         raise GraphError(problems)
     manifest = _normal(data)
@@ -129,7 +145,7 @@ def compile_graph(source: str) -> Graph:
     )
 
 
-def _compile_tools(data, problems) -> tuple[str, ...] | None:
+def _compile_tools(data: _Map, problems: list[Problem]) -> tuple[str, ...] | None:
     tools = data.get("tools")
     if tools is None:
         return None
@@ -139,12 +155,12 @@ def _compile_tools(data, problems) -> tuple[str, ...] | None:
     return tuple(tools)
 
 
-def _compile_states(data, tools, problems) -> dict[str, State]:
+def _compile_states(data: _Map, tools: tuple[str, ...] | None, problems: list[Problem]) -> dict[str, State]:
     raw = data.get("states")
     if not isinstance(raw, dict) or not raw:
         problems.append(Problem(_line(data, "states"), "states: a mapping of state name to its settings"))
         return {}
-    states = {}
+    states: dict[str, State] = {}
     for state_name, spec in raw.items():
         line = _line(raw, state_name)
         if not isinstance(state_name, str) or not _STATE_NAME.match(state_name):
@@ -167,13 +183,14 @@ def _compile_states(data, tools, problems) -> dict[str, State]:
     return states
 
 
-def _compile_sanctions(state_name, raw, line, tools, problems) -> tuple[dict, ...]:
+def _compile_sanctions(state_name: str, raw: object, line: int, tools: tuple[str, ...] | None,
+                       problems: list[Problem]) -> tuple[SanctionSpec, ...]:
     if raw is None:
         return ()
-    if not isinstance(raw, list):
+    if not isinstance(raw, _Seq):  # every list the loader reads
         problems.append(Problem(line, f"state {state_name!r}: sanctions is a list"))
         return ()
-    out = []
+    out: list[SanctionSpec] = []
     for item, item_line in zip(raw, raw.item_lines, strict=True):
         if not isinstance(item, dict) or len(item) != 1 or next(iter(item)) not in SANCTION_KINDS:
             problems.append(Problem(item_line, f"sanction: one of {', '.join(SANCTION_KINDS)} (e.g. '- revoke: [send_money]')"))
@@ -191,7 +208,7 @@ def _compile_sanctions(state_name, raw, line, tools, problems) -> tuple[dict, ..
                 continue
             for glob in globs:
                 if _unknown_tool(glob, tools):
-                    problems.append(Problem(item_line, f"sanction names unknown tool {glob!r} (declared: {', '.join(tools)})"))
+                    problems.append(Problem(item_line, f"sanction names unknown tool {glob!r} (declared: {', '.join(tools or ())})"))
                 out.append({"kind": "revoke", "tool": glob})
         elif kind == "tighten":
             if not isinstance(value, dict) or not isinstance(value.get("tool"), str) or not isinstance(value.get("arguments"), dict) or not value["arguments"]:
@@ -202,7 +219,7 @@ def _compile_sanctions(state_name, raw, line, tools, problems) -> tuple[dict, ..
                 problems.append(Problem(item_line, f"tighten: argument {bad[0]!r} needs bounds like {{minimum: 10}}"))
                 continue
             if _unknown_tool(value["tool"], tools):
-                problems.append(Problem(item_line, f"sanction names unknown tool {value['tool']!r} (declared: {', '.join(tools)})"))
+                problems.append(Problem(item_line, f"sanction names unknown tool {value['tool']!r} (declared: {', '.join(tools or ())})"))
             for arg, bounds in value["arguments"].items():
                 if "pattern" in bounds:
                     try:
@@ -219,11 +236,12 @@ def _compile_sanctions(state_name, raw, line, tools, problems) -> tuple[dict, ..
     return tuple(out)
 
 
-def _unknown_tool(glob: str, tools) -> bool:
+def _unknown_tool(glob: str, tools: tuple[str, ...] | None) -> bool:
     return tools is not None and not any(fnmatch.fnmatchcase(t, glob) for t in tools)
 
 
-def _compile_decay(state_name, raw, line, states, problems) -> Decay | None:
+def _compile_decay(state_name: str, raw: object, line: int, states: dict[str, State],
+                   problems: list[Problem]) -> Decay | None:
     if not isinstance(raw, dict) or "after" not in raw or "to" not in raw:
         problems.append(Problem(line, f"state {state_name!r}: decay needs after (e.g. 7d) and to (a state)"))
         return None
@@ -232,10 +250,10 @@ def _compile_decay(state_name, raw, line, states, problems) -> Decay | None:
     except ValueError as exc:
         problems.append(Problem(_line(raw, "after", line), f"decay: {exc}"))
         return None
-    if raw["to"] not in states:
+    if not isinstance(raw["to"], str) or raw["to"] not in states:
         problems.append(Problem(_line(raw, "to", line), f"decay: unknown state {raw['to']!r}"))
         return None
-    renew = None
+    renew: Expr | None = None
     if raw.get("renew_when") is not None:
         try:
             renew = predicates.parse(raw["renew_when"])
@@ -244,13 +262,13 @@ def _compile_decay(state_name, raw, line, states, problems) -> Decay | None:
     return Decay(after, raw["to"], renew)
 
 
-def _compile_transitions(data, states, problems) -> list[Transition]:
-    out = []
+def _compile_transitions(data: _Map, states: dict[str, State], problems: list[Problem]) -> list[Transition]:
+    out: list[Transition] = []
     for section in ("transitions", "restore"):
         raw = data.get(section)
         if raw is None:
             continue
-        if not isinstance(raw, list):
+        if not isinstance(raw, _Seq):  # every list the loader reads
             problems.append(Problem(_line(data, section), f"{section}: a list of {{from, to, ...}}"))
             continue
         for item, line in zip(raw, raw.item_lines, strict=True):
@@ -260,7 +278,8 @@ def _compile_transitions(data, states, problems) -> list[Transition]:
     return out
 
 
-def _compile_transition(item, line, restorative, number, states, problems) -> Transition | None:
+def _compile_transition(item: object, line: int, restorative: bool, number: int, states: dict[str, State],
+                        problems: list[Problem]) -> Transition | None:
     if not isinstance(item, dict):
         problems.append(Problem(line, "a transition is a mapping with from, to and a trigger"))
         return None
@@ -275,11 +294,11 @@ def _compile_transition(item, line, restorative, number, states, problems) -> Tr
         problems.append(Problem(_line(item, "from", line), "transition: from names a state, a list of states or '*'"))
         return None
     for source in sources:
-        if source not in states:
+        if not isinstance(source, str) or source not in states:
             problems.append(Problem(_line(item, "from", line), f"transition: unknown state {source!r}"))
             ok = False
     target = item.get("to")
-    if target not in states:
+    if not isinstance(target, str) or target not in states:
         problems.append(Problem(_line(item, "to", line), f"transition: unknown state {target!r}"))
         ok = False
     triggers = [k for k in ("when", "after_clean_rounds", "by") if k in item]
@@ -304,13 +323,13 @@ def _compile_transition(item, line, restorative, number, states, problems) -> Tr
         ok = False
     else:
         kind = "reviewer"
-    if not ok:
+    if not ok or not isinstance(target, str):  # a target that is not text is an unknown state above
         return None
     sources = tuple(s for s in sources if s != target) if raw_from == "*" else tuple(sources)
     return Transition(number, sources, target, kind, expr, clean, restorative, line)
 
 
-def _reachability(data, initial, states, transitions) -> list[Problem]:
+def _reachability(data: _Map, initial: str, states: dict[str, State], transitions: list[Transition]) -> list[Problem]:
     edges: dict[str, set[str]] = {s: set() for s in states}
     for t in transitions:
         for source in t.sources:
@@ -334,9 +353,9 @@ def _reachability(data, initial, states, transitions) -> list[Problem]:
 CLEAN_ATOMS = (Atom("violations.total", "==", 0), Atom("decisions.blocked", "==", 0))
 
 
-def _conflicts(transitions) -> list[Problem]:
+def _conflicts(transitions: list[Transition]) -> list[Problem]:
     """Two automatic transitions out of one state, to different states, whose triggers can hold at once."""
-    problems = []
+    problems: list[Problem] = []
     automatic = [t for t in transitions if t.kind != "reviewer"]
     for i, a in enumerate(automatic):
         for b in automatic[i + 1:]:
@@ -357,5 +376,7 @@ def _can_fire_together(a: Transition, b: Transition) -> bool:
         return a.clean_rounds == b.clean_rounds
     if a.kind == "clean" or b.kind == "clean":
         when = b if a.kind == "clean" else a
+        assert when.expr is not None  # an automatic transition that is not "clean" is a "when"
         return predicates.can_hold_together(when.expr, Expr(((),), ""), CLEAN_ATOMS)
+    assert a.expr is not None and b.expr is not None  # both "when" transitions
     return predicates.can_hold_together(a.expr, b.expr)

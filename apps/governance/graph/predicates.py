@@ -10,8 +10,13 @@ needs the atom to hold in each of the agent's last K rounds. Pure Python, no Dja
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+Round = Mapping[str, Any]
+"""One evidence round of an agent, as stored (JSON): {"values": {metric: number},
+"marks": {metric: [step index, ...]}}."""
 
 COUNT_METRICS = {
     "violations.total", "violations.low", "violations.medium", "violations.high", "violations.critical",
@@ -20,7 +25,7 @@ COUNT_METRICS = {
 }
 RATE_METRICS = {"block_rate"}
 ALIASES = {"collusion_tier": "metric.collusion_tier"}
-OPS = {
+OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
     "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
 }
@@ -42,15 +47,15 @@ class Atom:
     within: int | None = None
     rounds: int = 1
 
-    def value_in(self, round_: Mapping) -> float | None:
+    def value_in(self, round_: Round) -> float | None:
         if self.within is not None:
             return densest_window(round_.get("marks", {}).get(self.metric, []), self.within)
-        value = round_.get("values", {}).get(self.metric)
+        value: float | None = round_.get("values", {}).get(self.metric)
         if value is None and self.metric in COUNT_METRICS:
             return 0
         return value
 
-    def holds(self, history: Sequence[Mapping]) -> bool:
+    def holds(self, history: Sequence[Round]) -> bool:
         if len(history) < self.rounds:
             return False
         for round_ in history[: self.rounds]:
@@ -75,7 +80,7 @@ class Expr:
     clauses: tuple[tuple[Atom, ...], ...]
     source: str
 
-    def holds(self, history: Sequence[Mapping]) -> bool:
+    def holds(self, history: Sequence[Round]) -> bool:
         return any(all(atom.holds(history) for atom in clause) for clause in self.clauses)
 
     def __str__(self) -> str:
@@ -169,7 +174,7 @@ def satisfiable(atoms: Sequence[Atom]) -> bool:
     is one variable. Counts are non-negative integers, rates lie in [0, 1], and a round with no
     violations (no blocks) has none of any severity (no block rate, no repeats) either.
     """
-    ranges: dict[tuple, _Range] = {}
+    ranges: dict[tuple[str, int | None], _Range] = {}
     for atom in atoms:
         key = (atom.metric, atom.within)
         rng = ranges.setdefault(key, _initial_range(atom.metric))

@@ -4,13 +4,12 @@ A graph problem names its line (the message says which field), so a reviewer can
 Pure Python, no Django.
 """
 
-from typing import Any
-
 from apps.core.documents import DocumentError, Issue, load_document
 from apps.core.documents import Mapping as _Map
+from apps.core.documents import Sequence as _Seq
 from apps.core.documents import plain as _normal
 
-__all__ = ["GraphError", "Problem", "_Map", "_line", "_load", "_normal"]
+__all__ = ["GraphError", "Problem", "_Map", "_Seq", "_line", "_load", "_normal"]
 
 
 class Problem(Issue):
@@ -49,5 +48,7 @@ def _with_field(issue: Issue) -> str:
     return issue.message
 
 
-def _line(mapping: Any, key: Any, default: int = 1) -> int:
-    return getattr(mapping, "key_lines", {}).get(key, getattr(mapping, "line", default))
+def _line(mapping: object, key: str, default: int = 1) -> int:
+    """The line of `key` in a mapping read from YAML; else the mapping's own line; else `default`."""
+    line: int = getattr(mapping, "key_lines", {}).get(key, getattr(mapping, "line", default))
+    return line
