@@ -120,3 +120,19 @@ def _joined(steps):
     recorder = ListRecorder()
     recorder.steps = list(steps)
     return recorder
+
+
+def test_a_step_record_as_a_dict_is_a_deep_copy_as_dataclasses_makes_it():
+    from dataclasses import asdict
+
+    from apps.episodes.environments.base import StepRecord
+
+    result = {"rows": [{"a": 1, "b": [1.5, None, True]}], "n": 2}
+    step = StepRecord(index=3, kind="observation", actor="tool", agent="a", tool="t", arguments={"x": {"y": [1]}},
+                      result=result, attributes={"round": 0})
+    data = step.as_dict()
+    assert data == {k: v for k, v in asdict(step).items() if v not in (None, "", {}) or k in ("index", "kind")}
+    result["rows"][0]["b"].append(9)
+    assert data["result"] == {"rows": [{"a": 1, "b": [1.5, None, True]}], "n": 2}
+    odd = StepRecord(index=4, kind="observation", actor="tool", result={"t": (1, 2)})
+    assert odd.as_dict()["result"] == {"t": (1, 2)}
