@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.contracts import selectors, services, whatif
 from apps.contracts.models import WhatIfJob
-from apps.core.forms import validation_messages
+from apps.core.forms import located, validation_messages
 from apps.tenancy.actors import actor_of
 from apps.tenancy.decorators import ProjectRequest, project_member
 from apps.tenancy.models import Role
@@ -45,7 +45,7 @@ def contract_list(request: ProjectRequest) -> HttpResponse:
     contracts = list(selectors.contract_list(project=request.project).select_related("in_force"))
     for c in contracts:
         c.verdict_counts = counts.get(c.id, {"fails": 0, "total": 0})  # type: ignore[attr-defined]
-    context = {"contracts": contracts, "errors": errors, "published": published, "source": source}
+    context = {"contracts": contracts, "errors": located(errors), "published": published, "source": source}
     template = "contracts/contract_list.html"
     if request.htmx:
         template += "#contracts"
@@ -90,19 +90,20 @@ def whatif_list(request: ProjectRequest) -> HttpResponse:
             last = int(form["last"]) if form["last"] else None
         except ValueError:
             errors = ["last: must be a positive integer"]
+        policy = form["kind"] == WhatIfJob.KIND_POLICY  # contract and version are a contract's fields
         if not errors:
             try:
                 job = whatif.whatif_create(
                     project=request.project, actor=actor_of(request), kind=form["kind"] or "contract",
-                    source=form["source"] or None, contract=form["contract"] or None,
-                    version=form["version"] or None, last=last,
+                    source=form["source"] or None, contract=None if policy else form["contract"] or None,
+                    version=None if policy else form["version"] or None, last=last,
                     filters={"status": form["status"]} if form["status"] else {},
                 )
                 return redirect("contracts:whatif_detail", project=request.project.slug, job_id=job.pk)
             except ValidationError as exc:
                 errors = validation_messages(exc)
     page = Paginator(selectors.whatif_list(project=request.project), PAGE).get_page(request.GET.get("page"))
-    context = {"page": page, "errors": errors, "form": form,
+    context = {"page": page, "errors": located(errors), "form": form,
                "contracts": selectors.contract_list(project=request.project)}
     return render(request, "contracts/whatif_list.html", context)
 

@@ -79,7 +79,7 @@ def whatif_create(*, project: Project, actor: Actor, kind: str = WhatIfJob.KIND_
         try:
             policy = policy_engine.compile_policy(source)
         except policy_engine.PolicyError as exc:
-            raise ValidationError({"source": [str(exc)]}) from None
+            raise ValidationError({"source": [str(i) for i in exc.issues]}) from None
         name, digest, baseline = policy.name or "policy", policy.digest, None
     elif kind == WhatIfJob.KIND_CONTRACT:
         if source:

@@ -1,7 +1,8 @@
 """The one way a page shows a service's ValidationError: on a form, or as a list of lines; the list
 page whose form starts a job from a pasted spec."""
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -58,3 +59,20 @@ def spec_list_page(request, *, items, template: str, partial: str, example: str,
     if request.htmx and request.method == "GET":
         template += f"#{partial}"
     return render(request, template, context, status=400 if errors else 200)
+_LINE = re.compile(r"\bline (\d+)\b")
+
+
+def located(messages: Iterable[str]) -> list[dict]:
+    """Problems as the editors show them: `{"line": 3 or None, "text": ...}`, the line taken out of
+    the text ("line 3, field x: m" -> line 3, "field x: m"), so the page prints it once, as the
+    button that moves the editor's caret to that line (static/js/editor.js)."""
+    out: list[dict] = []
+    for message in messages:
+        match = _LINE.search(message)
+        if match is None:
+            out.append({"line": None, "text": message})
+            continue
+        before, after = message[:match.start()], message[match.end():]
+        text = before.rstrip(", ") + after if before.strip() else after.lstrip(",: ")
+        out.append({"line": int(match.group(1)), "text": text})
+    return out

@@ -37,4 +37,4 @@ class MoveForm(forms.Form):
 
 
 class GraphForm(forms.Form):
-    source = forms.CharField(widget=forms.Textarea(attrs={"rows": 28, "spellcheck": "false"}))
+    source = forms.CharField(widget=forms.Textarea(attrs={"rows": 28, "spellcheck": "false", "data-editor": ""}))

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.audit import selectors as audit_selectors
 from apps.audit.verification import governance_verify, log_export_lines
-from apps.core.forms import form_apply_errors, validation_messages, validation_text
+from apps.core.forms import form_apply_errors, located, validation_messages, validation_text
 from apps.governance import controller, graphs, selectors
 from apps.governance.forms import GraphForm, MoveForm, ReasonForm, SanctionForm
 from apps.governance.graph import engine
@@ -161,7 +161,7 @@ def graph_list(request: ProjectRequest) -> HttpResponse:
             else:
                 context["checked"] = graphs.graph_check(source=source)
         except ValidationError as exc:
-            context["problems"] = validation_messages(exc)
+            context["problems"] = located(validation_messages(exc))
     template = "governance/graph_list.html"
     if request.htmx:
         template += "#editor"

@@ -43,6 +43,33 @@ def version_diff(*, old: PolicyVersion, new: PolicyVersion) -> str:
     return "".join(lines)
 
 
+def diff_lines(diff: str) -> list[tuple[str, str]]:
+    """A unified diff as (kind, line) for colouring: meta (file names), hunk, add, del or ctx."""
+    out = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            kind = "meta"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        else:
+            kind = {"+": "add", "-": "del"}.get(line[:1], "ctx")
+        out.append((kind, line))
+    return out
+
+
+def version_pair_default(*, policy: Policy) -> tuple[PolicyVersion | None, PolicyVersion | None]:
+    """What the version diff compares when nobody chose: the version before the current one (the
+    version in force, else the newest) and the current one; (None, None) while there is only one."""
+    versions = PolicyVersion.objects.filter(policy=policy)
+    new = policy.in_force if policy.in_force_id else versions.order_by("-number").first()
+    if new is None:
+        return None, None
+    old = versions.filter(number__lt=new.number).order_by("-number").first()
+    if old is None:  # the current one is v1: show what the versions after it changed
+        old, new = new, versions.filter(number__gt=new.number).order_by("number").first()
+    return (old, new) if old and new else (None, None)
+
+
 def binding_list(*, project: Project) -> QuerySet[PolicyBinding]:
     return PolicyBinding.objects.filter(project=project).select_related("policy")
 

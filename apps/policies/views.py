@@ -3,14 +3,14 @@ bindings, decisions, and the approvals queue."""
 
 from urllib.parse import urlencode
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.forms import validation_messages, validation_text
+from apps.core.forms import located, validation_errors, validation_text
 from apps.policies import approvals, engine, replay_diff, selectors, services
 from apps.policies.models import Approval, PolicyBinding, Verdict
 from apps.tenancy.actors import actor_of
@@ -51,7 +51,7 @@ def _check(source: str) -> dict:
     try:
         compiled = engine.compile_policy(source)
     except engine.PolicyError as exc:
-        return {"issues": exc.issues}
+        return {"issues": located(str(i) for i in exc.issues)}
     return {"compiled": compiled, "results": engine.run_tests(compiled)}
 
 
@@ -76,7 +76,11 @@ def policy_publish(request: ProjectRequest) -> HttpResponse:
         version = services.policy_publish(project=request.project, source=source, actor=actor_of(request),
                                           name=request.POST.get("name") or None)
     except ValidationError as exc:
-        context = {"source": source, "check": _check(source), "publish_errors": validation_messages(exc)}
+        # The source's problems and failing tests are what the check shows: printed once, there.
+        others = [m if field == NON_FIELD_ERRORS else f"{field}: {m}"
+                  for field, messages in validation_errors(exc).items() if field not in ("source", "tests")
+                  for m in messages]
+        context = {"source": source, "check": _check(source), "publish_errors": others}
         return render(request, "policies/policy_edit.html#result", context)
     response = HttpResponse(status=204)
     response["HX-Redirect"] = reverse("policies:detail", kwargs={"project": request.project.slug,
@@ -89,11 +93,19 @@ def _detail_context(request: ProjectRequest, policy) -> dict:
             "bindings": selectors.binding_list(project=request.project).filter(policy=policy)}
 
 
+def _diff_context(old, new) -> dict:
+    diff = selectors.version_diff(old=old, new=new) if old and new else ""
+    return {"old": old, "new": new, "diff": selectors.diff_lines(diff)}
+
+
 @require_GET
 @project_member()
 def policy_detail(request: ProjectRequest, name: str) -> HttpResponse:
+    """The versions, with the diff of the previous version against the current one already shown."""
     policy = _policy_or_404(request, name)
-    return render(request, "policies/policy_detail.html", _detail_context(request, policy))
+    old, new = selectors.version_pair_default(policy=policy)
+    context = {**_detail_context(request, policy), **_diff_context(old, new)}
+    return render(request, "policies/policy_detail.html", context)
 
 
 @require_GET
@@ -102,8 +114,7 @@ def policy_diff(request: ProjectRequest, name: str) -> HttpResponse:
     policy = _policy_or_404(request, name)
     old = selectors.version_get(policy=policy, ref=request.GET.get("old", ""))
     new = selectors.version_get(policy=policy, ref=request.GET.get("new", ""))
-    diff = selectors.version_diff(old=old, new=new) if old and new else None
-    context = {**_detail_context(request, policy), "old": old, "new": new, "diff": diff}
+    context = {**_detail_context(request, policy), **_diff_context(old, new)}
     template = "policies/policy_detail.html"
     if request.htmx:
         template += "#diff"

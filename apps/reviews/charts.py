@@ -18,8 +18,10 @@ def governance_figure(metrics: dict) -> dict:
     return {
         "data": data,
         "layout": {
-            "barmode": "stack", "height": 360, "margin": {"t": 30, "r": 60, "b": 40, "l": 50},
-            "legend": {"orientation": "h"},
+            # The legend sits above the plot: below it (Plotly's place for a horizontal legend) it
+            # covered the x axis title. The top margin leaves it room for two rows on a phone.
+            "barmode": "stack", "height": 380, "margin": {"t": 70, "r": 60, "b": 50, "l": 50},
+            "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
             # Days as categories: one bar per day even when there is only one.
             "xaxis": {"type": "category", "title": {"text": "episode start (UTC day)"}},
             "yaxis": {"title": {"text": "decisions"}},

@@ -10,6 +10,58 @@ from apps.governance.graph.manifest import Graph, SanctionSpec
 
 WIDTH, HEIGHT = 760, 520
 BOX_W, BOX_H = 150, 46
+FONT = "Arial, Helvetica, sans-serif"
+LABEL_FONT = 10.5
+# Label boxes are estimated, not measured (no browser here): a generous width per character, the
+# line's ascent and descent, and a margin around each, so a label that fits by this estimate fits
+# as drawn.
+CHAR_W, ASCENT, DESCENT, MARGIN = 6.2, 11.0, 3.0, 3.0
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+def _overlap(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _label_place(text: str, start, control, end, bend, pos: dict, placed: list[Box]) -> tuple[float, float, str]:
+    """Where an edge's label goes: the first spot along its curve, on the side it bends to, whose
+    box covers no state and no label placed before; failing that, the spot covering the least.
+    The chosen box is added to `placed`."""
+    width = len(text) * CHAR_W + 4
+    length = math.hypot(*bend) or 1.0
+    nx, ny = bend[0] / length, bend[1] / length
+    states = [(x - BOX_W / 2 - 4, y - BOX_H / 2 - 4, x + BOX_W / 2 + 4, y + BOX_H / 2 + 4) for x, y in pos.values()]
+    best: tuple[float, float, float, str, Box] | None = None
+    for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
+        px = (1 - t) ** 2 * start[0] + 2 * (1 - t) * t * control[0] + t ** 2 * end[0]
+        py = (1 - t) ** 2 * start[1] + 2 * (1 - t) * t * control[1] + t ** 2 * end[1]
+        for shift in (4, 16, 30, -12):
+            x, y = px + nx * shift, py + ny * shift
+            for anchor in _anchors(nx, ny):
+                x0 = x if anchor == "start" else x - width if anchor == "end" else x - width / 2
+                # beside the curve: centred on the point; above or below it: clear of it
+                baseline = y + (4 if anchor != "middle" else ASCENT if ny > 0 else -DESCENT)
+                box = (x0 - MARGIN, baseline - ASCENT - MARGIN, x0 + width + MARGIN, baseline + DESCENT + MARGIN)
+                cost = sum(_overlap(box, b) for b in placed) + 10 * sum(_overlap(box, b) for b in states)
+                cost += 100 * (max(0.0, -box[0]) + max(0.0, box[2] - WIDTH) + max(0.0, -box[1]) + max(0.0, box[3] - HEIGHT))
+                if best is None or cost < best[0]:
+                    best = (cost, x, baseline, anchor, box)
+                if cost == 0:
+                    placed.append(box)
+                    return x, baseline, anchor
+    assert best is not None
+    placed.append(best[4])
+    return best[1], best[2], best[3]
+
+
+def _anchors(nx: float, ny: float) -> tuple[str, ...]:
+    """Text anchors that grow the label away from the curve, best first."""
+    if abs(nx) < abs(ny) / 2:
+        return ("middle", "start", "end")
+    return ("start", "middle") if nx > 0 else ("end", "middle")
 
 
 def _positions(names: list[str]) -> dict[str, tuple[float, float]]:
@@ -37,7 +89,7 @@ def render_svg(graph: Graph) -> str:
     names = list(graph.states)
     pos = _positions(names)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" font-family="{FONT}" '
         f'aria-label="Governance graph {escape(graph.name)}" class="graph-diagram">',
         "<defs>"
         '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">'
@@ -53,6 +105,7 @@ def render_svg(graph: Graph) -> str:
         if state.decay:
             edges.append((state.name, state.decay.to, f"decays after {_duration(state.decay.after_seconds)}", True, True))
     seen_pairs: dict[tuple[str, str], int] = {}
+    placed: list[Box] = []
     for source, target, label, gentle, dashed in edges:
         (x1, y1), (x2, y2) = pos[source], pos[target]
         n = seen_pairs[(source, target)] = seen_pairs.get((source, target), 0) + 1
@@ -71,15 +124,9 @@ def render_svg(graph: Graph) -> str:
             f'stroke-width="1.6"{dash} marker-end="url(#{marker})"><title>{escape(source)} → {escape(target)}: {escape(label)}</title></path>'
         )
         short = label if len(label) <= 34 else label[:33] + "…"
-        # The label sits at the curve's midpoint and grows away from the chord, on the side the arrow
-        # bends to, so the labels of A->B and B->A never cover each other.
-        lx, ly = (mx + qx) / 2, (my + qy) / 2
-        dx, dy = qx - mx, qy - my
-        anchor = "middle" if abs(dx) < abs(dy) / 2 else ("start" if dx > 0 else "end")
-        lx += 4 if anchor == "start" else -4 if anchor == "end" else 0
-        ly += 0 if anchor != "middle" else (12 if dy > 0 else -6)
+        lx, ly, anchor = _label_place(short, (sx, sy), (qx, qy), (ex, ey), (qx - mx, qy - my), pos, placed)
         parts.append(
-            f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="10.5" text-anchor="{anchor}" '
+            f'<text class="edge-label" x="{lx:.1f}" y="{ly:.1f}" font-size="{LABEL_FONT}" text-anchor="{anchor}" '
             f'fill="{colour}" paint-order="stroke" stroke="#fff" stroke-width="3">{escape(short)}</text>'
         )
     for name, (x, y) in pos.items():
