@@ -85,9 +85,10 @@ class Trace:
     def record(self, step) -> None:
         data = step.as_dict()
         if self.labels == "vector" and data.get("provenance") == "untrusted":
-            self.gate.provenance.add_steps(self._split(data))
+            for part in self._split(data):
+                self.gate.record(part)
         else:
-            self.gate.provenance.add_steps([data])
+            self.gate.record(data)
 
     def _split(self, data: dict) -> list[dict]:
         text = self.normalize(str(data.get("result") or data.get("content") or ""))

@@ -1,9 +1,12 @@
 """Gates and recorders for running episodes without Warden's services: tests, training, replays.
 
-`PolicyGate` decides with the pure policy engine exactly as `/decide` would for the same policy and
-governance state, with the episode's provenance index fed by the recorder it wraps
-(`gate.indexing(recorder)`), as the trace services feed `/decide`'s; `ListRecorder` keeps steps in memory and digests them, so two runs (a live one and
-its replay) can be compared step for step.
+`PolicyGate` decides with the pure policy engine exactly as `/decide` (tool calls) and
+`/decide/message` (outgoing messages) would for the same policy and governance state. Its
+provenance index is kept as the trace services keep `/decide`'s: each step it is given
+(`gate.record(step)`, or every step of a run through `gate.indexing(recorder)`) is checked and
+normalised as the ingest API does (traces.schema.step_normalize), then indexed by the same
+function (policies.engine.provenance.origins_of). `ListRecorder` keeps steps in memory and digests
+them, so two runs (a live one and its replay) can be compared step for step.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.episodes.environments.base import ALLOW, GateVerdict, Recorder, StepRecord
-from apps.policies.engine import Call, CompiledPolicy, Context, ProvenanceIndex, decide
+from apps.policies.engine import MESSAGE, Call, CompiledPolicy, Context, ProvenanceIndex, Verdict, decide
+from apps.traces.schema import step_normalize
 
 
 class AllowAll:
@@ -39,8 +43,8 @@ class AgentGovernance:
 
 class PolicyGate:
     """Decides with a compiled policy, the agent's governance state, the episode's call counts and
-    its provenance index (`from: trusted`, `tainted` and `untrusted: {source}` need the steps: run
-    the episode with `recorder=gate.indexing(recorder)`)."""
+    its provenance index (`from`, `tainted`, `asked` and `untrusted: {source}` need the steps: run
+    the episode with `recorder=gate.indexing(recorder)`, or give each step to `record`)."""
 
     def __init__(self, *, policy: CompiledPolicy, environment: str = "",
                  governance: Mapping[str, AgentGovernance] | None = None):
@@ -51,28 +55,47 @@ class PolicyGate:
         self.provenance = ProvenanceIndex()
 
     def indexing(self, recorder: Recorder) -> Recorder:
-        """`recorder`, with every step also added to this gate's provenance index."""
-        return _Indexing(self.provenance, recorder)
+        """`recorder`, with every step also given to this gate (`record`)."""
+        return _Indexing(self, recorder)
+
+    def record(self, step: StepRecord | Mapping[str, Any]) -> None:
+        """Indexes one stored step as the trace services do for `/decide` (raises
+        traces.schema.InvalidInput for a step the ingest API would refuse)."""
+        data = step.as_dict() if isinstance(step, StepRecord) else dict(step)
+        self.provenance.add_steps([step_normalize(data)])
 
     def decide(self, *, agent: str, tool: str, arguments: dict[str, Any], index: int,
                untrusted: bool = False) -> GateVerdict:
-        gov = self.governance.get(agent) or AgentGovernance()
-        counts = self.counts.setdefault(agent, Counter())
+        verdict = self.verdict(Call(tool, arguments, agent), index=index, untrusted=untrusted)
+        return GateVerdict(verdict.verdict, verdict.arguments, verdict.message, verdict.rule)
+
+    def decide_message(self, *, agent: str, content: str, to: str = "user", index: int,
+                       untrusted: bool = False) -> GateVerdict:
+        """An outgoing message, decided by the policy's `message:` rules as `/decide/message` does:
+        `to` is the recipient (the rule's name), the arguments are {content, to}."""
+        verdict = self.verdict(Call(to, {"content": content, "to": to}, agent, MESSAGE), index=index,
+                               untrusted=untrusted)
+        return GateVerdict(verdict.verdict, verdict.arguments, verdict.message, verdict.rule)
+
+    def verdict(self, call: Call, *, index: int, untrusted: bool = False) -> Verdict:
+        """The engine's whole verdict (with its detail and provenance finding) for a tool call or message."""
+        gov = self.governance.get(call.agent or "") or AgentGovernance()
+        counts = self.counts.setdefault(call.agent or "", Counter())
         ctx = Context(untrusted=untrusted, counts=counts, steps=index, environment=self.environment,
                       state=gov.state, suspended=gov.suspended, revoked_tools=gov.revoked_tools,
                       arg_bounds=gov.arg_bounds, provenance=self.provenance)
-        verdict = decide(self.policy, Call(tool, arguments, agent), ctx)
-        if verdict.verdict in (ALLOW, "rewrite"):
-            counts[tool] += 1
-        return GateVerdict(verdict.verdict, verdict.arguments, verdict.message, verdict.rule)
+        verdict = decide(self.policy, call, ctx)
+        if verdict.verdict in (ALLOW, "rewrite") and call.kind != MESSAGE:  # `calls` counts tool calls only
+            counts[call.tool] += 1
+        return verdict
 
 
 class _Indexing:
-    def __init__(self, index: ProvenanceIndex, recorder: Recorder):
-        self.index, self.recorder = index, recorder
+    def __init__(self, gate: PolicyGate, recorder: Recorder):
+        self.gate, self.recorder = gate, recorder
 
     def record(self, step: StepRecord) -> None:
-        self.index.add_steps([step.as_dict()])
+        self.gate.record(step)
         self.recorder.record(step)
 
 
