@@ -1,11 +1,12 @@
 """From YAML source to a compiled Contract: every field validated, errors name field and line."""
 
 import re
-from typing import Any
+from typing import Any, Literal, overload
 
+from apps.contracts.engine.contract import Contract
 from apps.contracts.engine.errors import ContractError
 from apps.contracts.engine.loader import LDict, line_of, load, plain
-from apps.contracts.engine.predicates import _Where, compile_pred, kinds_union, pred_kinds
+from apps.contracts.engine.predicates import Pred, _Where, compile_pred, kinds_union, pred_kinds
 from apps.contracts.engine.rules import (
     Always,
     AtMost,
@@ -15,9 +16,10 @@ from apps.contracts.engine.rules import (
     Post,
     Pre,
     Precedes,
+    Rule,
     Within,
 )
-from apps.contracts.engine.schema import compile_schema
+from apps.contracts.engine.schema import Check, compile_schema
 from apps.contracts.engine.trace_rules import Flow, Grounding, Role, Termination
 from apps.contracts.engine.values import KINDS
 from apps.core.documents import content_digest
@@ -40,9 +42,7 @@ def digest_of(doc: Any) -> str:
     return content_digest(plain(doc))
 
 
-def compile_source(source: str):
-    from apps.contracts.engine.contract import Contract
-
+def compile_source(source: str) -> Contract:
     doc = load(source)
     if not isinstance(doc, dict):
         raise ContractError("a contract is a YAML mapping with name, severity and rules", line=line_of(doc))
@@ -65,7 +65,8 @@ def compile_source(source: str):
     rules_spec = doc.get("rules")
     if not isinstance(rules_spec, list) or not rules_spec:
         raise where.error("needs a non-empty list of rules", "rules", doc, "rules" if "rules" in doc else None)
-    rules, names = [], set()
+    rules: list[Rule] = []
+    names: set[str] = set()
     for i, spec in enumerate(rules_spec):
         rule = _rule(spec, f"rules[{i}]", where, rules_spec, i)
         if rule.name in names:
@@ -76,7 +77,14 @@ def compile_source(source: str):
                     runtime=runtime, rules=rules, digest=digest_of(doc), source=source)
 
 
-def _int(spec: dict, key: str, field: str, where: _Where, *, required: bool = False, minimum: int = 0) -> int | None:
+@overload
+def _int(spec: dict[str, Any], key: str, field: str, where: _Where, *, required: Literal[True],
+         minimum: int = 0) -> int: ...
+@overload
+def _int(spec: dict[str, Any], key: str, field: str, where: _Where, *, required: bool = False,
+         minimum: int = 0) -> int | None: ...
+def _int(spec: dict[str, Any], key: str, field: str, where: _Where, *, required: bool = False,
+         minimum: int = 0) -> int | None:
     value = spec.get(key)
     if value is None:
         if required:
@@ -87,7 +95,7 @@ def _int(spec: dict, key: str, field: str, where: _Where, *, required: bool = Fa
     return value
 
 
-def _number(spec: dict, key: str, field: str, where: _Where) -> float | None:
+def _number(spec: dict[str, Any], key: str, field: str, where: _Where) -> float | None:
     value = spec.get(key)
     if value is None:
         return None
@@ -96,7 +104,7 @@ def _number(spec: dict, key: str, field: str, where: _Where) -> float | None:
     return float(value)
 
 
-def _mapping(spec: Any, field: str, where: _Where, parent: Any, key: Any, allowed: set[str]) -> dict:
+def _mapping(spec: Any, field: str, where: _Where, parent: Any, key: Any, allowed: set[str]) -> dict[str, Any]:
     if not isinstance(spec, dict):
         raise where.error("expects a mapping", field, parent, key)
     for k in spec:
@@ -105,7 +113,17 @@ def _mapping(spec: Any, field: str, where: _Where, parent: Any, key: Any, allowe
     return spec
 
 
-def _pred(spec: dict, key: str, field: str, where: _Where, *, required: bool = True, default: Any = None):
+@overload
+def _pred(spec: dict[str, Any], key: str, field: str, where: _Where, *, required: Literal[True] = True) -> Pred: ...
+@overload
+def _pred(spec: dict[str, Any], key: str, field: str, where: _Where, *, required: Literal[False],
+          default: None = None) -> Pred | None: ...
+@overload
+def _pred(spec: dict[str, Any], key: str, field: str, where: _Where, *, required: Literal[False],
+          default: dict[str, Any]) -> Pred: ...
+def _pred(spec: dict[str, Any], key: str, field: str, where: _Where, *, required: bool = True,
+          default: dict[str, Any] | None = None) -> Pred | None:
+    """The predicate under `key`: required (an error when missing), else `default`'s, else None."""
     if key not in spec or spec[key] is None:
         if required:
             raise where.error("is required", f"{field}.{key}", spec)
@@ -113,20 +131,20 @@ def _pred(spec: dict, key: str, field: str, where: _Where, *, required: bool = T
     return compile_pred(spec[key], f"{field}.{key}", where)
 
 
-def _kinds(spec: dict, field: str, where: _Where, default: list[str]) -> list[str]:
+def _kinds(spec: dict[str, Any], field: str, where: _Where, default: list[str]) -> list[str]:
     kinds = spec.get("kinds", default)
     if not isinstance(kinds, list) or not kinds or any(k not in KINDS for k in kinds):
         raise where.error(f"must be a list of {', '.join(KINDS)}", f"{field}.kinds", spec, "kinds")
     return list(kinds)
 
 
-def _rule(spec: Any, field: str, where: _Where, parent: Any, index: int):
+def _rule(spec: Any, field: str, where: _Where, parent: Any, index: int) -> Rule:
     rule = _build(spec, field, where, parent, index)
     rule.kinds = _interest(rule.operator, plain(spec.get(rule.operator)), plain(spec))
     return rule
 
 
-def _interest(op: str, arg: Any, spec: dict) -> frozenset | None:
+def _interest(op: str, arg: Any, spec: dict[str, Any]) -> frozenset[str] | None:
     """Which step kinds can change the rule's state; None means every step (deadlines, budgets)."""
     pk = pred_kinds
     if op in ("never", "eventually"):
@@ -151,7 +169,7 @@ def _interest(op: str, arg: Any, spec: dict) -> frozenset | None:
     return None
 
 
-def _build(spec: Any, field: str, where: _Where, parent: Any, index: int):
+def _build(spec: Any, field: str, where: _Where, parent: Any, index: int) -> Rule:
     if not isinstance(spec, LDict):
         raise where.error("a rule is a mapping with one operator", field, parent, index)
     ops = [k for k in spec if k in OPERATORS]
@@ -178,7 +196,7 @@ def _build(spec: Any, field: str, where: _Where, parent: Any, index: int):
         return Always(name, message, compile_pred(arg, f, where), compile_pred(spec.get("where"), f"{field}.where", where))
     if op in ("precedes", "must_not_follow"):
         m = _mapping(arg, f, where, spec, op, {"first", "then"})
-        cls = Precedes if op == "precedes" else MustNotFollow
+        cls: type[Precedes | MustNotFollow] = Precedes if op == "precedes" else MustNotFollow
         return cls(name, message, _pred(m, "first", f, where), _pred(m, "then", f, where))
     if op == "within":
         m = _mapping(arg, f, where, spec, op, {"after", "expect", "steps"})
@@ -198,7 +216,7 @@ def _build(spec: Any, field: str, where: _Where, parent: Any, index: int):
         no_error = m.get("error", False) is False and "error" in m
         if "error" in m and not isinstance(m["error"], bool):
             raise where.error("must be false (the observation has no error) or true", f"{f}.error", m, "error")
-        schema = None
+        schema: Check | None = None
         if "schema" in m:
             schema = compile_schema(plain(m["schema"]), contract=where.contract, field=f"{f}.schema",
                                     line=line_of(m, "schema"))
@@ -209,7 +227,7 @@ def _build(spec: Any, field: str, where: _Where, parent: Any, index: int):
     if op == "termination":
         m = _mapping(arg, f, where, spec, op, {"max_steps", "max_tokens", "max_cost", "max_seconds", "final_answer"})
         fa = m.get("final_answer")
-        final = None
+        final: Pred | None = None
         if fa is True:
             final = compile_pred(FINAL_ANSWER, f"{f}.final_answer", where)
         elif isinstance(fa, dict):

@@ -1,10 +1,31 @@
 """A compiled contract and the incremental checker that runs many contracts over one trace."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
-from apps.contracts.engine.rules import FAIL, INCONCLUSIVE, PASS, Rule
+from apps.contracts.engine.predicates import Step
+from apps.contracts.engine.rules import FAIL, INCONCLUSIVE, PASS, Rule, RuleState, StepValues, Violation
 from apps.contracts.engine.values import keep, step_values
+
+StoredViolation = list[Any]  # a rule's Violation as stored (JSON): [first index, [evidence indexes], message]
+
+
+class ContractState(TypedDict):
+    """A contract's checking state (JSON-able, so a live episode's can be stored between batches)."""
+
+    r: list[RuleState]  # per rule
+    v: list[StoredViolation | None]  # per rule: its violation, once found
+    last: int  # the last step index fed
+    n: int  # steps fed
+
+
+class Evidence(TypedDict):
+    rule: str
+    operator: str
+    step: int
+    steps: list[int]
+    message: str
 
 
 class StepContext:
@@ -12,13 +33,13 @@ class StepContext:
 
     __slots__ = ("step", "_said", "_args", "_kept")
 
-    def __init__(self, step: dict):
+    def __init__(self, step: Step):
         self.step = step
-        self._said = None
-        self._args = None
-        self._kept = None
+        self._said: frozenset[str] | None = None
+        self._args: frozenset[str] | None = None
+        self._kept: dict[tuple[bool, tuple[str, ...], int], list[str]] | None = None
 
-    def kept(self, arguments: bool, kinds: tuple, min_number_digits: int) -> list[str]:
+    def kept(self, arguments: bool, kinds: tuple[str, ...], min_number_digits: int) -> list[str]:
         """The step's values of these kinds, memoised: flow and grounding rules ask the same question."""
         key = (arguments, kinds, min_number_digits)
         if self._kept is None:
@@ -28,7 +49,7 @@ class StepContext:
         found = self._kept[key] = keep(self.values(arguments), kinds, min_number_digits)
         return found
 
-    def values(self, arguments: bool) -> frozenset:
+    def values(self, arguments: bool) -> frozenset[str]:
         if arguments:
             if self._args is None:
                 self._args = step_values(self.step, arguments=True)
@@ -44,10 +65,10 @@ class Verdict:
     digest: str
     status: str  # pass | fail | inconclusive
     first_violating_step: int | None = None
-    evidence: list[dict] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
     steps_checked: int = 0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"contract": self.contract, "digest": self.digest, "status": self.status,
                 "first_violating_step": self.first_violating_step, "evidence": self.evidence,
                 "steps_checked": self.steps_checked}
@@ -63,11 +84,11 @@ class Contract:
     digest: str
     source: str
 
-    def start(self) -> dict:
+    def start(self) -> ContractState:
         """Fresh checking state: JSON-able, so a live episode's state can be stored between batches."""
         return {"r": [r.start() for r in self.rules], "v": [None] * len(self.rules), "last": -1, "n": 0}
 
-    def feed(self, state: dict, step: dict, ctx: StepContext | None = None) -> bool:
+    def feed(self, state: ContractState, step: Step, ctx: StepContext | None = None) -> bool:
         """Feeds one step (in index order). Returns True when a rule failed on this step."""
         ctx = ctx or StepContext(step)
         state["n"] += 1
@@ -83,11 +104,12 @@ class Contract:
                     found = True
         return found
 
-    def failed(self, state: dict) -> bool:
+    def failed(self, state: ContractState) -> bool:
         return any(v is not None for v in state["v"])
 
-    def finish(self, state: dict, *, ended: bool) -> Verdict:
-        evidence, statuses = [], []
+    def finish(self, state: ContractState, *, ended: bool) -> Verdict:
+        evidence: list[Evidence] = []
+        statuses: list[str] = []
         for rule, st, hit in zip(self.rules, state["r"], state["v"], strict=True):
             if hit is None:
                 outcome = rule.finish(st, state["last"], ended)
@@ -107,6 +129,12 @@ class Contract:
         return Verdict(self.name, self.digest, status, first, evidence, state["n"])
 
 
+# A live rule in the checker's hot loop: its feed, its state, its contract's violations, its position
+# in them, its contract's position and the step kinds it listens to.
+_Entry = tuple[Callable[[RuleState, Step, StepValues], Violation | None], RuleState, list[StoredViolation | None],
+               int, int, frozenset[str] | None]
+
+
 class Checker:
     """Runs several contracts over one trace in a single pass, step by step.
 
@@ -114,27 +142,27 @@ class Checker:
     `states` may come from an earlier batch (see Contract.start) so a live episode is never re-read.
     """
 
-    def __init__(self, contracts: list[Contract], states: list[dict] | None = None):
+    def __init__(self, contracts: list[Contract], states: list[ContractState] | None = None):
         self.contracts = contracts
         self.states = states if states is not None else [c.start() for c in contracts]
         self.seen = 0
         self.last = max((s["last"] for s in self.states), default=-1)
-        self._active = [
+        self._active: list[_Entry] = [
             (rule.feed, state["r"][j], state["v"], j, k, rule.kinds)
             for k, (contract, state) in enumerate(zip(contracts, self.states, strict=True))
             for j, rule in enumerate(contract.rules)
             if state["v"][j] is None
         ]
-        self._by_kind: dict = {}
+        self._by_kind: dict[str | None, list[_Entry]] = {}
 
-    def _for_kind(self, kind) -> list:
+    def _for_kind(self, kind: str | None) -> list[_Entry]:
         """The live rules a step of this kind can affect (rules only interested in other kinds skip it)."""
         entries = self._by_kind.get(kind)
         if entries is None:
             entries = self._by_kind[kind] = [e for e in self._active if e[5] is None or kind in e[5]]
         return entries
 
-    def feed(self, step: dict) -> set[int]:
+    def feed(self, step: Step) -> set[int]:
         """Feeds one step; returns the positions of the contracts that failed on it."""
         ctx = StepContext(step)
         failed: set[int] = set()
@@ -150,7 +178,7 @@ class Checker:
         self.last = step["index"]
         return failed
 
-    def sync(self) -> list[dict]:
+    def sync(self) -> list[ContractState]:
         """Writes the step counters into the states (before storing them or finishing)."""
         for state in self.states:
             state["n"] += self.seen
@@ -163,11 +191,11 @@ class Checker:
         return [c.finish(s, ended=ended) for c, s in zip(self.contracts, self.states, strict=True)]
 
 
-def check(contract: Contract, steps: Iterable[dict], *, ended: bool = True) -> Verdict:
+def check(contract: Contract, steps: Iterable[Step], *, ended: bool = True) -> Verdict:
     return check_many([contract], steps, ended=ended)[0]
 
 
-def check_many(contracts: list[Contract], steps: Iterable[dict], *, ended: bool = True) -> list[Verdict]:
+def check_many(contracts: list[Contract], steps: Iterable[Step], *, ended: bool = True) -> list[Verdict]:
     """One pass over the trace for all contracts."""
     checker = Checker(contracts)
     for step in steps:

@@ -23,5 +23,5 @@ class ContractError(DocumentError):
             where.append(f"line {self.line}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str | int | None]:
         return {"contract": self.contract, "field": self.field, "line": self.line, "message": self.message}

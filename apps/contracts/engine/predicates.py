@@ -21,14 +21,20 @@ from apps.contracts.engine.errors import ContractError
 from apps.contracts.engine.loader import line_of
 from apps.core.documents import PatternError, compile_pattern
 
-Pred = Callable[[dict], bool]
+Step = dict[str, Any]
+"""A trace step as JSON, with the Step model's field names (index, kind, agent, tool, arguments, result...)."""
+Pred = Callable[[Step], bool]
+Matcher = Callable[[Any], bool]  # a step field's value (or _MISSING) -> does it match
+# A check binds what it compares with as default arguments (the fastest closure in CPython), so its
+# signature is wider than the Pred or Matcher it is used as: (value, *bound) -> bool.
+_Bound = Callable[..., bool]
 _MISSING = object()
 
 STEP_FIELDS = ("kind", "actor", "agent", "role", "tool", "source", "provenance", "content", "index")
 PATH_FIELDS = {"args": "arguments", "arguments": "arguments", "result": "result", "attributes": "attributes"}
 
 
-def _true(_step: dict) -> bool:
+def _true(_step: Step) -> bool:
     return True
 
 
@@ -36,7 +42,7 @@ def _is_glob(text: str) -> bool:
     return any(c in text for c in "*?[")
 
 
-def glob_matcher(pattern: str) -> Callable[[Any], bool]:
+def glob_matcher(pattern: str) -> Matcher:
     if not _is_glob(pattern):
         return lambda v: v == pattern
     rx = re.compile(fnmatch.translate(pattern))
@@ -56,7 +62,7 @@ def _num(value: Any) -> float | None:
     return None
 
 
-def _cmp(op: Callable[[float, float], bool], bound: float) -> Callable[[Any], bool]:
+def _cmp(op: Callable[[float, float], bool], bound: float) -> Matcher:
     def check(v: Any) -> bool:
         n = _num(v)
         return n is not None and op(n, bound)
@@ -74,8 +80,8 @@ class _Where:
         return ContractError(message, contract=self.contract, field=field, line=line_of(container, key))
 
 
-def _operators(spec: dict, field: str, where: _Where) -> Callable[[Any], bool]:
-    checks: list[Callable[[Any], bool]] = []
+def _operators(spec: dict[str, Any], field: str, where: _Where) -> Matcher:
+    checks: list[_Bound] = []
     for op, arg in spec.items():
         f = f"{field}.{op}"
         if op == "eq":
@@ -94,10 +100,10 @@ def _operators(spec: dict, field: str, where: _Where) -> Callable[[Any], bool]:
             checks.append(lambda v, r=rx: isinstance(v, str) and r.match(v) is not None)
         elif op == "regex":
             try:
-                rx = compile_pattern(str(arg))
+                pattern = compile_pattern(str(arg))
             except PatternError as exc:
                 raise where.error(f"invalid regular expression: {exc}", f, spec, op) from None
-            checks.append(lambda v, r=rx: isinstance(v, str) and r.search(v) is not None)
+            checks.append(lambda v, r=pattern: isinstance(v, str) and r.search(v) is not None)
         elif op == "contains":
             checks.append(lambda v, a=arg: isinstance(v, (str, list, dict)) and a in v)
         elif op in ("gt", "gte", "lt", "lte", "minimum", "maximum"):
@@ -130,7 +136,7 @@ def _operators(spec: dict, field: str, where: _Where) -> Callable[[Any], bool]:
     return lambda v: all(c(v) for c in checks)
 
 
-def value_matcher(spec: Any, field: str, where: _Where) -> Callable[[Any], bool]:
+def value_matcher(spec: Any, field: str, where: _Where) -> Matcher:
     if isinstance(spec, dict):
         return _operators(spec, field, where)
     if isinstance(spec, list):
@@ -164,7 +170,7 @@ def compile_pred(spec: Any, field: str, where: _Where) -> Pred:
         return _true
     if not isinstance(spec, dict):
         raise where.error("a step predicate must be a mapping of fields", field)
-    checks: list[Pred] = []
+    checks: list[_Bound] = []
     for key, arg in spec.items():
         f = f"{field}.{key}"
         if key in ("all", "any"):
@@ -216,11 +222,11 @@ def compile_pred(spec: Any, field: str, where: _Where) -> Pred:
     return lambda s: all(c(s) for c in checks)
 
 
-def pred_kinds(spec: Any) -> frozenset | None:
+def pred_kinds(spec: Any) -> frozenset[str] | None:
     """The step kinds a predicate can match, or None for any: lets the checker skip rules cheaply."""
     if not isinstance(spec, dict) or not spec:
         return None
-    constraints: list[frozenset] = []
+    constraints: list[frozenset[str]] = []
     kind = spec.get("kind")
     if isinstance(kind, str) and not _is_glob(kind):
         constraints.append(frozenset([kind]))
@@ -229,15 +235,16 @@ def pred_kinds(spec: Any) -> frozenset | None:
     if isinstance(spec.get("all"), list):
         constraints.extend(k for k in (pred_kinds(s) for s in spec["all"]) if k is not None)
     if isinstance(spec.get("any"), list) and spec["any"]:
-        subs = [pred_kinds(s) for s in spec["any"]]
-        if all(k is not None for k in subs):
-            constraints.append(frozenset().union(*subs))
+        union = kinds_union(*(pred_kinds(s) for s in spec["any"]))
+        if union is not None:
+            constraints.append(union)
     if not constraints:
         return None
     return frozenset.intersection(*constraints)
 
 
-def kinds_union(*kinds: frozenset | None) -> frozenset | None:
-    if any(k is None for k in kinds):
+def kinds_union(*kinds: frozenset[str] | None) -> frozenset[str] | None:
+    known = [k for k in kinds if k is not None]
+    if len(known) < len(kinds):
         return None
-    return frozenset().union(*kinds)
+    return frozenset[str]().union(*known)

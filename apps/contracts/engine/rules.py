@@ -7,30 +7,37 @@ left when the trace ends (or is still running).
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from apps.contracts.engine.predicates import Pred
+from apps.contracts.engine.predicates import Pred, Step
 
 Violation = tuple[int, list[int], str]
+RuleState = dict[str, Any]  # JSON-able, stored with a live episode between batches
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+
+
+class StepValues(Protocol):
+    """The values of the step being fed, shared by every rule that asks (contract.StepContext)."""
+
+    def kept(self, arguments: bool, kinds: tuple[str, ...], min_number_digits: int) -> list[str]: ...
 
 
 class Rule:
     operator = ""
     # Step kinds that can change this rule's state (None: every step). Set by the compiler.
-    kinds: frozenset | None = None
+    kinds: frozenset[str] | None = None
 
     def __init__(self, name: str, message: str):
         self.name = name
         self.message = message
 
-    def start(self) -> dict:
+    def start(self) -> RuleState:
         return {}
 
-    def feed(self, st: dict, step: dict, ctx: Any) -> Violation | None:  # pragma: no cover - abstract
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def finish(self, st: dict, last: int, ended: bool) -> Violation | str:
+    def finish(self, st: RuleState, last: int, ended: bool) -> Violation | str:
         """After the last fed step: PASS, INCONCLUSIVE or a violation found only at the end."""
         return PASS if ended else INCONCLUSIVE
 
@@ -45,10 +52,11 @@ class Never(Rule):
         super().__init__(name, message)
         self.pred = pred
 
-    def feed(self, st, step, ctx):
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:
         if self.pred(step):
             i = step["index"]
             return i, [i], self._msg("a forbidden step happened")
+        return None
 
 
 class Always(Rule):
@@ -58,10 +66,11 @@ class Always(Rule):
         super().__init__(name, message)
         self.pred, self.where = pred, where
 
-    def feed(self, st, step, ctx):
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:
         if self.where(step) and not self.pred(step):
             i = step["index"]
             return i, [i], self._msg("a step broke an invariant")
+        return None
 
 
 class Eventually(Rule):
@@ -71,11 +80,12 @@ class Eventually(Rule):
         super().__init__(name, message)
         self.pred = pred
 
-    def feed(self, st, step, ctx):
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:
         if "at" not in st and self.pred(step):
             st["at"] = step["index"]
+        return None
 
-    def finish(self, st, last, ended):
+    def finish(self, st: RuleState, last: int, ended: bool) -> Violation | str:
         if "at" in st:
             return PASS
         if ended and last >= 0:
@@ -92,12 +102,13 @@ class Precedes(Rule):
         super().__init__(name, message)
         self.first, self.then = first, then
 
-    def feed(self, st, step, ctx):
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:
         i = step["index"]
         if "a" not in st and self.then(step):
             return i, [i], self._msg("a step happened before what must precede it")
         if "a" not in st and self.first(step):
             st["a"] = i
+        return None
 
 
 class MustNotFollow(Rule):
@@ -109,13 +120,14 @@ class MustNotFollow(Rule):
         super().__init__(name, message)
         self.first, self.then = first, then
 
-    def feed(self, st, step, ctx):
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:
         i = step["index"]
         a = st.get("a")
         if a is not None and self.then(step):
             return i, [a, i], self._msg("a forbidden step followed")
         if a is None and self.first(step):
             st["a"] = i
+        return None
 
 
 class Within(Rule):
@@ -127,7 +139,7 @@ class Within(Rule):
         super().__init__(name, message)
         self.after, self.expect, self.steps = after, expect, steps
 
-    def feed(self, st, step, ctx):
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:
         i = step["index"]
         pending = st.get("p")
         if pending is not None and i - pending > self.steps:
@@ -136,8 +148,9 @@ class Within(Rule):
             st["p"] = pending = None
         if pending is None and self.after(step):
             st["p"] = i
+        return None
 
-    def finish(self, st, last, ended):
+    def finish(self, st: RuleState, last: int, ended: bool) -> Violation | str:
         pending = st.get("p")
         if pending is None:
             return PASS if ended else INCONCLUSIVE
@@ -153,12 +166,13 @@ class AtMost(Rule):
         super().__init__(name, message)
         self.pred, self.count = pred, count
 
-    def feed(self, st, step, ctx):
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:
         if self.pred(step):
             seen = st.setdefault("i", [])
             seen.append(step["index"])
             if len(seen) > self.count:
                 return step["index"], list(seen), self._msg(f"more than {self.count} matching steps")
+        return None
 
 
 class Pre(Rule):
@@ -171,7 +185,7 @@ class Pre(Rule):
         super().__init__(name, message)
         self.on, self.require, self.after, self.not_after = on, require, after, not_after
 
-    def feed(self, st, step, ctx):
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:
         i = step["index"]
         if self.on(step):
             if self.require is not None and not self.require(step):
@@ -184,6 +198,7 @@ class Pre(Rule):
             st["a"] = i
         if self.not_after is not None and "n" not in st and self.not_after(step):
             st["n"] = i
+        return None
 
 
 # Verdicts after which a governed call does not run (an `ask` may still run once approved).
@@ -200,7 +215,7 @@ class Post(Rule):
         super().__init__(name, message)
         self.on, self.no_error, self.schema, self.result = on, no_error, schema, result
 
-    def _check(self, obs: dict, action: int) -> Violation | None:
+    def _check(self, obs: Step, action: int) -> Violation | None:
         i = obs["index"]
         ev = [action, i] if action != i else [i]
         if self.no_error and obs.get("error"):
@@ -213,7 +228,7 @@ class Post(Rule):
             return i, ev, self._msg("the result is out of bounds")
         return None
 
-    def feed(self, st, step, ctx):
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:
         pending = st.get("p")
         if step.get("kind") == "decision":
             # Governance's verdict on a call, not what the call observed: never checked as a result.
@@ -233,8 +248,9 @@ class Post(Rule):
                 st["p"] = [step["index"], step.get("tool") or ""]
                 return None
             return self._check(step, step["index"])
+        return None
 
-    def finish(self, st, last, ended):
+    def finish(self, st: RuleState, last: int, ended: bool) -> Violation | str:
         if st.get("p") is not None:
             return INCONCLUSIVE
         return PASS if ended else INCONCLUSIVE

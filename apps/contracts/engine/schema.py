@@ -12,6 +12,8 @@ from apps.contracts.engine.errors import ContractError
 from apps.core.documents import PatternError, compile_pattern
 
 Check = Callable[[Any], str | None]  # returns a message naming the failing path, or None
+# A check binds its operands as default arguments, so its signature is (value, *bound) -> str | None.
+_Bound = Callable[..., str | None]
 
 _TYPES: dict[str, Callable[[Any], bool]] = {
     "object": lambda v: isinstance(v, dict),
@@ -37,7 +39,7 @@ def compile_schema(schema: Any, *, contract: str, field: str, line: int | None) 
             return lambda v: None
         if not isinstance(s, dict):
             raise err(f"schema at {path or '/'} must be a mapping")
-        checks: list[Check] = []
+        checks: list[_Bound] = []
         for key, arg in s.items():
             if key == "type":
                 names = arg if isinstance(arg, list) else [arg]

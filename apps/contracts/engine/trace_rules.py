@@ -6,8 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from apps.contracts.engine.predicates import Pred
-from apps.contracts.engine.rules import INCONCLUSIVE, PASS, Rule
+from apps.contracts.engine.predicates import Pred, Step
+from apps.contracts.engine.rules import INCONCLUSIVE, PASS, Rule, RuleState, StepValues, Violation
 
 
 def _seconds(value: Any) -> float | None:
@@ -45,7 +45,7 @@ class Termination(Rule):
         self.max_steps, self.max_tokens, self.max_cost = max_steps, max_tokens, max_cost
         self.max_seconds, self.final_answer = max_seconds, final_answer
 
-    def feed(self, st, step, ctx):
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:
         i = step["index"]
         if self.max_steps is not None:
             st["n"] = n = st.get("n", 0) + 1
@@ -68,8 +68,9 @@ class Termination(Rule):
                 return i, [i], self._msg(f"ran {end - st['s']:.1f}s, budget {self.max_seconds:g}s")
         if self.final_answer is not None:
             st["f"] = i if self.final_answer(step) else None
+        return None
 
-    def finish(self, st, last, ended):
+    def finish(self, st: RuleState, last: int, ended: bool) -> Violation | str:
         if self.final_answer is None:
             return PASS if ended else INCONCLUSIVE
         if not ended:
@@ -92,7 +93,7 @@ class Role(Rule):
         self._globs = [(re.compile(fnmatch.translate(a)), [re.compile(fnmatch.translate(t)) for t in tools])
                        for a, tools in capabilities.items() if any(c in a for c in "*?[")]
 
-    def _allowed(self, agent: str) -> list | None:
+    def _allowed(self, agent: str) -> list[re.Pattern[str]] | None:
         if agent in self._exact:
             return self._exact[agent]
         for rx, tools in self._globs:
@@ -100,7 +101,7 @@ class Role(Rule):
                 return tools
         return None
 
-    def feed(self, st, step, ctx):
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:
         if not self.on(step):
             return None
         agent, tool = step.get("agent") or "", step.get("tool") or ""
@@ -111,6 +112,7 @@ class Role(Rule):
             return None
         if not any(rx.match(tool) for rx in allowed):
             return step["index"], [step["index"]], self._msg(f"agent '{agent}' used '{tool}' outside its capabilities")
+        return None
 
 
 class Flow(Rule):
@@ -124,7 +126,7 @@ class Flow(Rule):
         self.sources, self.trusted, self.sinks = sources, trusted, sinks
         self.value_kinds, self.digits = tuple(kinds), min_number_digits
 
-    def feed(self, st, step, ctx):
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:
         i = step["index"]
         if self.sinks(step):
             tainted = st.get("u")
@@ -148,6 +150,7 @@ class Flow(Rule):
             for v in ctx.kept(False, self.value_kinds, self.digits):
                 if v not in tainted and v not in trusted:
                     trusted[v] = i
+        return None
 
 
 class Grounding(Rule):
@@ -161,7 +164,7 @@ class Grounding(Rule):
         self.sources, self.answer = sources, answer
         self.value_kinds, self.digits = tuple(kinds), min_number_digits
 
-    def feed(self, st, step, ctx):
+    def feed(self, st: RuleState, step: Step, ctx: StepValues) -> Violation | None:
         i = step["index"]
         if self.answer(step):
             seen = st.get("s", {})
@@ -172,8 +175,9 @@ class Grounding(Rule):
             for v in ctx.kept(False, self.value_kinds, self.digits):
                 if v not in seen:
                     seen[v] = i
+        return None
 
-    def finish(self, st, last, ended):
+    def finish(self, st: RuleState, last: int, ended: bool) -> Violation | str:
         if not ended or "a" not in st:
             return INCONCLUSIVE
         missing = st.get("x") or []

@@ -5,7 +5,8 @@ Each value is a string `kind:normalised`, e.g. `iban:DE89370400440532013000`, `n
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 KINDS = ("iban", "email", "url", "number", "token", "name")
 _PREFIX = {"iban": "iban:", "email": "email:", "url": "url:", "number": "num:", "token": "token:", "name": "name:"}
@@ -39,9 +40,10 @@ def _number(text: str) -> str | None:
     return repr(value)
 
 
-def text_values(text: str, out: set, min_digits: int = 1) -> None:
+def text_values(text: str, out: set[str], min_digits: int = 1) -> None:
     for m in _PATTERN.finditer(text):
         kind = m.lastgroup
+        assert kind is not None  # every alternative of the pattern is a named group
         raw = m.group(kind)
         if kind == "number":
             digits = sum(c.isdigit() for c in raw)
@@ -66,7 +68,7 @@ def text_values(text: str, out: set, min_digits: int = 1) -> None:
             out.add(_PREFIX[kind] + raw)
 
 
-def json_values(value, out: set, min_digits: int = 1) -> None:
+def json_values(value: object, out: set[str], min_digits: int = 1) -> None:
     """Values in strings and numbers anywhere inside `value` (keys are structure, not data)."""
     if isinstance(value, str):
         text_values(value, out, min_digits)
@@ -86,9 +88,9 @@ def json_values(value, out: set, min_digits: int = 1) -> None:
         text_values(str(value), out, min_digits)
 
 
-def step_values(step: dict, *, arguments: bool) -> frozenset:
+def step_values(step: Mapping[str, Any], *, arguments: bool) -> frozenset[str]:
     """Values a step carries: its text and result (what it said or observed), or its arguments."""
-    out: set = set()
+    out: set[str] = set()
     if arguments:
         json_values(step.get("arguments"), out)
     else:
@@ -103,7 +105,7 @@ def step_values(step: dict, *, arguments: bool) -> frozenset:
 
 def keep(values: Iterable[str], kinds: Iterable[str], min_number_digits: int) -> list[str]:
     prefixes = tuple(_PREFIX[k] for k in kinds)
-    kept = []
+    kept: list[str] = []
     for v in values:
         if not v.startswith(prefixes):
             continue
