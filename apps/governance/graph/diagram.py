@@ -26,7 +26,11 @@ def _overlap(a: Box, b: Box) -> float:
     return w * h if w > 0 and h > 0 else 0.0
 
 
-def _label_place(text: str, start, control, end, bend, pos: dict, placed: list[Box]) -> tuple[float, float, str]:
+Point = tuple[float, float]
+
+
+def _label_place(text: str, start: Point, control: Point, end: Point, bend: Point, pos: dict[str, Point],
+                 placed: list[Box]) -> tuple[float, float, str]:
     """Where an edge's label goes: the first spot along its curve, on the side it bends to, whose
     box covers no state and no label placed before; failing that, the spot covering the least.
     The chosen box is added to `placed`."""
