@@ -46,10 +46,10 @@ _IDS_SQL = "SELECT nextval(pg_get_serial_sequence('policies_decision', 'id')) FR
 _AGENTS_SQL = ("SELECT agent, state, suspended, revoked_tools, arg_bounds FROM governance_agentstate"
                " WHERE project_id = %s AND agent = ANY(%s::text[])")
 
-# Every Decision of the batch in one statement, and every outbox row in decision order.
-_DECISIONS_SQL = "{insert} SELECT * FROM unnest({arrays})".format(
-    insert=f"INSERT INTO policies_decision ({', '.join(sql.DECISION_COLUMNS)})",
-    arrays=", ".join(f"%s::{t}[]" for t in sql.DECISION_COLUMNS.values()))
+# Every Decision of the batch through COPY (a fourth of the client's cost of one INSERT of unnested
+# arrays), and every outbox row in decision order.
+_DECISIONS_COPY = f"COPY policies_decision ({', '.join(sql.DECISION_COLUMNS)}) FROM STDIN"
+_DECISION_COLUMNS = tuple((c, t == "jsonb") for c, t in sql.DECISION_COLUMNS.items())
 _OUTBOX_SQL = (f"{OUTBOX_INSERT} SELECT %s::bigint, p.at, %s::text, 'decision', p.payload"
                " FROM unnest(%s::timestamptz[], %s::text[]) WITH ORDINALITY AS p (at, payload, n) ORDER BY p.n")
 # The guard as the batch's last decision leaves it: one rev per decision, as /decide counts them.
@@ -197,13 +197,14 @@ class DecisionBatch:
 
     def _write_decisions(self, records: list[DecisionRecord]) -> None:
         assert self.context is not None
-        rows = [r.row for r in records]
-        columns = [[Jsonb(row[c]) if t == "jsonb" else row[c] for row in rows]  # type: ignore[literal-required]
-                   for c, t in sql.DECISION_COLUMNS.items()]
         last = records[-1].guard
         first_rev = self.context.guard.rev - len(records)
         with connection.cursor() as cursor:
-            cursor.execute(_DECISIONS_SQL, columns)
+            with cursor.cursor.copy(_DECISIONS_COPY) as copy:
+                for record in records:
+                    row = record.row
+                    copy.write_row([Jsonb(row[c]) if json else row[c]  # type: ignore[literal-required]
+                                    for c, json in _DECISION_COLUMNS])
             cursor.execute(_OUTBOX_SQL, [self.project.id, self.actor, [r.guard.now for r in records],
                                          [log_payload(r.log) for r in records]])
             cursor.execute(_GUARD_SQL, [last.untrusted, last.scanned_to, Jsonb(last.counts), last.now, len(records),
