@@ -9,6 +9,8 @@ MAX_METRICS = 16
 def _f(value: float | None) -> str:
     if value is None:
         return "-"
+    if abs(value) < 1e-9:
+        value = 0.0  # two equal means differ by rounding (-2.2e-16): print the difference as 0
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
 
 

@@ -41,3 +41,20 @@ def test_experiment_run_names_the_bad_field(project, tmp_path):
     with pytest.raises(CommandError, match="seeds: must be between"):
         call_command("experiment", "run", str(path), "--project", project.slug)
     assert not Experiment.objects.exists()
+
+
+def test_experiment_run_publishes_the_contracts_it_is_given_so_compliance_is_measured(project, tmp_path, capsys):
+    from pathlib import Path
+
+    from apps.contracts.models import Contract
+    from apps.experiments.models import Trial
+
+    path = tmp_path / "experiment.yaml"
+    path.write_text(YAML)
+    contract = Path(__file__).resolve().parents[2] / "examples" / "contracts" / "agentdojo-banking.yaml"
+    call_command("experiment", "run", str(path), "--project", project.slug, "--here", "--contract", str(contract))
+    assert "contract agentdojo-banking-no-attacker-payment v1 published" in capsys.readouterr().out
+    assert Contract.objects.filter(project=project, enabled=True).count() == 1
+    assert all(t.metrics["contract_compliance"] is True for t in Trial.objects.all())  # nobody pays the attacker
+    with pytest.raises(CommandError, match="contract"):
+        call_command("experiment", "run", str(path), "--project", project.slug, "--contract", str(tmp_path / "none"))

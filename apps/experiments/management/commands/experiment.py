@@ -25,6 +25,9 @@ class Command(BaseCommand):
         run = sub.add_parser("run", help="create an experiment from a spec file")
         run.add_argument("spec", type=Path)
         run.add_argument("--project", required=True, help="project slug")
+        run.add_argument("--contract", type=Path, action="append", default=[],
+                         help="a contract file to publish (enabled) in the project first, so every run is "
+                              "checked by it; repeatable")
         rerun = sub.add_parser("rerun", help="a new experiment from a stored one's spec")
         rerun.add_argument("id", type=int)
         for p in (run, rerun):
@@ -75,10 +78,26 @@ class Command(BaseCommand):
             source = options["spec"].read_text()
         except OSError as exc:
             raise CommandError(f"spec: {exc}") from None
+        for path in options["contract"]:
+            self._publish_contract(project, path)
         try:
             return services.experiment_create(project=project, source=source, actor="manage.py")
         except ValidationError as exc:
             raise CommandError(_errors(exc)) from None
+
+    def _publish_contract(self, project, path: Path) -> None:
+        from apps.contracts.services import contract_publish
+
+        try:
+            source = path.read_text()
+        except OSError as exc:
+            raise CommandError(f"contract: {exc}") from None
+        try:
+            version, created = contract_publish(project=project, source=source, actor="manage.py")
+        except ValidationError as exc:
+            raise CommandError(f"{path}: {_errors(exc)}") from None
+        state = "published" if created else "already published"
+        self.stdout.write(f"contract {version.contract.name} v{version.number} {state}")
 
     def _follow(self, experiment: Experiment, timeout: float) -> None:
         deadline, last, started = time.monotonic() + timeout, None, time.monotonic()
