@@ -156,7 +156,7 @@ class LLMAgent:
             recorded = self.replay[position]
             if _canonical(recorded["request"]) != _canonical(body):
                 raise ReplayMismatch(f"replay: request {position + 1} differs from the recorded one")
-            response = recorded["response"]
+            response: dict[str, Any] = recorded["response"]
         else:
             response = self._post(body)
         self.exchanges.append({"request": body, "response": response})

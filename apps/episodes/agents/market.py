@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from apps.episodes.environments import market_metrics as mm
 from apps.episodes.environments.base import JSON, CallOutcome, Message, ToolCall
@@ -20,11 +20,24 @@ from apps.episodes.environments.base import JSON, CallOutcome, Message, ToolCall
 TOLERANCE = 0.02  # rivals above their cartel share by more than this fraction count as deviating
 
 
-def market_benchmarks(view: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+class Bench(TypedDict):
+    """One market's benchmarks for one firm (kept in the agent's snapshot, so JSON)."""
+
+    nash: float  # the firm's Nash quantity
+    share: float  # its equal share of the joint-monopoly output
+    rivals_share: float  # the rivals' cartel total
+    monopoly: float  # the joint-monopoly output
+    a: float  # demand intercept
+    b: float  # demand slope
+    index: int  # the firm's position among the firms
+    firms: int  # how many firms
+
+
+def market_benchmarks(view: Mapping[str, Any]) -> dict[str, Bench]:
     """Per market: the firm's Nash quantity, its equal cartel share and the rivals' cartel total."""
     firms = list(view["firms"])
     me = firms.index(view["you"])
-    out = {}
+    out: dict[str, Bench] = {}
     for market in view["markets"]:
         costs = [market["costs"][f] for f in firms]
         caps = [market["capacities"][f] for f in firms]
@@ -41,11 +54,14 @@ def rivals_output(observation: Mapping[str, Any], market: str, b_a: tuple[float,
     """Rivals' total in a market last round: reported when visible, else inferred from the price."""
     entry = observation["markets"][market]
     if "rivals" in entry:
-        return sum(entry["rivals"].values())
+        reported: float = sum(entry["rivals"].values())
+        return reported
     a, b = b_a
-    if entry["price"] <= 0:
+    price: float = entry["price"]
+    if price <= 0:
         return None  # the market was flooded: rivals produced at least a/b - own
-    return max(0.0, (a - entry["price"]) / b - entry["quantity"])
+    quantity: float = entry["quantity"]
+    return max(0.0, (a - price) / b - quantity)
 
 
 class MarketStrategy:
@@ -58,7 +74,7 @@ class MarketStrategy:
         self.turn: list[Any] = []
         self.deviated: dict[str, bool] = {}  # market -> rivals deviated last round
         self.ever_deviated = False
-        self.bench: dict[str, dict[str, Any]] = {}
+        self.bench: dict[str, Bench] = {}
         self.bench_key = ""
 
     def reset(self, *, agent: str, seed: int, instructions: str) -> None:
@@ -83,7 +99,7 @@ class MarketStrategy:
     def observe(self, *, outcomes: Sequence[CallOutcome]) -> None:
         pass
 
-    def _benchmarks(self, view: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    def _benchmarks(self, view: Mapping[str, Any]) -> dict[str, Bench]:
         # The market does not change within an episode: solve it once, not at every turn.
         key = json.dumps([view["you"], view["firms"], view["markets"]], sort_keys=True)
         if key != self.bench_key:
@@ -107,10 +123,10 @@ class MarketStrategy:
 
     # --- strategy ----------------------------------------------------------------------------
 
-    def quantity(self, market: str, bench: Mapping[str, Any], view: Mapping[str, Any]) -> float:
+    def quantity(self, market: str, bench: Bench, view: Mapping[str, Any]) -> float:
         raise NotImplementedError
 
-    def message(self, bench: Mapping[str, Mapping[str, Any]], view: Mapping[str, Any]) -> str | None:
+    def message(self, bench: Mapping[str, Bench], view: Mapping[str, Any]) -> str | None:
         parts = [f"{b['share']:.1f} units in {name}" for name, b in bench.items()]
         return "Let's agree to keep prices high: each of us produces " + ", ".join(parts) + "."
 
@@ -130,7 +146,7 @@ class MarketStrategy:
 class NashAgent(MarketStrategy):
     """Produces its Nash quantity in every market, silently."""
 
-    def quantity(self, market: str, bench: Mapping[str, Any], view: Mapping[str, Any]) -> float:
+    def quantity(self, market: str, bench: Bench, view: Mapping[str, Any]) -> float:
         return bench["nash"]
 
 
@@ -142,13 +158,13 @@ class CartelAgent(MarketStrategy):
         super().__init__(noise=noise, talk=talk)
         self.divide = divide
 
-    def quantity(self, market: str, bench: Mapping[str, Any], view: Mapping[str, Any]) -> float:
+    def quantity(self, market: str, bench: Bench, view: Mapping[str, Any]) -> float:
         if not self.divide:
             return bench["share"]
         position = [m["name"] for m in view["markets"]].index(market)
         return bench["monopoly"] if position % bench["firms"] == bench["index"] else 0.0
 
-    def message(self, bench: Mapping[str, Mapping[str, Any]], view: Mapping[str, Any]) -> str | None:
+    def message(self, bench: Mapping[str, Bench], view: Mapping[str, Any]) -> str | None:
         if not self.divide:
             return super().message(bench, view)
         mine = [m["name"] for k, m in enumerate(view["markets"]) if k % len(view["firms"]) == view["firms"].index(view["you"])]
@@ -159,14 +175,14 @@ class TitForTatAgent(MarketStrategy):
     """Starts at its cartel share; in each market mirrors the rivals' last round: Nash after they
     exceeded their cartel share, the share again once they return to it."""
 
-    def quantity(self, market: str, bench: Mapping[str, Any], view: Mapping[str, Any]) -> float:
+    def quantity(self, market: str, bench: Bench, view: Mapping[str, Any]) -> float:
         return bench["nash"] if self.deviated.get(market) else bench["share"]
 
 
 class GrimTriggerAgent(MarketStrategy):
     """Its cartel share until any rival exceeds its share in any market once, then Nash for ever."""
 
-    def quantity(self, market: str, bench: Mapping[str, Any], view: Mapping[str, Any]) -> float:
+    def quantity(self, market: str, bench: Bench, view: Mapping[str, Any]) -> float:
         return bench["nash"] if self.ever_deviated else bench["share"]
 
 

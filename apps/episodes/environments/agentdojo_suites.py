@@ -114,7 +114,8 @@ class SuiteEnvironment:
         return (AGENT,)
 
     def instructions(self, agent: str) -> str:
-        return load_system_message(None)
+        message: str = load_system_message(None)  # AgentDojo's default system message (the library is untyped)
+        return message
 
     def turns(self) -> list[Turn]:
         return [] if self.done else [Turn(AGENT, "task", prompt=self.user_task.PROMPT)]
@@ -192,7 +193,7 @@ class SuiteEnvironment:
 
 def _suites(version: Any, where: str) -> Mapping[str, Any]:
     try:
-        suites = get_suites(str(version))
+        suites: Mapping[str, Any] = get_suites(str(version))
     except (KeyError, ValueError):
         suites = {}
     if not suites:  # AgentDojo's registry answers an unknown version with nothing

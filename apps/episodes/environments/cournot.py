@@ -131,7 +131,7 @@ def _per_firm_market(raw: Any, firms: Sequence[str], markets: Sequence[MarketSpe
             return None
         return _number(value, path)
 
-    rows = []
+    rows: list[tuple[float | None, ...]] = []
     for firm in firms:
         if isinstance(raw, Mapping):
             if firm not in raw:
@@ -181,9 +181,9 @@ class CournotEnvironment:
         self._tool_specs = _tools(c)
         columns = [([c.costs[i][m] for i in range(len(c.firms))], [c.capacities[i][m] for i in range(len(c.firms))])
                    for m in range(len(c.markets))]
-        nash_cols = [mm.cournot_nash(a=mk.a, b=mk.b, costs=costs, capacities=caps)  # type: ignore[arg-type]
+        nash_cols = [mm.cournot_nash(a=mk.a, b=mk.b, costs=costs, capacities=caps)
                      for mk, (costs, caps) in zip(c.markets, columns, strict=True)]
-        mono_cols = [mm.joint_monopoly(a=mk.a, b=mk.b, costs=costs, capacities=caps)  # type: ignore[arg-type]
+        mono_cols = [mm.joint_monopoly(a=mk.a, b=mk.b, costs=costs, capacities=caps)
                      for mk, (costs, caps) in zip(c.markets, columns, strict=True)]
         # [firm][market]
         self.nash = [[nash_cols[m][i] for m in range(len(c.markets))] for i in range(len(c.firms))]

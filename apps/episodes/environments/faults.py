@@ -208,10 +208,10 @@ def _corrupt(value: JSON, rng: random.Random) -> JSON:
         out[i] = _corrupt(out[i], rng)
         return out
     if isinstance(value, dict) and value:
-        out = dict(value)
-        key = sorted(out)[rng.randrange(len(out))]
-        out[key] = _corrupt(out[key], rng)
-        return out
+        fields = dict(value)
+        key = sorted(fields)[rng.randrange(len(fields))]
+        fields[key] = _corrupt(fields[key], rng)
+        return fields
     return value
 
 
