@@ -76,7 +76,7 @@ class CournotConfig:
         capacities = _per_firm_market(spec.get("capacities"), firms, markets, f"{where}.capacities", required=False)
         for i, firm in enumerate(firms):
             for m, market in enumerate(markets):
-                if costs[i][m] >= market.a:  # type: ignore[operator]
+                if costs[i][m] >= market.a:  # type: ignore[operator]  # required: a cost is never None
                     raise SpecError(f"{where}.costs.{firm}.{market.name}", f"must be below the demand intercept {market.a:g}")
         rounds = _int(spec.get("rounds", 100), f"{where}.rounds", 1, 1_000_000)
         window = _int(spec.get("window", 10), f"{where}.window", 1, 1_000_000)
@@ -86,6 +86,7 @@ class CournotConfig:
             if not isinstance(value, bool):
                 raise SpecError(f"{where}.{name}", "must be true or false")
             flags[name] = value
+        # ignored below: costs are never None (required=True), and **flags holds the two bool fields
         return cls(firms=tuple(firms), markets=markets, costs=costs, capacities=capacities,  # type: ignore[arg-type]
                    rounds=rounds, window=window, **flags)
 

@@ -77,7 +77,7 @@ def _nash_polish(*, a: float, b: float, costs: Sequence[float], caps: Sequence[f
     interior = [i for i in range(len(costs)) if i not in capped and approx[i] > tol]
     q = [0.0] * len(costs)
     for i in capped:
-        q[i] = float(caps[i])  # type: ignore[arg-type]
+        q[i] = float(caps[i])  # type: ignore[arg-type]  # capped firms have a capacity
     if interior:
         m = len(interior)
         head = a - b * sum(q) + sum(costs[j] for j in interior)
@@ -112,13 +112,13 @@ def _share(amount: float, caps: Sequence[float | None]) -> dict[int, float]:
     open_ = list(range(len(caps)))
     while open_ and amount > EPS:
         each = amount / len(open_)
-        full = [i for i in open_ if caps[i] is not None and caps[i] <= each]  # type: ignore[operator]
+        full = [i for i in open_ if caps[i] is not None and caps[i] <= each]  # type: ignore[operator]  # mypy does not narrow caps[i]
         if not full:
             for i in open_:
                 out[i] = each
             return out
         for i in full:
-            out[i] = float(caps[i])  # type: ignore[arg-type]
+            out[i] = float(caps[i])  # type: ignore[arg-type]  # full firms have a capacity
             amount -= out[i]
             open_.remove(i)
     return out
