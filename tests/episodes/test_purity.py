@@ -5,8 +5,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ["apps/episodes/environments", "apps/episodes/agents", "apps/episodes/runner"]
+# apps.traces.schema is the one step shape (plain Python, no Django): a pure run's gate normalises
+# steps with it so they digest exactly as the trace store's do.
 ALLOWED = ("apps.episodes.environments", "apps.episodes.agents", "apps.episodes.runner",
-           "apps.policies.engine", "apps.governance.graph")
+           "apps.policies.engine", "apps.governance.graph", "apps.traces.schema")
 
 
 def _imports(path: Path) -> set[str]:
@@ -28,3 +30,8 @@ def test_episode_packages_import_neither_django_nor_django_apps():
             if wrong:
                 bad[str(path.relative_to(ROOT))] = wrong
     assert bad == {}
+
+
+def test_the_step_shape_a_pure_run_borrows_imports_neither_django_nor_any_app():
+    assert {n for n in _imports(ROOT / "apps/traces/schema.py")
+            if n.split(".")[0] in ("django", "apps", "rest_framework", "celery")} == set()
