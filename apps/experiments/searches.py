@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.contracts.models import ContractVersion
@@ -56,6 +56,7 @@ MAX_BUDGET = 10_000
 DEFAULT_ROUNDS = 100
 KEYS = {"name", "title", "run", "seed", "budget", "contracts", "bounds"}
 PROGRESS_EVERY = 1  # episodes between progress writes (each is one short UPDATE and a cancel check)
+LOCK_CLASS = 0x535243  # pg_try_advisory_lock(classid, objid): "SRC", then the search's id
 
 
 def _invalid(field: str, message: str) -> ValidationError:
@@ -191,7 +192,23 @@ def _claim(search_id: int) -> Search | None:
 
 def search_run(*, search_id: int) -> str:
     """Plays the search (a redelivered task starts it over: the same seed finds the same thing).
-    Returns the status afterwards."""
+    Returns the status afterwards, or "busy" when another worker is playing it (a second delivery
+    of the task, e.g. the outbox publishing it again while a long search runs, leaves it alone).
+
+    A session advisory lock keyed by the search admits one executor; PostgreSQL drops it with a
+    dead worker's connection, so the redelivered task can take over."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, search_id])
+        if not cursor.fetchone()[0]:
+            return "busy"
+    try:
+        return _run(search_id)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, search_id])
+
+
+def _run(search_id: int) -> str:
     search = _claim(search_id)
     if search is None:
         return Search.objects.filter(pk=search_id).values_list("status", flat=True).first() or "missing"

@@ -124,3 +124,18 @@ def test_the_page_lists_what_was_found_with_its_replay(project, contract, login,
     assert "notes-have-text" in html and "drop_field" in html
     assert f"/p/{project.slug}/traces/e/{search.episode_id}/" in html
     assert 'id="search-spec"' not in html  # a viewer cannot start one
+
+
+def test_a_second_delivery_while_a_worker_plays_the_search_leaves_it_alone(project, contract, settings):
+    import psycopg
+
+    search = searches.search_create(project=project, source=SPEC, actor="alice")
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(host=db["HOST"] or None, port=db["PORT"] or None, user=db["USER"],
+                            password=db["PASSWORD"] or None, dbname=db["NAME"], autocommit=True)
+    with other:  # another worker's session holds the search
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [searches.LOCK_CLASS, search.pk])
+        assert searches.search_run(search_id=search.pk) == "busy"
+    search.refresh_from_db()
+    assert search.status == "queued" and search.attempts == 0
+    assert searches.search_run(search_id=search.pk) == "completed"  # that worker's session ended
