@@ -14,11 +14,11 @@ PLAN = [[ToolCall("read_note", {}), ToolCall("add", {"amount": 1})]]
 NOTES = {"memory": ["read_note"]}
 
 
-def _run(spec: FaultSpec, *, gate=None, rounds=20):
+def _run(spec: FaultSpec, *, gate=None, rounds=20, seed=1):
     recorder = ListRecorder()
     env = FaultyEnvironment(LedgerEnvironment(rounds=rounds), spec)
     result = run_episode(env=env, agents={"a": ScriptedAgent(PLAN)}, gate=gate or AllowAll(), recorder=recorder,
-                         seed=1, max_rounds=rounds)
+                         seed=seed, max_rounds=rounds)
     faults = [s.attributes["fault"] for s in recorder.steps if "fault" in s.attributes]
     return result, recorder, faults
 
@@ -29,6 +29,13 @@ def test_the_same_rate_and_seed_give_the_same_faults_and_another_seed_others():
     assert first != _run(FaultSpec(rate=0.3, seed=6))[2]
     assert 3 <= len(first) <= 25  # 40 calls at 0.3
     assert _run(FaultSpec(rate=0.0, seed=5))[2] == []
+
+
+def test_the_runs_seed_varies_the_faults_too_so_an_experiments_seeds_are_different_draws():
+    spec = FaultSpec(rate=0.3, seed=5)
+    by_seed = {seed: _run(spec, seed=seed)[2] for seed in (1, 2, 3)}
+    assert by_seed[1] == _run(spec, seed=1)[2]
+    assert len({repr(faults) for faults in by_seed.values()}) == 3
 
 
 def test_service_errors_stop_the_call_and_are_recorded_on_its_observation():

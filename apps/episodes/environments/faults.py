@@ -150,7 +150,9 @@ class FaultyEnvironment:
 
     def reset(self, *, seed: int) -> None:
         self.env.reset(seed=seed)
-        self.rng, self.count, self.log = random.Random(self.spec.seed), 0, []
+        # Faults draw from the fault seed and the run's seed together: the seeds of an experiment's
+        # trials give different faults, and one (fault seed, run seed) pair always the same ones.
+        self.rng, self.count, self.log = random.Random(f"faults:{self.spec.seed}:{seed}"), 0, []
 
     @property
     def agents(self) -> Sequence[str]:
