@@ -4,11 +4,12 @@ compliance, containment and the governance-outcome distribution. Reads only (sel
 from collections.abc import Mapping
 from datetime import timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
+from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from apps.contracts.models import Verdict
+from apps.contracts.models import ContractVersion, Verdict
 from apps.reviews.models import Source, Violation
 from apps.tenancy.models import Project
 from apps.traces.models import Episode, EpisodeStatus, Step
@@ -34,19 +35,17 @@ def _outcomes(rows) -> dict:
 UNMEASURED = "no contract checked these episodes, so violations that got through could not be counted"
 
 
-def _containment(violations, *, checked: bool) -> dict:
+def _containment(violations: QuerySet[Violation], *, checked: bool) -> dict:
     """Contained: stopped before the effect (a blocked/terminated decision, or a runtime contract that
     terminated the episode). Escaped: a contract violation found only after the action ran.
 
     Only contracts find escapes: where none checked the episodes the rate is unknown (None, with
-    the reason), not 1.0 because nothing was seen to escape.
+    the reason), not 1.0 because nothing was seen to escape. Counted in SQL: the violations'
+    evidence is never read into Python.
     """
-    contained = escaped = 0
-    for source, evidence in violations:
-        if source == Source.POLICY or (evidence or {}).get("contained"):
-            contained += 1
-        else:
-            escaped += 1
+    counts = violations.aggregate(contained=Count("id", filter=Q(source=Source.POLICY) | Q(evidence__contained=True)),
+                                  total=Count("id"))
+    contained, escaped = counts["contained"], counts["total"] - counts["contained"]
     rate = _rate(contained, contained + escaped) if checked else None
     return {"contained": contained, "escaped": escaped, "rate": rate, "measured": checked,
             "unknown_because": None if checked else UNMEASURED}
@@ -69,8 +68,7 @@ def episode_metrics(*, episode: Episode) -> dict:
         "terminated_reliably": None if episode.status == EpisodeStatus.RUNNING else episode.status in ENDED_WELL,
         "verdicts": {"pass": passed, "fail": failed, "inconclusive": verdicts.get("inconclusive", 0)},
         "compliance_rate": _rate(passed, passed + failed),
-        "containment": _containment(Violation.objects.filter(episode=episode).values_list("source", "evidence"),
-                                    checked=passed + failed > 0),
+        "containment": _containment(Violation.objects.filter(episode=episode), checked=passed + failed > 0),
         "governance_outcomes": outcomes,
         "steps": episode.step_count,
     }
@@ -86,59 +84,71 @@ def _window(filters: Mapping[str, str]) -> int:
 
 def project_metrics(*, project: Project, filters: Mapping[str, str] | None = None) -> dict:
     """Aggregates over the project's episodes started in the last `days` (default 30), optionally one
-    `environment` or `agent`. Also a per-day series for charts."""
+    `environment` or `agent`. Also a per-day series for charts.
+
+    Five queries, whatever the number of rows: the episodes; the decision steps by day and verdict
+    (the totals are the days' sums); the verdicts by day, contract version and status (totals, daily
+    compliance and the per-contract table from the same rows) and the versions' names; the
+    violations counted contained or escaped in SQL (their evidence is never read into Python)."""
     filters = filters or {}
     days = _window(filters)
     since = timezone.now() - timedelta(days=days)
-    episodes = Episode.objects.filter(project=project, started_at__gte=since)
+    # The episodes' conditions, for the episodes themselves and (as `episode__...`) for the rows that
+    # join them once: no separate `IN (episode ids)` semi-join beside the join that reads the day.
+    where: dict[str, object] = {"started_at__gte": since}
     if filters.get("environment"):
-        episodes = episodes.filter(environment=filters["environment"])
+        where["environment"] = filters["environment"]
     if filters.get("agent"):
-        episodes = episodes.filter(agents__contains=[filters["agent"]])
-    e = episodes.aggregate(
+        where["agents__contains"] = [filters["agent"]]
+    joined = {f"episode__{k}": v for k, v in where.items()}
+    e = Episode.objects.filter(project=project, **where).aggregate(
         total=Count("id"),
         ended=Count("id", filter=~Q(status=EpisodeStatus.RUNNING)),
         ended_well=Count("id", filter=Q(status__in=ENDED_WELL)),
         judged=Count("id", filter=Q(outcome__success__in=[True, False])),
         succeeded=Count("id", filter=Q(outcome__success=True)),
     )
-    ids = episodes.values("id")
-    verdicts = dict(
-        Verdict.objects.filter(project=project, episode_id__in=ids)
-        .values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    if not e["total"]:
+        return _project_metrics(days, e, [], [], Violation.objects.none())
+    day = TruncDate("episode__started_at")
+    steps = list(
+        Step.objects.filter(project=project, kind="decision", **joined).annotate(day=day, verdict=KT("attributes__verdict"))
+        .values_list("day", "verdict").annotate(n=Count("id")).values_list("day", "verdict", "n")
     )
-    passed, failed = verdicts.get("pass", 0), verdicts.get("fail", 0)
-    outcomes = _outcomes(
-        Step.objects.filter(project=project, episode_id__in=ids, kind="decision")
-        .values_list("attributes__verdict").annotate(n=Count("id")).values_list("attributes__verdict", "n")
+    # Grouped by version id, named after: 3 versions' names, not a name per verdict row.
+    by_version = list(
+        Verdict.objects.filter(project=project, **joined).annotate(day=day)
+        .values_list("day", "version_id", "status").annotate(n=Count("id")).values_list("day", "version_id", "status", "n")
     )
-    containment = _containment(
-        Violation.objects.filter(project=project, episode_id__in=ids).values_list("source", "evidence"),
-        checked=passed + failed > 0,
-    )
+    names = dict(ContractVersion.objects.filter(pk__in={row[1] for row in by_version})
+                 .values_list("pk", "contract__name"))
+    verdicts = [(d, names[version], status, n) for d, version, status, n in by_version]
+    violations = Violation.objects.filter(project=project, **joined)
+    return _project_metrics(days, e, steps, verdicts, violations)
+
+
+def _project_metrics(days: int, e: dict, steps: list, verdicts: list, violations: QuerySet[Violation]) -> dict:
+    """The page's figures from the grouped rows of project_metrics."""
     daily_outcomes: dict[str, dict] = {}
-    for day, verdict, n in (
-        Step.objects.filter(project=project, episode_id__in=ids, kind="decision")
-        .annotate(day=TruncDate("episode__started_at"))
-        .values_list("day", "attributes__verdict").annotate(n=Count("id")).values_list("day", "attributes__verdict", "n")
-    ):
-        daily_outcomes.setdefault(day.isoformat(), dict.fromkeys(OUTCOMES, 0))[str(verdict)] = n
-    daily_compliance: dict[str, float | None] = {}
-    for day, p, f in (
-        Verdict.objects.filter(project=project, episode_id__in=ids)
-        .annotate(day=TruncDate("episode__started_at")).values("day")
-        .annotate(p=Count("id", filter=Q(status="pass")), f=Count("id", filter=Q(status="fail")))
-        .values_list("day", "p", "f")
-    ):
-        daily_compliance[day.isoformat()] = _rate(p, p + f)
-    by_contract = {}
-    for name, p, f, i in (
-        Verdict.objects.filter(project=project, episode_id__in=ids).values("version__contract__name")
-        .annotate(p=Count("id", filter=Q(status="pass")), f=Count("id", filter=Q(status="fail")),
-                  i=Count("id", filter=Q(status="inconclusive")))
-        .values_list("version__contract__name", "p", "f", "i").order_by("version__contract__name")
-    ):
-        by_contract[name] = {"pass": p, "fail": f, "inconclusive": i, "compliance_rate": _rate(p, p + f)}
+    for day, verdict, n in steps:
+        if verdict is not None:
+            row = daily_outcomes.setdefault(day.isoformat(), dict.fromkeys(OUTCOMES, 0))
+            row[str(verdict)] = row.get(str(verdict), 0) + n
+    outcomes = _outcomes((verdict, n) for row in daily_outcomes.values() for verdict, n in row.items())
+    totals: dict[str, int] = {}
+    daily: dict[str, dict[str, int]] = {}
+    contracts: dict[str, dict[str, int]] = {}
+    for day, name, status, n in verdicts:
+        for bucket in (totals, daily.setdefault(day.isoformat(), {}), contracts.setdefault(name, {})):
+            bucket[status] = bucket.get(status, 0) + n
+    passed, failed = totals.get("pass", 0), totals.get("fail", 0)
+    daily_compliance = {d: _rate(c.get("pass", 0), c.get("pass", 0) + c.get("fail", 0)) for d, c in daily.items()}
+    by_contract = {
+        name: {"pass": c.get("pass", 0), "fail": c.get("fail", 0), "inconclusive": c.get("inconclusive", 0),
+               "compliance_rate": _rate(c.get("pass", 0), c.get("pass", 0) + c.get("fail", 0))}
+        for name, c in sorted(contracts.items())
+    }
+    containment = _containment(violations, checked=passed + failed > 0)
     days_seen = sorted(set(daily_outcomes) | set(daily_compliance))
     return {
         "window_days": days,
@@ -146,7 +156,7 @@ def project_metrics(*, project: Project, filters: Mapping[str, str] | None = Non
         "ended": e["ended"],
         "task_success_rate": _rate(e["succeeded"], e["judged"]),
         "termination_reliability": _rate(e["ended_well"], e["ended"]),
-        "verdicts": {"pass": passed, "fail": failed, "inconclusive": verdicts.get("inconclusive", 0)},
+        "verdicts": {"pass": passed, "fail": failed, "inconclusive": totals.get("inconclusive", 0)},
         "compliance_rate": _rate(passed, passed + failed),
         "by_contract": by_contract,
         "containment": containment,

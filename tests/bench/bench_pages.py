@@ -1,12 +1,13 @@
 """Reviewer pages' server time: the episode list over 10,000 episodes, the replay of a 10,000-step
-episode and the overview dashboard (target: p50 and p95 under 150 ms each).
+episode, the overview dashboard and the trace-metrics page (target: p50 and p95 under 150 ms each).
 
 Starts a real gunicorn server (tests/bench/live.py, one sync worker so requests never queue behind
 each other), fills the bench database in bulk SQL (10,000 episodes of 6 steps with tokens and cost,
-a decision and a policy Decision row each, 1,000 violations, 50 agent states, one 10,000-step
-episode), logs in as a viewer and times each page's full HTML response over loopback, sequentially.
+a decision and a policy Decision row each, 1,000 violations, 3 contracts with a verdict on each ended
+episode, 50 agent states, one 10,000-step episode), logs in as a viewer and times each page's full
+HTML response over loopback, sequentially.
 
-    .venv/bin/python tests/bench/bench_pages.py [--episodes 10000] [--steps 10000] [--repeat 40]
+    .venv/bin/python tests/bench/bench_pages.py [--episodes 10000] [--steps 10000] [--repeat 40] [--only metrics]
 """
 
 import sys, pathlib; sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))  # noqa: E401, E702, I001
@@ -67,8 +68,26 @@ SELECT e.project_id, e.id, 3, e.agents[1], 'tool', CASE WHEN e.id %% 3 = 0 THEN 
 INSERT INTO reviews_violation (project_id, episode_id, source, name, version, severity, status, first_step_index,
     evidence, agent, notes, created_at, updated_at)
 SELECT e.project_id, e.id, 'contract', 'contract-' || (e.id %% 8), '',
-       (ARRAY['low', 'medium', 'high', 'critical'])[1 + e.id %% 4], 'open', 3, '{}', e.agents[1], '', e.started_at, now()
+       (ARRAY['low', 'medium', 'high', 'critical'])[1 + e.id %% 4], 'open', 3,
+       jsonb_build_object('contained', e.id %% 3 = 0, 'message', 'evidence of episode ' || e.id), e.agents[1], '',
+       e.started_at, now()
   FROM traces_episode e WHERE e.project_id = %(p)s AND e.violation_count > 0;
+
+INSERT INTO contracts_contract (project_id, name, description, enabled, created_at, updated_at)
+SELECT %(p)s, 'contract-' || g, '', true, now(), now() FROM generate_series(0, 2) g;
+
+INSERT INTO contracts_contractversion (project_id, contract_id, number, digest, source, severity, runtime, created_by,
+    created_at)
+SELECT c.project_id, c.id, 1, md5(c.name), 'name: ' || c.name, 'high', false, 'bench', now()
+  FROM contracts_contract c WHERE c.project_id = %(p)s;
+
+INSERT INTO contracts_verdict (project_id, episode_id, version_id, status, first_violating_step, evidence, steps_checked,
+    at_runtime, checked_at)
+SELECT e.project_id, e.id, v.id, CASE WHEN (e.id + v.id) %% 9 = 0 THEN 'fail' WHEN (e.id + v.id) %% 31 = 0
+                                      THEN 'inconclusive' ELSE 'pass' END,
+       NULL, '[]', 6, false, e.ended_at
+  FROM traces_episode e, contracts_contractversion v WHERE e.project_id = %(p)s AND v.project_id = %(p)s
+   AND e.status <> 'running';
 
 INSERT INTO governance_agentstate (project_id, agent, state, counters, suspended, revoked_tools, arg_bounds, updated_at)
 SELECT %(p)s, 'agent-' || g, (ARRAY['good-standing', 'probation', 'restricted', 'suspended'])[1 + g %% 4], '{}',
@@ -124,6 +143,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--only", default="", help="time only the pages whose name contains this")
     args = parser.parse_args()
     os.environ.setdefault("WARDEN_BENCH_DB", "warden_bench_pages")
     with live_server(workers=1) as server:
@@ -137,7 +157,8 @@ def main() -> None:
             conn.execute(LONG_STEPS, {"p": project_id, "e": long_id, "n": args.steps})
             conn.execute("ANALYZE")
         counts = server.sql("SELECT (SELECT count(*) FROM traces_episode), (SELECT count(*) FROM traces_step),"
-                            " (SELECT count(*) FROM policies_decision), (SELECT count(*) FROM reviews_violation)")[0]
+                            " (SELECT count(*) FROM policies_decision), (SELECT count(*) FROM reviews_violation),"
+                            " (SELECT count(*) FROM contracts_verdict)")[0]
         session = requests.Session()
         session.get(f"{server.url}/login/")
         session.post(f"{server.url}/login/", data={"username": "bench", "password": "bench-password",
@@ -153,13 +174,20 @@ def main() -> None:
             ("trace tree, 10,000 steps (500 spans drawn)", f"/p/bench/traces/e/{long_id}/trace"),
             ("dashboard, 7 days", "/p/bench/"),
             ("dashboard, 90 days", "/p/bench/?range=90d"),
+            ("trace metrics (contracts), 30 days", "/p/bench/contracts/metrics/"),
+            ("trace metrics, one agent", "/p/bench/contracts/metrics/?agent=agent-3"),
         ]
-        print(f"{counts[0]} episodes, {counts[1]} steps, {counts[2]} decisions, {counts[3]} violations;"
+        if args.only:
+            pages = [page for page in pages if args.only in page[0]]
+        print(f"{counts[0]} episodes, {counts[1]} steps, {counts[2]} decisions, {counts[3]} violations,"
+              f" {counts[4]} contract verdicts;"
               f" {args.repeat} sequential requests per page, one gunicorn sync worker")
         db = server.env["DATABASE_URL"].rsplit("/", 1)[1]
         print(f"load average at start: {os.getloadavg()[0]:.1f}")
         print(f"{'page':<48} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8} {'KiB':>7}")
-        for name, path in [*pages, ("dashboard log verification (cached per head)", "/p/bench/dashboard/log-status")]:
+        if not args.only:
+            pages.append(("dashboard log verification (cached per head)", "/p/bench/dashboard/log-status"))
+        for name, path in pages:
             times, size, cpu = timed(session, server.url + path, args.repeat, db)
             print(f"{name:<48} {statistics.median(times):8.1f} {pct(times, 0.95):8.1f} {cpu:8.1f} {size / 1024:7.0f}")
         print(f"load average at end: {os.getloadavg()[0]:.1f}")

@@ -46,6 +46,23 @@ def test_project_metrics_aggregate_over_episodes(project, history):
                                               "compliance_rate": round(2 / 3, 4)}}
 
 
+def test_project_metrics_cost_the_same_five_queries_for_any_number_of_rows(
+        project, django_capture_on_commit_callbacks, django_assert_num_queries):
+    publish(project, NO_DELETE)
+    publish(project, NO_DELETE.replace("no-deletes", "no-deletes-2"))
+    with django_capture_on_commit_callbacks(execute=True):
+        for i in range(12):
+            ingest(project, f"ep-{i}", [decision("x", "allow"), decision("delete_file", "block", rule="r"),
+                                        act("delete_file")], end="completed", outcome={"success": i % 2 == 0})
+    with django_assert_num_queries(5):
+        m = metrics.project_metrics(project=project, filters={"days": "7"})
+    with django_assert_num_queries(5):
+        m = metrics.project_metrics(project=project)
+    assert m["episodes"] == 12 and m["governance_outcomes"]["block"] == 12
+    assert set(m["by_contract"]) == {"no-deletes", "no-deletes-2"}
+    assert sum(c["pass"] + c["fail"] for c in m["by_contract"].values()) == 24
+
+
 def test_containment_is_unknown_not_perfect_when_no_contract_checked_the_episodes(
         other_project, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
