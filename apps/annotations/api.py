@@ -7,7 +7,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.annotations import selectors, services, views
+from apps.annotations.models import Annotation
 from apps.core.api import PageNumberPagination, paginated_response
+from apps.tenancy.actors import actor_of
 from apps.traces.models import Episode
 
 
@@ -23,6 +25,7 @@ FILTER_PARAMETERS = [OpenApiParameter(n, str) for n in ("episode", "name", "queu
 class AnnotationOutputSerializer(serializers.Serializer):
     """selectors.annotation_row, for the schema."""
 
+    id = serializers.IntegerField()
     episode = serializers.CharField()
     episode_id = serializers.IntegerField()
     step_index = serializers.IntegerField(allow_null=True)
@@ -71,6 +74,52 @@ class AnnotationListCreateApi(AnnotationApiView):
             project=project, episode=episode, name=v["name"], value=v.get("value"), label=v["label"],
             comment=v["comment"], step_index=v.get("step_index"), source=str(request.user), queue=queue)
         return Response(selectors.annotation_row(annotation), status=status.HTTP_201_CREATED)
+
+
+class AnnotationDetailApi(AnnotationApiView):
+    """One grade: read it, change its score, label or comment (PATCH), or remove it (DELETE). A key
+    changes or removes the grades it gave; an `admin` key any grade. Both are logged."""
+
+    class InputSerializer(serializers.Serializer):
+        value = serializers.FloatField(required=False, allow_null=True)
+        label = serializers.CharField(max_length=100, required=False, allow_blank=True)
+        comment = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
+
+        class Meta:
+            ref_name = "AnnotationUpdateInput"
+
+    def annotation_or_404(self, request, annotation_id: int) -> Annotation:
+        annotation = Annotation.objects.filter(project=request.auth.project, pk=annotation_id).select_related(
+            "episode", "queue").first()
+        if annotation is None:
+            raise exceptions.NotFound(f"No annotation {annotation_id} in this project.")
+        return annotation
+
+    def editable_or_403(self, request, annotation_id: int) -> Annotation:
+        annotation = self.annotation_or_404(request, annotation_id)
+        if not services.annotation_editable(annotation=annotation, actor=actor_of(request),
+                                            admin=request.auth.has_scope("admin")):
+            raise exceptions.PermissionDenied("A key changes or removes only the grades it gave (an admin key: any).")
+        return annotation
+
+    @extend_schema(responses=AnnotationOutputSerializer)
+    def get(self, request, annotation_id: int):
+        return Response(selectors.annotation_row(self.annotation_or_404(request, annotation_id)))
+
+    @extend_schema(request=InputSerializer, responses=AnnotationOutputSerializer)
+    def patch(self, request, annotation_id: int):
+        annotation = self.editable_or_403(request, annotation_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not data.validated_data:
+            raise exceptions.ValidationError({"value": ["give value, label or comment"]})
+        annotation = services.annotation_update(annotation=annotation, actor=actor_of(request), **data.validated_data)
+        return Response(selectors.annotation_row(self.annotation_or_404(request, annotation.pk)))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, annotation_id: int):
+        services.annotation_delete(annotation=self.editable_or_403(request, annotation_id), actor=actor_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _filters(params) -> dict:

@@ -8,4 +8,5 @@ app_name = "annotations"
 urlpatterns = [
     path("annotations", api.AnnotationListCreateApi.as_view(), name="list"),
     path("annotations/export", api.AnnotationExportApi.as_view(), name="export"),
+    path("annotations/<int:annotation_id>", api.AnnotationDetailApi.as_view(), name="detail"),
 ]

@@ -2,8 +2,9 @@
 
 An Annotation is one grade: a `name` (what is graded, e.g. "correctness", "hijacked") with a numeric
 `value` (a score) and/or a `label` (a category), on an episode or on one of its steps, by a reviewer
-in the browser or an API key (`annotate` scope). Grades are kept, never overwritten: the export shows
-every grader's answer.
+in the browser or an API key (`annotate` scope). Grades are kept, never overwritten by another
+grader: the export shows every grader's answer. A grader (or an admin) may change or remove their
+own; the governance log records each grade given, changed and removed.
 """
 
 from django.conf import settings

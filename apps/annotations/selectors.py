@@ -10,7 +10,7 @@ from apps.tenancy.models import Project
 from apps.traces.models import Episode
 
 EXPORT_COLUMNS = ("episode", "episode_id", "step_index", "name", "value", "label", "comment", "source", "queue",
-                  "created_at")
+                  "created_at", "id")
 
 
 def episode_annotations(*, episode: Episode) -> QuerySet[Annotation]:
@@ -53,7 +53,7 @@ def annotation_list(*, project: Project, filters: Mapping[str, Any]) -> QuerySet
 
 
 def annotation_row(a: Annotation) -> dict[str, Any]:
-    return {"episode": a.episode.external_id, "episode_id": a.episode_id, "step_index": a.step_index, "name": a.name,
+    return {"id": a.pk, "episode": a.episode.external_id, "episode_id": a.episode_id, "step_index": a.step_index, "name": a.name,
             "value": a.value, "label": a.label, "comment": a.comment, "source": a.source,
             "queue": a.queue.name if a.queue else None, "created_at": a.created_at.isoformat()}
 

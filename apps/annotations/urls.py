@@ -12,6 +12,7 @@ urlpatterns = [
     path("queues/<int:queue_id>/next", views.queue_next, name="queue_next"),
     path("queues/<int:queue_id>/done/<int:episode_id>", views.queue_done, name="queue_done"),
     path("e/<int:episode_id>/grade", views.grade, name="grade"),
+    path("e/<int:episode_id>/grades/<int:annotation_id>/remove", views.grade_remove, name="grade_remove"),
     path("export.csv", views.export, {"fmt": "csv"}, name="export_csv"),
     path("export.json", views.export, {"fmt": "json"}, name="export_json"),
 ]

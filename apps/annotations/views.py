@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.annotations import selectors, services
-from apps.annotations.models import AnnotationQueue
+from apps.annotations.models import Annotation, AnnotationQueue
 from apps.core.forms import validation_text
 from apps.tenancy.actors import actor_of
 from apps.tenancy.decorators import ProjectRequest, project_member
@@ -38,7 +38,11 @@ def _queue_or_404(request: ProjectRequest, queue_id: int) -> AnnotationQueue:
 
 
 def _panel_context(request: ProjectRequest, episode: Episode, queue: AnnotationQueue | None, error: str = "") -> dict:
-    return {"episode": episode, "grades": selectors.episode_annotations(episode=episode), "queue": queue,
+    admin = request.membership.allows(Role.ADMIN)
+    grades = list(selectors.episode_annotations(episode=episode))
+    for g in grades:
+        g.removable = services.annotation_editable(annotation=g, actor=actor_of(request), admin=admin)  # type: ignore[attr-defined]
+    return {"episode": episode, "grades": grades, "queue": queue,
             "error": error, "can_grade": request.membership.allows(Role.REVIEWER),
             "names": queue.names if queue and queue.names else [], "current_project": request.project}
 
@@ -72,6 +76,23 @@ def grade(request: ProjectRequest, episode_id: int) -> HttpResponse:
         return render(request, "annotations/_grades.html", _panel_context(request, episode, queue, error), status=status)
     if error:
         messages.error(request, error)
+    url = reverse("traces:episode", kwargs={"project": request.project.slug, "episode_id": episode.pk})
+    return redirect(url + (f"?queue={queue.pk}" if queue else "") + "#grades")
+
+
+@require_POST
+@project_member(Role.REVIEWER)
+def grade_remove(request: ProjectRequest, episode_id: int, annotation_id: int) -> HttpResponse:
+    """Removes one of the reviewer's own grades (an admin's: any); logged. htmx gets the panel back."""
+    episode = get_object_or_404(Episode, project=request.project, pk=episode_id)
+    annotation = get_object_or_404(Annotation, project=request.project, episode=episode, pk=annotation_id)
+    if not services.annotation_editable(annotation=annotation, actor=actor_of(request),
+                                        admin=request.membership.allows(Role.ADMIN)):
+        raise PermissionDenied("Only whoever gave a grade, or an admin, removes it.")
+    services.annotation_delete(annotation=annotation, actor=actor_of(request))
+    queue = _queue(request, request.POST.get("queue"))
+    if request.htmx:
+        return render(request, "annotations/_grades.html", _panel_context(request, episode, queue))
     url = reverse("traces:episode", kwargs={"project": request.project.slug, "episode_id": episode.pk})
     return redirect(url + (f"?queue={queue.pk}" if queue else "") + "#grades")
 

@@ -24,3 +24,6 @@ class LogEvent:
     GOVERNANCE_TRANSITION = "governance.transition"
     SANCTION_APPLIED = "sanction.applied"
     SANCTION_LIFTED = "sanction.lifted"
+    ANNOTATION_CREATED = "annotation.created"
+    ANNOTATION_UPDATED = "annotation.updated"
+    ANNOTATION_DELETED = "annotation.deleted"

@@ -93,3 +93,33 @@ def test_the_export_holds_only_this_projects_grades(login, outsider, reviewer, p
     login(reviewer).post(f"/p/acme/annotations/e/{episode.pk}/grade", {"name": "secret", "value": "1"})
     body = b"".join(login(outsider).get("/p/globex/annotations/export.json").streaming_content)
     assert json.loads(body) == []
+
+
+def test_a_reviewer_removes_their_own_grade_from_the_replay_and_the_log_keeps_it(login, reviewer, project):
+    from apps.audit.models import GovernanceLogEntry
+
+    episode = _episode(project)
+    client = login(reviewer)
+    client.post(f"/p/acme/annotations/e/{episode.pk}/grade", {"name": "correctness", "value": "0.5"})
+    grade = Annotation.objects.get()
+    body = client.get(f"/p/acme/traces/e/{episode.pk}/").content.decode()
+    assert 'data-testid="grade-remove"' in body
+    response = client.post(f"/p/acme/annotations/e/{episode.pk}/grades/{grade.pk}/remove",
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "No grades yet." in response.content.decode()
+    assert list(GovernanceLogEntry.objects.filter(project=project, event__startswith="annotation.")
+                .order_by("seq").values_list("event", "actor")) == [("annotation.created", "rita"),
+                                                                    ("annotation.deleted", "rita")]
+
+
+def test_a_reviewer_cannot_remove_anothers_grade_but_an_admin_can(login, reviewer, admin, project):
+    from apps.annotations import services
+
+    episode = _episode(project)
+    grade = services.annotation_create(project=project, episode=episode, name="x", value=1, source="key:grader")
+    url = f"/p/acme/annotations/e/{episode.pk}/grades/{grade.pk}/remove"
+    assert 'data-testid="grade-remove"' not in login(reviewer).get(f"/p/acme/traces/e/{episode.pk}/").content.decode()
+    assert login(reviewer).post(url).status_code == 403
+    assert Annotation.objects.exists()
+    assert login(admin).post(url).status_code == 302
+    assert not Annotation.objects.exists()
