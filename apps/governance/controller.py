@@ -70,10 +70,11 @@ def _enter(agent_state: AgentState, *, version: GraphVersion, graph: Graph, targ
     for sanction in Sanction.objects.filter(
         project_id=agent_state.project_id, agent=agent_state.agent, source="graph", lifted_at__isnull=True
     ):
+        sanction.project = agent_state.project  # the log entry's project, without reading it again
         _lift(sanction, actor=actor, reason=f"left state {previous!r}", now=now, log=log)
     for spec in graph.states[target].sanctions:
         sanction = Sanction.objects.create(
-            project_id=agent_state.project_id, agent=agent_state.agent, kind=spec["kind"], tool=spec.get("tool", ""),
+            project=agent_state.project, agent=agent_state.agent, kind=spec["kind"], tool=spec.get("tool", ""),
             details=spec.get("arguments") or spec.get("details") or {}, source="graph", graph_state=target,
             reason=f"state {target!r} of graph {graph.name}", applied_by=actor, applied_at=now,
         )
