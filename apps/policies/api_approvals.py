@@ -18,12 +18,15 @@ from apps.policies.models import Approval, DecisionStatus
 from apps.tenancy.actors import actor_of
 
 
-def approval_data(approval: Approval) -> dict:
+def approval_data(approval: Approval, *, reviewer: bool = False) -> dict:
+    """`reviewer`: the caller may answer (a `review`-scoped key), so a pending ask's sensitive
+    values are given in clear (`clear_arguments`); everyone else gets only the masks."""
+    pending = approval.status == DecisionStatus.PENDING
     return {
         "decision": decision_data(approval.decision), "status": approval.status, "default": approval.default,
         "deadline": approval.deadline.isoformat(), "answered_at": approval.answered_at.isoformat()
         if approval.answered_at else None, "answered_by": approval.answered_by.username if approval.answered_by else None,
-        "note": approval.note,
+        "note": approval.note, "clear_arguments": (approval.clear_arguments or {}) if reviewer and pending else {},
     }
 
 
@@ -36,6 +39,9 @@ class ApprovalOutputSerializer(serializers.Serializer):
     answered_at = serializers.DateTimeField(allow_null=True)
     answered_by = serializers.CharField(allow_null=True)
     note = serializers.CharField(allow_blank=True)
+    clear_arguments = serializers.DictField(
+        help_text="A pending ask's sensitive arguments in clear, for a key with the `review` scope only "
+                  "(the decision's `arguments` hold their masks); empty otherwise.")
 
 
 @extend_schema_serializer(component_name="ApprovalList")
@@ -57,7 +63,8 @@ class ApprovalListApi(APIView):
             raise serializers.ValidationError({"status": ["pending or answered"]})
         found = selectors.approval_queue(project=project) if wanted == "pending" else selectors.approval_recent(
             project=project, limit=100)
-        return Response({"results": [approval_data(a) for a in found]})
+        reviewer = request.auth.has_scope("review")
+        return Response({"results": [approval_data(a, reviewer=reviewer) for a in found]})
 
 
 class ApprovalAnswerApi(APIView):

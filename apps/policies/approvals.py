@@ -63,7 +63,8 @@ def _resolve(approval: Approval, status: str, outcome: str, actor: Actor, note: 
     now = timezone.now()
     approval.status, approval.answered_at, approval.note = status, now, note
     approval.answered_by = actor_user(actor)
-    approval.save(update_fields=["status", "answered_at", "answered_by", "note"])
+    approval.clear_arguments = {}  # the sensitive values were for this answer only
+    approval.save(update_fields=["status", "answered_at", "answered_by", "note", "clear_arguments"])
     decision = approval.decision
     # The ask's own message stays in the evidence record; `message` is now the answer.
     by = actor_name(actor, default="timeout")  # None: the deadline answered

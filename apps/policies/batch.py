@@ -148,6 +148,7 @@ class DecisionBatch:
         decision = Decision(**record.row)
         decision.episode = self.episode
         decision._state.adding = False
+        decision.final_arguments = record.answer  # the runner's own values (stored masked if sensitive)
         return decision
 
     def _decide_alone(self, data: DecideInput) -> Decision:

@@ -11,6 +11,7 @@ made again. The log's outbox is chained by audit's governance_log_flush, off the
 
 import functools
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from django.utils import timezone
 from apps.audit.services import governance_log_defer, log_flush_soon, log_payload
 from apps.core import outbox
 from apps.core.events import LogEvent
-from apps.policies import engine, prefetch, selectors, sql
+from apps.policies import engine, masking, prefetch, selectors, sql
 from apps.policies.engine_cache import cached, compiled
 from apps.policies.models import Approval, Decision, DecisionStatus
 from apps.policies.records import (
@@ -81,6 +82,14 @@ def _decision_under_key(project: Project, claim: idempotency.Claim, stored: idem
     return decision
 
 
+def _for_caller(decision: Decision, data: DecideInput) -> Decision:
+    """A stored decision as its own runtime gets it back: the masks of values it sent given back
+    (the runtime holds them; a rewrite must run with them). Nothing is written."""
+    decision.final_arguments = masking.arguments_unmasked(decision.final_arguments, data.arguments,
+                                                          project_id=decision.project_id)
+    return decision
+
+
 def _decide_until_stored(project: Project, data: DecideInput, actor: str, context: DecideContext | None
                          ) -> Decision:
     for _ in range(OPTIMISTIC_ATTEMPTS):
@@ -119,10 +128,10 @@ def _decision_replayed(episode: Episode, data: DecideInput, step_index: int) -> 
     earlier = Decision.objects.filter(episode=episode, step_index=step_index).first()
     if earlier is None:
         return None
-    if (earlier.kind, earlier.tool, earlier.agent, earlier.arguments) != (data.kind, data.tool, data.agent,
-                                                                          data.arguments):
+    sent = masking.arguments_unmasked(earlier.arguments, data.arguments, project_id=earlier.project_id)
+    if (earlier.kind, earlier.tool, earlier.agent, sent) != (data.kind, data.tool, data.agent, data.arguments):
         raise traces.StepConflict(step_index)
-    return earlier
+    return _for_caller(earlier, data)
 
 
 def _policy_for(version: BoundVersion) -> engine.CompiledPolicy:
@@ -135,7 +144,7 @@ def _decide(project: Project, data: DecideInput, actor: str, context: DecideCont
     started = time.perf_counter()
     context = _context_read(project, data, context)
     if data.idempotency is not None and context.prior is not None:
-        return _decision_under_key(project, data.idempotency, context.prior)
+        return _for_caller(_decision_under_key(project, data.idempotency, context.prior), data)
     if data.step_index is not None:
         replay = _decision_replayed(context.episode, data, data.step_index)
         if replay is not None:
@@ -160,21 +169,26 @@ def _decide(project: Project, data: DecideInput, actor: str, context: DecideCont
     decision = Decision(**record.row)
     decision.episode = context.episode
     decision._state.adding = False
+    decision.final_arguments = record.answer  # the caller's own values (stored masked if sensitive)
     return decision
 
 
+_NOTHING_HIDDEN: frozenset[str] = frozenset()
+
+
 def _verdict(data: DecideInput, context: DecideContext, environment: str, untrusted: bool,
-             provenance: engine.ProvenanceView | None = None) -> tuple[engine.Verdict, BoundVersion | None, dict]:
+             provenance: engine.ProvenanceView | None = None
+             ) -> tuple[engine.Verdict, BoundVersion | None, dict, frozenset[str]]:
     """The engine's verdict, the version it applied (None when no policy or a terminated episode),
-    and the context it saw (kept as evidence for a non-allow)."""
+    the context it saw (kept as evidence for a non-allow) and the arguments the policy marks sensitive."""
     episode, guard = context.episode, context.guard
     if episode.status == EpisodeStatus.TERMINATED:
         return engine.Verdict(engine.TERMINATE, data.arguments, "this episode was terminated by governance",
-                              engine.TERMINATED_RULE), None, {}
+                              engine.TERMINATED_RULE), None, {}, _NOTHING_HIDDEN
     version = context.version_for(agent=data.agent, environment=environment)
     if version is None:
         return engine.Verdict(engine.BLOCK, data.arguments, "no policy governs this agent; ask an admin",
-                              NO_POLICY_RULE), None, {}
+                              NO_POLICY_RULE), None, {}, _NOTHING_HIDDEN
     gov = context.governance
     ctx = engine.Context(
         untrusted=untrusted, counts=guard.counts, steps=episode.step_count, environment=environment,
@@ -185,11 +199,12 @@ def _verdict(data: DecideInput, context: DecideContext, environment: str, untrus
     )
     prefetch.remember(project_id=episode.project_id, agent=data.agent, digest=version.digest)
     overlays = [compiled(digest=n["digest"], source=n["source"], narrowing=True) for n in guard.narrowings]
-    verdict = engine.decide(_policy_for(version), engine.Call(data.tool, data.arguments, data.agent, data.kind), ctx,
-                            overlays)
+    policy = _policy_for(version)
+    verdict = engine.decide(policy, engine.Call(data.tool, data.arguments, data.agent, data.kind), ctx, overlays)
     seen = {"untrusted": untrusted, "counts": dict(guard.counts), "steps": episode.step_count,
             "environment": environment, "state": gov["state"], "narrowings": len(overlays)}
-    return verdict, version, seen
+    hidden = policy.sensitive_args(data.tool) if policy.sensitive and data.kind == engine.TOOL else _NOTHING_HIDDEN
+    return verdict, version, seen, hidden
 
 
 def _record(project: Project, data: DecideInput, actor: str, context: DecideContext, started: float,
@@ -199,11 +214,16 @@ def _record(project: Project, data: DecideInput, actor: str, context: DecideCont
     episode, guard = context.episode, context.guard
     environment = data.environment or episode.environment
     untrusted = data.untrusted or guard.untrusted or context.untrusted_seen
-    verdict, version, seen = _verdict(data, context, environment, untrusted, provenance)
+    verdict, version, seen, hidden = _verdict(data, context, environment, untrusted, provenance)
+    answer = verdict.arguments  # what the caller gets back: its own values, even sensitive ones
+    if hidden & data.arguments.keys():
+        verdict, arguments, clear = _masked(project.id, hidden, data.arguments, verdict)
+    else:
+        arguments, clear = data.arguments, {}
     digest = version.digest if version else ""
     step: dict[str, Any] = {
         "kind": "decision", "actor": "governance", "agent": data.agent, "tool": data.tool,
-        "arguments": data.arguments,
+        "arguments": arguments,
         "result": {"verdict": verdict.verdict, "arguments": verdict.arguments, "message": verdict.message,
                    "rule": verdict.rule},
         "attributes": {"verdict": verdict.verdict, "rule": verdict.rule, "decision_id": context.decision_id,
@@ -216,13 +236,13 @@ def _record(project: Project, data: DecideInput, actor: str, context: DecideCont
     full = verdict.verdict != engine.ALLOW
     evidence = {}
     if full:
-        evidence = {"context": seen, "detail": verdict.detail, "arguments_before": data.arguments,
+        evidence = {"context": seen, "detail": verdict.detail, "arguments_before": arguments,
                     "arguments_after": verdict.arguments,
                     "finding": verdict.finding.as_dict() if verdict.finding else None}
     now = timezone.now()
     row = DecisionRow(
         id=context.decision_id, project_id=project.id, episode_id=episode.pk, step_index=data.step_index,
-        agent=data.agent, kind=data.kind, tool=data.tool, arguments=data.arguments, final_arguments=verdict.arguments,
+        agent=data.agent, kind=data.kind, tool=data.tool, arguments=arguments, final_arguments=verdict.arguments,
         verdict=verdict.verdict, outcome=verdict.verdict,
         status=DecisionStatus.PENDING if verdict.verdict == engine.ASK else DecisionStatus.DECIDED,
         rule=verdict.rule or "", message=verdict.message, policy_version_id=version.id if version else None,
@@ -236,11 +256,28 @@ def _record(project: Project, data: DecideInput, actor: str, context: DecideCont
            "verdict": verdict.verdict, "rule": verdict.rule, "policy": digest or None}
     if data.kind == engine.MESSAGE:
         log["kind"] = engine.MESSAGE
+    if clear:  # the log keeps each sensitive value's mask (its digest), never the value
+        log["sensitive"] = {name: arguments[name] for name in sorted(clear)}
     # Steps from the count seen before this decision on are scanned again next time, so an
     # untrusted step committed meanwhile is never skipped.
     guard_write = GuardWrite(counts=counts, untrusted=untrusted, scanned_to=episode.step_count, now=now)
     return DecisionRecord(call=data, context=context, verdict=verdict, version=version, row=row, step=step,
-                          guard=guard_write, actor=actor, log=log)
+                          guard=guard_write, actor=actor, log=log,
+                          clear=clear if verdict.verdict == engine.ASK else {}, answer=answer)
+
+
+def _masked(project_id: int, hidden: frozenset[str], arguments: dict, verdict: engine.Verdict
+            ) -> tuple[engine.Verdict, dict, dict]:
+    """The verdict as stored (sensitive values masked in its arguments, message, detail and
+    evidence), the call's arguments as stored, and the clear sensitive values {name: value}."""
+    masker = masking.masker_for(project_id=project_id, names=hidden)
+    finding = verdict.finding
+    if finding is not None and finding.argument in hidden:
+        finding = finding._replace(value=masker.value(finding.value))
+    stored = replace(verdict, arguments=masker.arguments(verdict.arguments), finding=finding,
+                     message=masker.text(verdict.message, arguments, verdict.arguments) or "",
+                     detail=masker.text(verdict.detail, arguments, verdict.arguments))
+    return stored, masker.arguments(arguments), {k: arguments[k] for k in hidden & arguments.keys()}
 
 
 def _routine(record: DecisionRecord) -> bool:
@@ -276,7 +313,8 @@ def _store_in_transaction(*, project: Project, record: DecisionRecord) -> None:
         decision = Decision(**row)
         decision._state.adding = False
         Approval.objects.create(decision=decision, project=project, default=verdict.default or engine.BLOCK,
-                                deadline=row["created_at"] + timedelta(seconds=verdict.timeout or 60))
+                                deadline=row["created_at"] + timedelta(seconds=verdict.timeout or 60),
+                                clear_arguments=record.clear)
     if verdict.verdict == engine.TERMINATE and episode.status != EpisodeStatus.TERMINATED:
         traces.episode_end(episode=episode, status=EpisodeStatus.TERMINATED,
                            outcome={"termination_reason": f"policy: {verdict.rule or 'default'}"})

@@ -150,6 +150,10 @@ class Approval(models.Model):
     answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     answered_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True)
+    # The clear values of the call's sensitive arguments ({name: value}), for the reviewer who
+    # answers; emptied by the answer (or the deadline) in the same transaction. Every other copy
+    # of the call holds masks (apps/policies/masking.py).
+    clear_arguments = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["deadline"]
@@ -157,6 +161,10 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"approval of decision {self.decision_id}: {self.status}"
+
+    def arguments_for_reviewer(self) -> dict:
+        """The call as the reviewer who answers sees it: the sensitive values in clear while pending."""
+        return {**self.decision.arguments, **(self.clear_arguments or {})}
 
 
 class EpisodeGuard(models.Model):

@@ -5,7 +5,7 @@
                                                                       or decisions._store_in_transaction
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any, TypedDict
@@ -138,3 +138,5 @@ class DecisionRecord:
     guard: GuardWrite
     actor: str  # who asked (the log entry's actor)
     log: dict[str, Any]  # the "decision" log event's data
+    clear: dict[str, Any] = field(default_factory=dict)  # an ask's sensitive values, for its reviewer only
+    answer: dict[str, Any] = field(default_factory=dict)  # the arguments the caller is told, in clear

@@ -94,7 +94,7 @@ _CANON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, s
 _FLAT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-def _json_text(value: Any, field: str) -> str:
+def json_text(value: Any, field: str) -> str:
     """The value's canonical JSON, checked for size and NUL (which jsonb cannot hold)."""
     try:
         text = _CANON.encode(value)
@@ -157,7 +157,7 @@ def step_normalize(data: Any, where: str = "step") -> dict:
         elif not value and isinstance(value, dict):
             texts[name] = "{}"
         else:
-            texts[name] = _json_text(value, f"{where}.{name}")
+            texts[name] = json_text(value, f"{where}.{name}")
         out[name] = value
     # Kept for the digest and for COPY, so each JSON value is serialised once.
     out[JSON_TEXTS] = texts

@@ -107,6 +107,7 @@ def _append_next(*, episode: Episode, step: dict) -> Step:
             "now": now, "episode_id": episode.pk,
         })
         step["index"], project_id = cursor.fetchone()
+        signals.steps_mask(project_id, [step])
         step["digest"] = schema.step_digest(step)
         step["project_id"], step["episode_id"], step["created_at"] = project_id, episode.pk, now
         step["id"] = _insert_one(cursor, step)
@@ -188,6 +189,7 @@ def _store(*, episode: Episode, steps: list[dict], work: bool | None = None, ids
         .only("id", "project_id", "step_count", "tools", "agents")
         .get(pk=episode.pk)
     )
+    signals.steps_mask(locked.project_id, steps)
     next_free = locked.step_count
     for step in steps:
         if step["index"] is None:

@@ -21,15 +21,41 @@ steps (the policy provenance index); a receiver that raises aborts the write. De
 /decide writes itself do not pass through it: they carry no content of their own.
 
     steps_storing.send(sender=Episode, episode=episode, steps=[{...}, ...])
+
+`steps_mask_register(fn)`: fn(project_id, steps) may replace the `arguments` of normalised steps
+before they are numbered, hashed and written, and returns the steps it changed (the policies app masks the arguments its policies mark
+sensitive), on every path that stores steps; like steps_storing, it runs in the writing transaction.
 """
 
 from collections.abc import Callable
 
 from django.dispatch import Signal
 
+from apps.traces import schema
+
 steps_appended = Signal()
 episode_ended = Signal()
 steps_storing = Signal()
+
+# fn(project_id, steps): rewrites steps before they are hashed and stored (see steps_mask_register).
+_maskers: list[Callable[[int, list[dict]], list[dict]]] = []
+
+
+def steps_mask_register(fn: Callable[[int, list[dict]], list[dict]]) -> None:
+    """Registers a function that may replace values of steps about to be stored; call from ready()."""
+    if fn not in _maskers:
+        _maskers.append(fn)
+
+
+def steps_mask(project_id: int, steps: list[dict]) -> None:
+    """Runs the registered maskers; each returns the steps whose `arguments` it replaced, whose
+    canonical JSON (kept by schema.step_normalize for the digest and COPY) is then made again."""
+    for fn in _maskers:
+        for step in fn(project_id, steps):
+            texts = step.get(schema.JSON_TEXTS)
+            if texts is not None and "arguments" in texts:
+                texts["arguments"] = schema.json_text(step["arguments"], "arguments")
+
 
 # name -> condition(project SQL expression) -> SQL boolean: "this project's new steps need work".
 _work_conditions: dict[str, Callable[[str], str]] = {}

@@ -14,6 +14,8 @@
       - message: user             # an outgoing message (to the user, or an agent by name or glob)
         effect: deny              # its text is the argument `content`
         if: {tainted: [content]}
+    sensitive: [password, api_key]   # arguments masked wherever a call is shown or stored (every tool);
+                                  # or per tool: {update_password: [old, new], "http_*": [headers]}
     tests: [...]                  # see testcases.py
 """
 
@@ -40,7 +42,7 @@ from apps.policies.engine.policy import (
 from apps.policies.engine.source import Document, Issue, Path, PolicyError, load
 from apps.policies.engine.testcases import parse_tests
 
-TOP_KEYS = ("name", "description", "default", "rules", "tests")
+TOP_KEYS = ("name", "description", "default", "sensitive", "rules", "tests")
 RULE_KEYS = ("id", "tool", "message", "effect", "priority", "when", "if", "fallback", "description")
 FALLBACK_KEYS = ("action", "message", "set", "clamp", "drop", "timeout", "default")
 ACTIONS = (BLOCK, REWRITE, ASK, TERMINATE)
@@ -103,10 +105,30 @@ class Compiler:
             self.rule = None
         self.rule = None  # test-case issues belong to no rule
         tests = parse_tests(data.get("tests", []), fail=self.fail, line=self.doc.line)
+        sensitive = self._sensitive(data.get("sensitive", []))
         if self.issues:
             raise PolicyError(self.issues)
         return CompiledPolicy(name=str(name), digest=digest_of(data), default=default, rules=rules,
-                              tests=tests, data=data, description=description.strip())
+                              tests=tests, data=data, description=description.strip(), sensitive=sensitive)
+
+    def _sensitive(self, value: Any) -> dict[str, frozenset[str]]:
+        """`sensitive:` as {tool glob: argument names}; a list names arguments of every tool."""
+        if value == []:
+            return {}
+        tools = {"*": value} if isinstance(value, list) else value
+        if not isinstance(tools, dict):
+            self.fail("'sensitive' lists argument names, or maps tools (or globs) to such lists", ("sensitive",))
+            return {}
+        out: dict[str, frozenset[str]] = {}
+        for tool, names in tools.items():
+            at: Path = ("sensitive",) if tools is not value else ("sensitive", tool)
+            if not isinstance(tool, str) or not tool.strip():
+                self.fail("a tool name or glob such as 'http_*'", at)
+            elif not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+                self.fail("a list of argument names, such as [password, api_key]", at)
+            else:
+                out[tool] = frozenset(names)
+        return out
 
     def _default(self, value: Any) -> Fallback | None:
         if value == ALLOW:

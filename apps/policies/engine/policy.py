@@ -183,8 +183,12 @@ def _refuse_all(message: str) -> ArgCheck:
 
 class CompiledPolicy:
     def __init__(self, *, name: str, digest: str, default: Fallback | None, rules: list[Rule],
-                 tests: list[Any] | None = None, data: Any = None, description: str = ""):
+                 tests: list[Any] | None = None, data: Any = None, description: str = "",
+                 sensitive: Mapping[str, frozenset[str]] | None = None):
         self.name = name
+        # {tool or glob: argument names} whose values are masked wherever a call is stored or shown.
+        self.sensitive = dict(sensitive or {})
+        self._sensitive_of: dict[str, frozenset[str]] = {}
         self.digest = digest
         self.description = description
         self.default = default  # None means allow
@@ -222,6 +226,17 @@ class CompiledPolicy:
             if len(self._reads) > 4096:
                 self._reads.clear()
             self._reads[key] = found
+        return found
+
+    def sensitive_args(self, tool: str) -> frozenset[str]:
+        """The arguments of `tool` the policy marks sensitive (exact names and globs); memoised."""
+        found = self._sensitive_of.get(tool)
+        if found is None:
+            found = frozenset().union(*(names for pattern, names in self.sensitive.items()
+                                        if pattern == tool or fnmatchcase(tool, pattern)))
+            if len(self._sensitive_of) > 4096:
+                self._sensitive_of.clear()
+            self._sensitive_of[tool] = found
         return found
 
     def evaluate(self, call: Call, ctx: Context, *, rewrite: bool = True) -> Verdict:
