@@ -7,6 +7,8 @@ Plain strings (not an Enum) so they go into SQL, JSON and the HMAC exactly as wr
 class LogEvent:
     MEMBER_ROLE_SET = "member.role_set"
     MEMBER_REMOVED = "member.removed"
+    MEMBER_INVITED = "member.invited"
+    INVITATION_WITHDRAWN = "member.invitation_withdrawn"
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
     LOG_CHECKPOINT = "log.checkpoint"

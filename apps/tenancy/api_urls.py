@@ -1,6 +1,7 @@
 from django.urls import path
 
-from apps.tenancy.api import WhoAmIApi
+from apps.tenancy.api import MemberListApi, WhoAmIApi
 
 app_name = "tenancy"
-urlpatterns = [path("whoami", WhoAmIApi.as_view(), name="whoami")]
+urlpatterns = [path("whoami", WhoAmIApi.as_view(), name="whoami"),
+               path("members", MemberListApi.as_view(), name="members")]

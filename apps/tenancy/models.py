@@ -48,6 +48,25 @@ class Membership(models.Model):
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
 
 
+class Invitation(models.Model):
+    """A role offered to a username, whether or not an account has that name: adding a member
+    answers the same either way (nothing tells an admin which usernames exist). The account of
+    that name becomes a member when it next signs in (tenancy.services.invitations_accept)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    username = models.CharField(max_length=150)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    invited_by = models.CharField(max_length=200, blank=True)  # who invited (a username or key:<name>)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "username"], name="invitation_unique")]
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return f"{self.username} invited to {self.project} as {self.role}"
+
+
 class Scope(models.TextChoices):
     INGEST = "ingest", "Ingest traces"
     DECIDE = "decide", "Ask for decisions"

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.core.events import LogEvent
 from apps.tenancy.actors import Actor, actor_name, actor_user
-from apps.tenancy.models import ApiKey, Membership, Project, Role, Scope, generate_key, hash_key
+from apps.tenancy.models import ApiKey, Invitation, Membership, Project, Role, Scope, generate_key, hash_key
 from apps.tenancy.signals import project_event
 
 User = get_user_model()
@@ -29,19 +29,52 @@ def project_create(*, slug: str, name: str, owner: AuthUser | None = None) -> Pr
     return project
 
 
+MEMBER, INVITED = "member", "invited"
+
+
 @transaction.atomic
-def member_set(*, project: Project, username: str, role: str, actor: Actor) -> Membership:
-    """Adds `username` to the project or changes their role."""
+def member_add(*, project: Project, username: str, role: str, actor: Actor) -> str:
+    """Gives `username` `role` in the project: at once for a member (a role change), otherwise as an
+    invitation, whether or not an account has that name; returns "member" or "invited".
+
+    The answer for a non-member never depends on the account existing, so adding members tells an
+    admin nothing about other projects' users. The account joins when it signs in (invitations_accept).
+    """
     if role not in Role.values:
         raise ValidationError({"role": [f"Unknown role '{role}'; use one of {', '.join(Role.values)}."]})
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        raise ValidationError({"username": [f"No user named '{username}'."]})
-    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
-    _logged(
-        project=project, event=LogEvent.MEMBER_ROLE_SET, actor=actor, data={"user": username, "role": role}
-    )
-    return membership
+    username = username.strip()
+    if not username or len(username) > 150 or "\x00" in username:
+        raise ValidationError({"username": ["A username of 1 to 150 characters."]})
+    membership = Membership.objects.filter(project=project, user__username=username).first()
+    if membership is not None:
+        Membership.objects.filter(pk=membership.pk).update(role=role)
+        _logged(project=project, event=LogEvent.MEMBER_ROLE_SET, actor=actor, data={"user": username, "role": role})
+        return MEMBER
+    Invitation.objects.update_or_create(project=project, username=username,
+                                        defaults={"role": role, "invited_by": actor_name(actor)})
+    _logged(project=project, event=LogEvent.MEMBER_INVITED, actor=actor, data={"user": username, "role": role})
+    return INVITED
+
+
+@transaction.atomic
+def invitation_withdraw(*, invitation: Invitation, actor: Actor) -> None:
+    invitation.delete()
+    _logged(project=invitation.project, event=LogEvent.INVITATION_WITHDRAWN, actor=actor,
+            data={"user": invitation.username})
+
+
+@transaction.atomic
+def invitations_accept(*, user: AuthUser) -> int:
+    """Makes `user` a member of every project that invited their username; returns how many.
+    Each is logged as a role set by the admin who invited them."""
+    accepted = 0
+    for invitation in Invitation.objects.select_for_update().filter(username=user.username).select_related("project"):
+        Membership.objects.update_or_create(project=invitation.project, user=user, defaults={"role": invitation.role})
+        _logged(project=invitation.project, event=LogEvent.MEMBER_ROLE_SET, actor=invitation.invited_by or None,
+                data={"user": user.username, "role": invitation.role, "invitation": True})
+        invitation.delete()
+        accepted += 1
+    return accepted
 
 
 @transaction.atomic

@@ -9,12 +9,14 @@ from apps.tenancy import selectors, services
 from apps.tenancy.actors import actor_of
 from apps.tenancy.decorators import ProjectRequest, project_member
 from apps.tenancy.forms import ApiKeyForm, MemberForm
-from apps.tenancy.models import ApiKey, Membership, Role
+from apps.tenancy.models import ApiKey, Invitation, Membership, Role
 
 
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:  # an invitation made since this session signed in
+        services.invitations_accept(user=request.user)
     membership = Membership.objects.filter(user_id=request.user.pk or 0).select_related("project").first()
     if membership is None:
         return render(request, "tenancy/no_project.html")
@@ -25,13 +27,15 @@ def home(request: HttpRequest) -> HttpResponse:
 @project_member(Role.ADMIN)
 def member_list(request: ProjectRequest) -> HttpResponse:
     form = MemberForm(request.POST or None)
+    notice = None
     if request.method == "POST" and form.is_valid():
         try:
-            services.member_set(project=request.project, actor=actor_of(request), **form.cleaned_data)
+            added = services.member_add(project=request.project, actor=actor_of(request), **form.cleaned_data)
+            notice = _added_notice(added, **form.cleaned_data)
             form = MemberForm()
         except ValidationError as exc:
             form_apply_errors(form, exc)
-    context = {"members": selectors.membership_list(project=request.project), "form": form}
+    context = {**_members_context(request), "form": form, "notice": notice}
     template = "tenancy/member_list.html"
     if request.htmx:
         template += "#members"
@@ -47,8 +51,29 @@ def member_remove(request: ProjectRequest, member_id: int) -> HttpResponse:
         services.member_remove(membership=membership, actor=actor_of(request))
     except ValidationError as exc:
         error = validation_text(exc)
-    context = {"members": selectors.membership_list(project=request.project), "form": MemberForm(), "error": error}
+    context = {**_members_context(request), "form": MemberForm(), "error": error}
     return render(request, "tenancy/member_list.html#members", context)
+
+
+@require_POST
+@project_member(Role.ADMIN)
+def invitation_withdraw(request: ProjectRequest, invitation_id: int) -> HttpResponse:
+    invitation = get_object_or_404(Invitation, project=request.project, pk=invitation_id)
+    services.invitation_withdraw(invitation=invitation, actor=actor_of(request))
+    return render(request, "tenancy/member_list.html#members", {**_members_context(request), "form": MemberForm()})
+
+
+def _members_context(request: ProjectRequest) -> dict:
+    return {"members": selectors.membership_list(project=request.project),
+            "invitations": selectors.invitation_list(project=request.project)}
+
+
+def _added_notice(added: str, *, username: str, role: str) -> str:
+    """The same words for every non-member, whether or not an account has that username."""
+    if added == services.MEMBER:
+        return f"{username} is now {role}."
+    return (f"Invited {username} as {role}. If an account has that username, it joins this project "
+            "when it next signs in.")
 
 
 @require_http_methods(["GET", "POST"])

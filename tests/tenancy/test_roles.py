@@ -90,14 +90,15 @@ def test_admin_cannot_revoke_another_projects_key(login, admin, other_project, m
 def test_admin_adds_member_with_role(login, admin, outsider):
     response = login(admin).post("/p/acme/members/", {"username": "oscar", "role": "reviewer"},
                                  headers={"HX-Request": "true"})
-    assert response.status_code == 200
+    assert response.status_code == 200 and b"Invited oscar as reviewer" in response.content
+    login(outsider).get("/")  # an invitation is accepted when its account next opens Warden
     assert Membership.objects.get(user=outsider, project__slug="acme").role == "reviewer"
 
 
-def test_adding_unknown_user_names_the_field(login, admin):
+def test_adding_an_unknown_user_is_an_invitation_like_any_other(login, admin):
     response = login(admin).post("/p/acme/members/", {"username": "nobody", "role": "viewer"},
                                  headers={"HX-Request": "true"})
-    assert b"No user named" in response.content
+    assert b"Invited nobody as viewer" in response.content and b"No user named" not in response.content
 
 
 def test_last_admin_cannot_be_removed(login, admin):
