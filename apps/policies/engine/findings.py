@@ -32,10 +32,11 @@ class Finding(NamedTuple):
     @classmethod
     def of(cls, found: Found, origin: Origin, condition: str,
            argument: str = "") -> Finding:
+        kind = found.value[:found.value.index(":")]
         if origin.untrusted_step is not None:
-            return cls(condition, found.raw, found.kind, origin.untrusted_step, origin.untrusted_source,
+            return cls(condition, found.raw, kind, origin.untrusted_step, origin.untrusted_source,
                        provenance.UNTRUSTED, argument)
-        return cls(condition, found.raw, found.kind, argument=argument)
+        return cls(condition, found.raw, kind, None, "", "unseen", argument)
 
     def as_dict(self) -> dict[str, Any]:
         return {"condition": self.condition, "argument": self.argument or None, "value": self.value,

@@ -135,6 +135,10 @@ class ProvenanceIndex:
 
     def origins(self, values: Collection[str]) -> Mapping[str, Origin]:
         get = self._origins.get
+        if len(values) == 1:  # most arguments carry one value
+            for v in values:
+                o = get(v)
+                return {} if o is None else {v: o}
         return {v: o for v in values if (o := get(v)) is not None}
 
     def untrusted_sources(self) -> Mapping[str, int]:

@@ -320,5 +320,7 @@ def argument_found(value: Any) -> Sequence[Found]:
 
 @functools.lru_cache(maxsize=4096)
 def _argument_found_cached(text: str) -> tuple[Found, ...]:
-    found = tuple(dict.fromkeys(_text_found_cached(text)))
+    found = _text_found_cached(text)
+    if len(found) > 1:
+        found = tuple(dict.fromkeys(found))
     return found or tuple(dict.fromkeys(words_in(text)))
