@@ -231,3 +231,8 @@ rules:
     step = Step.objects.get(kind="decision")
     assert token not in json.dumps([d.message, d.evidence, step.attributes, step.result])
     assert d.evidence["finding"]["value"] == masking.mask_of(token, project_id=project.id)
+
+
+def test_a_narrowing_cannot_mark_arguments_sensitive():
+    with pytest.raises(engine.PolicyError, match="'sensitive' belongs in the policy"):
+        engine.compile_policy("sensitive: [password]\nrules: []", narrowing=True)

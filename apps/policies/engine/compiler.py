@@ -106,6 +106,8 @@ class Compiler:
         self.rule = None  # test-case issues belong to no rule
         tests = parse_tests(data.get("tests", []), fail=self.fail, line=self.doc.line)
         sensitive = self._sensitive(data.get("sensitive", []))
+        if self.narrowing and sensitive:  # recorded tool calls are masked by the project's policies only
+            self.fail("'sensitive' belongs in the policy; a narrowing only takes permissions away", ("sensitive",))
         if self.issues:
             raise PolicyError(self.issues)
         return CompiledPolicy(name=str(name), digest=digest_of(data), default=default, rules=rules,
