@@ -3,6 +3,7 @@
 from django.db import models
 from django.utils import timezone
 
+from apps.core.models import LongJob
 from apps.tenancy.models import Project
 from apps.traces.models import Episode
 
@@ -122,7 +123,7 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class WhatIfJob(models.Model):
+class WhatIfJob(LongJob):
     """Re-checks stored episodes against a candidate contract or policy version; keeps what would change."""
 
     KIND_CONTRACT, KIND_POLICY = "contract", "policy"
@@ -151,13 +152,8 @@ class WhatIfJob(models.Model):
     # lost its worker and is restarted (up to a limit, counted by `attempts`) or failed.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    created_by = models.CharField(max_length=200)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(LongJob.Meta):
         indexes = [models.Index(fields=["project", "-created_at"], name="whatif_project_time")]
 
     def __str__(self) -> str:

@@ -2,6 +2,20 @@ from django.db import models
 from django.utils import timezone
 
 
+class LongJob(models.Model):
+    """What every long job (a run, an experiment, a counterexample search, a what-if) keeps of its
+    life: who asked for it, when, when a worker started it and when it ended; newest first."""
+
+    created_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+
 class TaskOutbox(models.Model):
     """A Celery task a write promised to run, recorded in the write's own transaction.
 

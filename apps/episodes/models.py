@@ -7,8 +7,8 @@ leaves the run resumable from there (see services.run_execute).
 """
 
 from django.db import models
-from django.utils import timezone
 
+from apps.core.models import LongJob
 from apps.tenancy.models import Project
 from apps.traces.models import Episode
 
@@ -30,7 +30,7 @@ class Regime(models.TextChoices):
     INSTITUTIONAL = "institutional", "Institutional"
 
 
-class Run(models.Model):
+class Run(LongJob):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     # The run id: the caller's idempotency key, or one Warden made. Slug characters only, because
     # it becomes part of agent names that policy bindings match with globs.
@@ -60,13 +60,8 @@ class Run(models.Model):
     worker = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
-    created_by = models.CharField(max_length=200)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(LongJob.Meta):
         constraints = [models.UniqueConstraint(fields=["project", "key"], name="run_project_key_unique")]
         indexes = [
             models.Index(fields=["project", "-created_at"], name="run_project_time"),

@@ -8,6 +8,7 @@ proportions, Pass@k counts), added to batch by batch as trials finish, so the re
 from django.db import models
 from django.utils import timezone
 
+from apps.core.models import LongJob
 from apps.episodes.models import ACTIVE_STATUSES, Run, RunStatus
 from apps.tenancy.models import Project
 
@@ -24,7 +25,7 @@ class TrialStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-class Experiment(models.Model):
+class Experiment(LongJob):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=100)
     title = models.CharField(max_length=200, blank=True)
@@ -42,13 +43,8 @@ class Experiment(models.Model):
     failed = models.PositiveIntegerField(default=0)
     cancelled = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
-    created_by = models.CharField(max_length=200)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(LongJob.Meta):
         indexes = [
             models.Index(fields=["project", "-created_at"], name="experiment_project_time"),
             models.Index(fields=["status"], name="experiment_status"),
@@ -128,7 +124,7 @@ class Trial(models.Model):
         return key if self.attempt == 0 else f"{key}-r{self.attempt}"
 
 
-class Search(models.Model):
+class Search(LongJob):
     """A budgeted counterexample search (apps/experiments/stress/) played by a worker: one run spec,
     bounded perturbations of its tool outputs, the contracts a perturbed episode must still pass."""
 
@@ -149,13 +145,8 @@ class Search(models.Model):
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)  # fencing token: a redelivered task starts over
-    created_by = models.CharField(max_length=200)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(LongJob.Meta):
         indexes = [models.Index(fields=["project", "-created_at"], name="search_project_time")]
 
     def __str__(self) -> str:
