@@ -13,8 +13,8 @@ import json
 from typing import Any
 
 import fastjsonschema
-import yaml
 
+from apps.core.documents import DocumentError, load_document, plain
 from apps.episodes.environments.base import SpecError  # one error type for specs and the parts they build
 
 MAX_SPEC_CHARS = 200_000
@@ -82,12 +82,10 @@ def spec_parse(text: str) -> dict[str, Any]:
     """The spec document in `text`: YAML or JSON (YAML's safe loader reads both)."""
     if len(text) > MAX_SPEC_CHARS:
         raise SpecError("spec", f"at most {MAX_SPEC_CHARS} characters")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise SpecError("spec", f"not valid YAML or JSON{where}: {getattr(exc, 'problem', None) or exc}") from None
+    try:  # the bounded loader every document goes through: no alias bomb, no duplicate key
+        data = plain(load_document(text, syntax="not valid YAML or JSON").data)
+    except DocumentError as exc:
+        raise SpecError("spec", str(exc)) from None
     if not isinstance(data, dict):
         raise SpecError("spec", "must be a mapping with environment, agents, regime, ...")
     return data

@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import yaml
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
@@ -33,6 +32,7 @@ from django.utils import timezone
 from apps.contracts.models import ContractVersion
 from apps.contracts.selectors import versions_active
 from apps.contracts.services import compiled as contract_compiled
+from apps.core.documents import DocumentError, load_document, plain
 from apps.core.outbox import task_enqueue
 from apps.episodes import regimes, registry
 from apps.episodes.models import RunStatus
@@ -98,11 +98,9 @@ def search_create(*, project: Project, source: str | dict, actor: Actor) -> Sear
     actor = actor_name(actor)
     if isinstance(source, str):
         try:
-            source = yaml.safe_load(source)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            raise _invalid("source", f"{where}not valid YAML ({getattr(exc, 'problem', exc)})") from None
+            source = plain(load_document(source).data)
+        except DocumentError as exc:
+            raise _invalid("source", str(exc)) from None
     if not isinstance(source, dict):
         raise _invalid("source", "a mapping with name, run, budget, ...")
     unknown = sorted(set(source) - KEYS)

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+from apps.core.documents import DocumentError, load_document, plain
 
 MAX_TRIALS = 100_000
 MAX_IN_FLIGHT = 1_000
@@ -105,11 +105,9 @@ def spec_load(source: str | dict) -> Plan:
     """Parses and validates a spec (YAML text or an already parsed mapping)."""
     if isinstance(source, str):
         try:
-            doc = yaml.safe_load(source)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            raise SpecError("source", f"{where}not valid YAML ({getattr(exc, 'problem', exc)})") from None
+            doc = plain(load_document(source).data)
+        except DocumentError as exc:
+            raise SpecError("source", str(exc)) from None
     else:
         doc = copy.deepcopy(source)
     if not isinstance(doc, dict):

@@ -1,6 +1,7 @@
 """POST/GET /api/v1/runs: specs as JSON or YAML, 400s naming the field, idempotent run ids, scopes."""
 
 import json
+import re
 
 import pytest
 
@@ -66,10 +67,21 @@ def test_a_bad_spec_is_a_400_naming_the_field_and_writes_nothing(client, spec, f
     assert Run.objects.count() == 0
 
 
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+
+
+def test_a_yaml_alias_bomb_or_a_duplicate_key_is_a_400_and_starts_nothing(client):
+    for body in (BOMB, "environment: {kind: ledger}\nenvironment: {kind: cournot}\n"):
+        response = _post(client, body, "application/yaml")
+        assert response.status_code == 400, response.content
+        assert response.json()["error"]["message"].startswith("spec:")
+    assert Run.objects.count() == 0
+
+
 def test_malformed_yaml_is_a_400_naming_the_line(client):
     response = _post(client, "environment: {kind: [", "application/yaml")
     assert response.status_code == 400
-    assert "line 1" in response.json()["error"]["message"]
+    assert re.search(r"^spec: line \d+: not valid YAML", response.json()["error"]["message"])
 
 
 def test_infinity_in_a_json_spec_is_a_400_naming_its_path_and_writes_nothing(client):

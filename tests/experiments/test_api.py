@@ -79,6 +79,16 @@ def test_nan_in_a_json_spec_is_a_400_naming_its_path_and_writes_nothing(client):
     assert not Experiment.objects.exists()
 
 
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+
+
+def test_a_yaml_alias_bomb_is_a_400_naming_the_source_and_writes_nothing(client):
+    response = _post(client, BOMB, "application/yaml")
+    assert response.status_code == 400, response.content
+    assert "alias" in response.json()["error"]["message"] and "source" in response.json()["error"]["fields"]
+    assert not Experiment.objects.exists()
+
+
 def test_another_content_type_is_a_415(client):
     assert _post(client, "x", "text/csv").status_code == 415
 
