@@ -16,6 +16,7 @@ from apps.traces.models import Episode
 POLICY = """\
 name: banking-least-privilege
 default: block
+sensitive: {update_password: [new_password]}   # masked everywhere; shown only to the reviewer answering the ask
 rules:
   - id: known-recipients
     tool: send_money

@@ -35,6 +35,16 @@ def test_seed_demo_tells_the_injection_story(django_capture_on_commit_callbacks)
     assert Approval.objects.filter(project__slug="demo", status="pending").count() == 1
 
 
+def test_the_demo_password_is_masked_in_what_is_stored_and_clear_only_on_the_pending_ask(
+        django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", "--without-experiment")
+    ask = Approval.objects.select_related("decision").get(project__slug="demo", status="pending")
+    stored = ask.decision.arguments["new_password"]
+    assert stored.startswith("\u2022\u2022\u2022\u2022") and "horse" not in stored
+    assert ask.clear_arguments == {"new_password": "correct horse battery staple"}
+
+
 def test_seed_demo_leaves_a_finished_experiment_once(django_capture_on_commit_callbacks):
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
