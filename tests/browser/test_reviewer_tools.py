@@ -2,7 +2,7 @@
 arguments and inside an episode, the trace tree of an OTLP-ingested episode, sortable lists and saved
 views, grading, the dashboard's charts, keyboard shortcuts, the skip link, dark mode, 390 px.
 
-Screenshots go to test-results/ (and the trace tree also to /work/screens/ when that folder exists)."""
+Screenshots go to test-results/."""
 
 import json
 from pathlib import Path
@@ -21,14 +21,11 @@ from tests.traces.builders import IBAN, injected_episode
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 RESULTS = Path(__file__).resolve().parents[2] / "test-results"
-SCREENS = Path("/work/screens")
 
 
-def shot(page, name: str, *, also_screens: bool = False) -> None:
+def shot(page, name: str) -> None:
     RESULTS.mkdir(exist_ok=True)
     page.screenshot(path=str(RESULTS / f"{name}.png"), full_page=True)
-    if also_screens and SCREENS.is_dir():
-        page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
 
 
 def _injected(project):
@@ -120,7 +117,7 @@ def test_the_trace_tree_of_an_otlp_ingested_episode(browser_login, viewer, proje
     expect(page.get_by_test_id("trace-totals")).to_contain_text("241 in · 60 out")
     expect(page.locator("tfoot")).to_contain_text("$0.0024")
     assert page.locator(".bar").count() == 5
-    shot(page, "trace-tree-otlp", also_screens=True)
+    shot(page, "trace-tree-otlp")
     page.click("nav.subtabs >> text=Session")
     expect(page.get_by_test_id("session-totals")).to_contain_text("1 episode")
 
