@@ -104,7 +104,7 @@ class FaultyEnvironment:
         self.env = env
         self.spec = spec
         self.name = env.name
-        self.rng = random.Random(spec.seed)
+        self.rng = self._draws(run_seed=0)
         self.count = 0
         self.log: list[dict[str, Any]] = []
 
@@ -150,9 +150,12 @@ class FaultyEnvironment:
 
     def reset(self, *, seed: int) -> None:
         self.env.reset(seed=seed)
-        # Faults draw from the fault seed and the run's seed together: the seeds of an experiment's
-        # trials give different faults, and one (fault seed, run seed) pair always the same ones.
-        self.rng, self.count, self.log = random.Random(f"faults:{self.spec.seed}:{seed}"), 0, []
+        self.rng, self.count, self.log = self._draws(run_seed=seed), 0, []
+
+    def _draws(self, *, run_seed: int) -> random.Random:
+        """Faults draw from the fault seed and the run's seed together: the seeds of an experiment's
+        trials give different faults, and one (fault seed, run seed) pair always the same ones."""
+        return random.Random(f"faults:{self.spec.seed}:{run_seed}")
 
     @property
     def agents(self) -> Sequence[str]:
